@@ -1,0 +1,47 @@
+# sparkdl developer entry points. Two commands matter (see README):
+#   make demo   builds everything and runs the quickstart job on local Spark
+#   make test   builds everything and runs every test (cargo, ScalaTest, pytest)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+VENV := .venv
+PY := $(VENV)/bin/python
+TF_ENV := source build/tf-env.sh
+JAR := target/sparkdl-assembly.jar
+
+.PHONY: venv native jar python test test-rust test-scala test-python demo clean
+
+# The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
+$(VENV)/.stamp: python/requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r python/requirements-dev.txt
+	touch $@
+venv: $(VENV)/.stamp
+
+native: venv
+	$(TF_ENV) && cargo build --release -p sparkdl-native
+
+# One jar: Scala classes, arrow-c-data, and the Rust cdylib (built by sbt through cargo).
+jar: venv
+	$(TF_ENV) && build/sbt assemblyJar < /dev/null
+
+python: jar
+	$(PY) -m pip install -q --no-deps -e python
+
+test-rust: venv
+	$(TF_ENV) && cargo test -p sparkdl-native --release
+
+test-scala: venv
+	$(TF_ENV) && build/sbt test assemblyJar < /dev/null
+
+test-python: python
+	$(TF_ENV) && cd python && ../$(PY) -m pytest -q tests
+
+test: test-rust test-scala test-python
+
+demo: python
+	$(TF_ENV) && $(PY) examples/describe_images.py
+
+clean:
+	cargo clean
+	rm -rf target project/target python/sparkdl/jars

@@ -1,0 +1,16 @@
+//! sparkdl's native library, loaded into Spark's JVMs through JNI.
+//!
+//! - [`jni_api`]: the only `Java_*` entry points (the seam).
+//! - [`errors`]: every entry point turns errors and panics into Java exceptions.
+//! - [`arrow_io`]: Arrow C Data Interface import/export of batches.
+//! - [`ops`]: the batch operations (image decoding, ...).
+//! - [`image`]: decoding files into Spark's image struct layout.
+//! - [`tf`]: the TensorFlow C API.
+
+pub mod arrow_io;
+pub mod errors;
+pub mod image;
+pub mod jni_api;
+pub mod logging;
+pub mod ops;
+pub mod tf;

@@ -1,0 +1,4 @@
+//! Batch operations the JVM calls through the seam: each takes one Arrow
+//! struct batch and returns one, row for row.
+
+pub mod decode_images;

@@ -1,0 +1,34 @@
+package org.sparkdl.jni;
+
+/**
+ * The JNI seam: every native method of sparkdl, nothing else. Implemented in
+ * Rust ({@code rust/src/jni_api.rs}). Call {@link NativeLoader#ensureLoaded()}
+ * before any of these; the Scala API does that for you.
+ *
+ * <p>Conventions: batches cross as Arrow C Data Interface structs (addresses of
+ * {@code ArrowArray}/{@code ArrowSchema} allocated by the JVM), configuration as
+ * a UTF-8 JSON string. Native failures arrive as {@link NativeException} (or
+ * {@link IllegalArgumentException} for bad arguments) with the reason.
+ */
+public final class NativeLib {
+  private NativeLib() {}
+
+  /** Installs logging and the panic hook; returns a JSON description of the library. */
+  public static native String init(String confJson);
+
+  /** The version of the libtensorflow loaded into this JVM. */
+  public static native String tensorflowVersion();
+
+  /**
+   * Decodes a batch of encoded images. Input: a struct batch with string
+   * {@code origin} and binary {@code content}; output: {@code image} (Spark's
+   * image struct, null when the file does not decode) and {@code error}.
+   *
+   * @return the number of rows written to the output structs
+   */
+  public static native long decodeImages(
+      long inArray, long inSchema, long outArray, long outSchema, String optionsJson);
+
+  /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
+  public static native void failForTest(String kind);
+}

@@ -1,0 +1,15 @@
+package org.sparkdl
+
+/** Spark conf keys read by sparkdl. Set them like any Spark conf (`--conf k=v`). */
+object SparkdlConf {
+  /** Folder with libtensorflow_cc.so.2 and libtensorflow_framework.so.2. */
+  val TensorFlowLibDir = "spark.sparkdl.tensorflow.libDir"
+  /** Images with more pixels than this are refused as decompression bombs. */
+  val MaxPixels = "spark.sparkdl.image.maxPixels"
+  val DefaultMaxPixels: Long = 178956970L
+  /** Rows per Arrow batch handed to native image decoding. */
+  val DecodeBatchSize = "spark.sparkdl.image.decodeBatchSize"
+  val DefaultDecodeBatchSize: Int = 32
+  /** Log level of the native library: off, error, warn (default), info, debug, trace. */
+  val NativeLogLevel = "spark.sparkdl.native.logLevel"
+}

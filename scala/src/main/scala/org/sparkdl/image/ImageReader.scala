@@ -1,0 +1,175 @@
+package org.sparkdl.image
+
+import java.io.FileNotFoundException
+import java.net.URI
+
+import scala.util.control.NonFatal
+
+import org.apache.hadoop.conf.Configuration
+import org.apache.hadoop.fs.{FileStatus, Path}
+
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.sparkdl.SparkdlBridge
+import org.apache.spark.unsafe.types.UTF8String
+
+import org.sparkdl.SparkdlConf
+import org.sparkdl.arrow.{NativeBatchFn, NativeBatchRunner}
+import org.sparkdl.jni.NativeLib
+
+/**
+ * Reading images into DataFrames.
+ *
+ * {{{
+ *   import org.sparkdl.image.ImageReader
+ *   val images = ImageReader.readImages(spark, "/data/photos", recursive = true)
+ *   images.select("image.origin", "image.height", "image.width", "error").show()
+ * }}}
+ */
+object ImageReader {
+
+  /**
+   * Reads the images under `path` (a folder, a file or a glob; any URI Spark's Hadoop layer
+   * reads) and decodes them natively into Spark's image struct.
+   *
+   * @param recursive     also read files in sub-folders
+   * @param numPartitions repartition the files into this many partitions (-1: Spark's default)
+   * @param dropInvalid   drop files that do not decode; otherwise they give a row with a null
+   *                      `image` and the reason in `error`
+   * @param sampleRatio   read a random fraction (0, 1] of the files
+   * @return columns `image` (Spark's image struct) and `error` (null when decoded)
+   */
+  def readImages(
+      spark: SparkSession,
+      path: String,
+      recursive: Boolean = false,
+      numPartitions: Int = -1,
+      dropInvalid: Boolean = false,
+      sampleRatio: Double = 1.0): DataFrame = {
+    val files = readImageFiles(spark, path, recursive, numPartitions, sampleRatio)
+    val decoded = decode(files, "origin", "content")
+    if (dropInvalid) decoded.where(col("image").isNotNull) else decoded
+  }
+
+  /**
+   * Lists the files like [[readImages]] but keeps their encoded bytes (like Spark's
+   * `binaryFile` source), so decoding can happen later, where a model runs.
+   *
+   * @return columns `origin` (the file's URI) and `content` (its bytes)
+   */
+  def readImageFiles(
+      spark: SparkSession,
+      path: String,
+      recursive: Boolean = false,
+      numPartitions: Int = -1,
+      sampleRatio: Double = 1.0): DataFrame = {
+    require(path != null && path.nonEmpty, "readImages: path must name a folder, a file or a glob")
+    require(sampleRatio > 0.0 && sampleRatio <= 1.0,
+      s"readImages: sampleRatio must be in (0, 1], got $sampleRatio")
+    require(numPartitions == -1 || numPartitions > 0,
+      s"readImages: numPartitions must be a positive number (or -1 for Spark's default), got $numPartitions")
+    val listed = listFiles(spark, path, recursive)
+    val sampled = if (sampleRatio < 1.0) {
+      val rnd = new scala.util.Random(42L)
+      listed.filter(_ => rnd.nextDouble() < sampleRatio)
+    } else listed
+    val partitions =
+      if (numPartitions > 0) numPartitions
+      else defaultPartitions(spark, sampled.map(_.getLen).sum, sampled.length)
+    val hadoopConf = SparkdlBridge.serializableHadoopConf(spark)
+    val origins = sampled.map(s => origin(s.getPath))
+    val rows = spark.sparkContext.parallelize(origins, partitions).mapPartitions { iter =>
+      iter.map { o =>
+        val bytes = readFile(new Path(new URI(o)), hadoopConf.value.value)
+        InternalRow(UTF8String.fromString(o), bytes)
+      }
+    }
+    SparkdlBridge.createDataFrame(spark, rows, ImageSchema.imageFilesSchema)
+  }
+
+  /**
+   * The file's bytes; null (with a warning in the executor log) when it cannot be read, so the
+   * row survives and decoding reports it. Spark's `binaryFile` source is not used because it
+   * silently skips zero-byte files, and every file must give a row.
+   */
+  private def readFile(path: Path, conf: Configuration): Array[Byte] = {
+    try {
+      val fs = path.getFileSystem(conf)
+      val in = fs.open(path)
+      try in.readAllBytes()
+      finally in.close()
+    } catch {
+      case NonFatal(e) =>
+        log.warn(s"readImages: could not read $path: $e")
+        null
+    }
+  }
+
+  @transient private lazy val log = org.slf4j.LoggerFactory.getLogger(getClass)
+
+  /** Spark's packing: about 128 MB of files per partition, at least one per core. */
+  private def defaultPartitions(spark: SparkSession, totalBytes: Long, files: Int): Int = {
+    val maxBytes = spark.conf.getOption("spark.sql.files.maxPartitionBytes")
+      .map(v => org.apache.spark.network.util.JavaUtils.byteStringAsBytes(v)).getOrElse(128L << 20)
+    val byBytes = (totalBytes / math.max(maxBytes, 1L) + 1).toInt
+    math.max(1, math.min(math.max(files, 1), math.max(byBytes, spark.sparkContext.defaultParallelism)))
+  }
+
+  /**
+   * The origin Spark's own image source gives a file: its URI, URL-encoded, with `file:///`
+   * for local files (Hadoop prints them `file:/`).
+   */
+  private[sparkdl] def origin(path: Path): String = {
+    val uri = path.toUri.toString
+    if (uri.startsWith("file:/") && !uri.startsWith("file://")) "file://" + uri.substring(5) else uri
+  }
+
+  /**
+   * Decodes a column of encoded image bytes. `originCol` names the string column used as the
+   * image's origin. Returns `image` and `error` plus every other column of `df`.
+   */
+  def decode(df: DataFrame, originCol: String, contentCol: String): DataFrame = {
+    val conf = df.sparkSession.conf
+    val maxPixels = conf.getOption(SparkdlConf.MaxPixels).map(_.toLong)
+      .getOrElse(SparkdlConf.DefaultMaxPixels)
+    require(maxPixels > 0, s"${SparkdlConf.MaxPixels} must be positive, got $maxPixels")
+    val batchSize = conf.getOption(SparkdlConf.DecodeBatchSize).map(_.toInt)
+      .getOrElse(SparkdlConf.DefaultDecodeBatchSize)
+    val options = s"""{"maxPixels":$maxPixels,"applyOrientation":true}"""
+    val renamed = df.select(col(originCol).as("origin"), col(contentCol).as("content"))
+    NativeBatchRunner.run(renamed, Seq("origin", "content"), Seq.empty,
+      ImageSchema.readImagesSchema, batchSize, new DecodeImagesFn(options))
+  }
+
+  private class DecodeImagesFn(options: String) extends NativeBatchFn {
+    override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long =
+      NativeLib.decodeImages(inArray, inSchema, outArray, outSchema, options)
+  }
+
+  /**
+   * The files `path` names, as fully qualified URIs: a file, the files in a folder (and its
+   * sub-folders when `recursive`), or the matches of a glob. Hidden files (`.x`, `_x`) are
+   * skipped, as Spark's file sources do.
+   */
+  private[sparkdl] def listFiles(spark: SparkSession, path: String, recursive: Boolean): Seq[FileStatus] = {
+    val hadoopPath = new Path(path)
+    val fs = hadoopPath.getFileSystem(spark.sparkContext.hadoopConfiguration)
+    val matches = Option(fs.globStatus(hadoopPath)).map(_.toSeq).getOrElse(Seq.empty)
+    if (matches.isEmpty) {
+      throw new FileNotFoundException(s"readImages: path does not exist: $path")
+    }
+    def visible(s: FileStatus): Boolean = {
+      val n = s.getPath.getName
+      !n.startsWith(".") && !n.startsWith("_")
+    }
+    def walk(status: FileStatus): Seq[FileStatus] =
+      if (status.isFile) Seq(status)
+      else fs.listStatus(status.getPath).toSeq.filter(visible).sortBy(_.getPath.getName).flatMap { s =>
+        if (s.isFile) Seq(s)
+        else if (recursive) walk(s)
+        else Seq.empty
+      }
+    matches.flatMap(walk)
+  }
+}

@@ -1,0 +1,19 @@
+package org.sparkdl
+
+import org.apache.spark.sql.SparkSession
+import org.scalatest.{BeforeAndAfterAll, Suite}
+
+/** One local Spark session for the whole test JVM (suites run one after another). */
+object SharedSpark {
+  lazy val spark: SparkSession = SparkSession.builder()
+    .master("local[2]")
+    .appName("sparkdl-tests")
+    .config("spark.ui.enabled", "false")
+    .config("spark.sql.shuffle.partitions", "2")
+    .config("spark.sql.session.timeZone", "UTC")
+    .getOrCreate()
+}
+
+trait SharedSpark extends BeforeAndAfterAll { self: Suite =>
+  def spark: SparkSession = SharedSpark.spark
+}

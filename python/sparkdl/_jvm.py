@@ -1,0 +1,219 @@
+"""Locating the sparkdl jar and talking to its JVM entry point.
+
+Nothing here imports TensorFlow: the TensorFlow shared libraries are found
+on disk through ``importlib.util.find_spec`` and handed to the JVM side,
+which loads them itself (through the sparkdl native library).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+__all__ = ["jar_path", "session", "tensorflow_lib_dir", "tensorflow_version"]
+
+JAR_NAME = "sparkdl-assembly.jar"
+JAR_ENV = "SPARKDL_JAR"
+TF_LIB_DIR_CONF = "spark.sparkdl.tensorflow.libDir"
+TF_LIB_DIR_ENV = "SPARKDL_TENSORFLOW_LIB_DIR"
+TF_LIBRARY = "libtensorflow_cc.so.2"
+PYTHON_API_CLASS = "org.sparkdl.python.PythonAPI"
+
+_PACKAGE_DIR = Path(__file__).resolve().parent  # .../python/sparkdl
+_BUNDLED_JAR = _PACKAGE_DIR / "jars" / JAR_NAME
+# A development checkout: <repo>/python/sparkdl/_jvm.py -> <repo>/target/...
+_DEV_JAR = _PACKAGE_DIR.parent.parent / "target" / JAR_NAME
+
+
+def jar_path() -> str:
+    """Absolute path of the sparkdl assembly jar.
+
+    Looked up, in this order:
+
+    1. the jar bundled in the installed package (``sparkdl/jars/sparkdl-assembly.jar``);
+    2. the file named by the environment variable ``SPARKDL_JAR``;
+    3. a development checkout's ``<repo>/target/sparkdl-assembly.jar``.
+    """
+    if _BUNDLED_JAR.is_file():
+        return str(_BUNDLED_JAR)
+    env = os.environ.get(JAR_ENV)
+    if env:
+        candidate = Path(env).expanduser()
+        if candidate.is_file():
+            return str(candidate.resolve())
+        raise FileNotFoundError(
+            f"sparkdl: the environment variable {JAR_ENV}={env!r} does not name an existing "
+            f"file. Point it at the sparkdl assembly jar ({JAR_NAME}) or unset it."
+        )
+    if _DEV_JAR.is_file():
+        return str(_DEV_JAR)
+    raise FileNotFoundError(
+        "sparkdl: cannot find the sparkdl JVM jar. Looked for:\n"
+        f"  1. the jar bundled with the package: {_BUNDLED_JAR} "
+        "(install a sparkdl wheel built with the jar);\n"
+        f"  2. the environment variable {JAR_ENV} (unset; set it to the path of {JAR_NAME});\n"
+        f"  3. a development checkout's jar: {_DEV_JAR} "
+        "(build it in the repository, which writes target/sparkdl-assembly.jar)."
+    )
+
+
+def tensorflow_lib_dir() -> Optional[str]:
+    """Folder of an installed ``tensorflow`` (or ``tensorflow-cpu``) Python package that
+    holds ``libtensorflow_cc.so.2``, or None. TensorFlow is not imported."""
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    locations = list(spec.submodule_search_locations)
+    if not locations:
+        return None
+    folder = locations[0]
+    if os.path.isfile(os.path.join(folder, TF_LIBRARY)):
+        return folder
+    return None
+
+
+def _missing_classes_message() -> str:
+    try:
+        jar = jar_path()
+    except FileNotFoundError as e:
+        jar = f"<sparkdl jar: not found; {e}>"
+    return (
+        f"sparkdl: the JVM class {PYTHON_API_CLASS} is not loadable in this SparkSession, "
+        "so its JVM was started without the sparkdl jar. Either stop this session "
+        "(spark.stop()) and, in a fresh Python process, create the session with "
+        "sparkdl.session(), or start PySpark / spark-submit with "
+        f"`--jars {jar}`."
+    )
+
+
+def _jvm_api(spark: "SparkSession") -> Any:
+    """The py4j handle of the JVM object ``org.sparkdl.python.PythonAPI``.
+
+    Raises RuntimeError with instructions when the class is not on the
+    session's JVM class path (py4j then answers a JavaPackage, not a JavaClass).
+    """
+    from py4j.java_gateway import JavaClass
+
+    try:
+        jvm = spark._jvm  # type: ignore[attr-defined]
+    except Exception:  # Spark Connect sessions have no py4j gateway
+        jvm = None
+    if jvm is None:
+        raise RuntimeError(
+            "sparkdl: this SparkSession has no py4j JVM gateway (is it a Spark Connect "
+            "session, or stopped?). sparkdl needs a classic SparkSession: create one with "
+            "sparkdl.session()."
+        )
+    api = jvm
+    for part in PYTHON_API_CLASS.split("."):
+        api = getattr(api, part)
+    if not isinstance(api, JavaClass):
+        raise RuntimeError(_missing_classes_message())
+    return api
+
+
+def _conf_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _existing_jvm_conf(key: str) -> Optional[str]:
+    """A Spark property already visible to a running JVM (e.g. set by spark-submit)."""
+    from pyspark import SparkContext
+
+    if SparkContext._jvm is None:  # type: ignore[attr-defined]
+        return None
+    try:
+        from pyspark import SparkConf
+
+        return SparkConf().get(key, None)
+    except Exception:
+        return None
+
+
+def _session_settings(conf: Optional[Mapping[str, Any]], master: str = "local[*]") -> Dict[str, str]:
+    """The Spark properties of a new sparkdl session: ``conf`` plus the jar and the
+    TensorFlow library folder (and, in local mode, this interpreter for Python workers)."""
+    jar = jar_path()
+    settings = {str(k): _conf_value(v) for k, v in (conf or {}).items()}
+    # Local Python workers otherwise run whatever `python3` is first on PATH, which may
+    # lack numpy/PIL; the interpreter running this code has them.
+    if (master.startswith("local") and "spark.pyspark.python" not in settings
+            and not os.environ.get("PYSPARK_PYTHON")):
+        settings["spark.pyspark.python"] = sys.executable
+
+    existing = settings.get("spark.jars") or _existing_jvm_conf("spark.jars") or ""
+    jars = [j for j in (s.strip() for s in existing.split(",")) if j]
+    if jar not in jars:
+        jars.append(jar)
+    settings["spark.jars"] = ",".join(jars)
+
+    if TF_LIB_DIR_CONF not in settings and not os.environ.get(TF_LIB_DIR_ENV):
+        lib_dir = tensorflow_lib_dir()
+        if lib_dir is not None:
+            settings[TF_LIB_DIR_CONF] = lib_dir
+    return settings
+
+
+def session(
+    master: str = "local[*]",
+    app_name: str = "sparkdl",
+    conf: Optional[Mapping[str, Any]] = None,
+) -> "SparkSession":
+    """Build (or return the active) SparkSession with the sparkdl jar on its class path.
+
+    :param master: Spark master URL, used only when a new session is created.
+    :param app_name: application name, used only when a new session is created.
+    :param conf: extra Spark properties for a new session. ``spark.jars`` given here is
+        kept and the sparkdl jar appended to it. ``spark.sparkdl.tensorflow.libDir`` is
+        set to the folder of an installed ``tensorflow``/``tensorflow-cpu`` package unless
+        it is given here or the environment variable ``SPARKDL_TENSORFLOW_LIB_DIR`` is set.
+    :raises RuntimeError: when a session is already active (or its JVM already running)
+        without the sparkdl jar.
+    """
+    from pyspark.sql import SparkSession
+
+    if conf is not None and not isinstance(conf, Mapping):
+        raise ValueError(
+            "sparkdl.session: conf must be a mapping of Spark property names to values, "
+            f"e.g. {{'spark.ui.enabled': 'false'}}; got {type(conf).__name__}"
+        )
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        _jvm_api(active)
+        return active
+
+    settings = _session_settings(conf, master)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    _jvm_api(spark)
+    return spark
+
+
+def _resolve_spark(spark: Optional["SparkSession"]) -> "SparkSession":
+    if spark is not None:
+        return spark
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    return active if active is not None else session()
+
+
+def tensorflow_version(spark: Optional["SparkSession"] = None) -> str:
+    """Version of the libtensorflow the sparkdl JVM library loaded (read through JNI),
+    e.g. ``"2.21.0"``. ``spark=None`` uses the active session or ``session()``."""
+    spark = _resolve_spark(spark)
+    return str(_jvm_api(spark).tensorflowVersion())

@@ -2,3 +2,4 @@
 //! struct batch and returns one, row for row.
 
 pub mod decode_images;
+pub mod preprocess;

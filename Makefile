@@ -35,7 +35,7 @@ test-scala: venv
 	$(TF_ENV) && build/sbt test assemblyJar < /dev/null
 
 test-python: python
-	$(TF_ENV) && cd python && ../$(PY) -m pytest -q tests
+	$(TF_ENV) && $(PY) -m pytest -q python/tests tests
 
 test: test-rust test-scala test-python
 

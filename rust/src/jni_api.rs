@@ -3,15 +3,22 @@
 //! counts); each body runs under `try_or_throw`, so failures arrive in Java as
 //! exceptions with the reason.
 
+use std::sync::Arc;
+
 use arrow::array::Array;
-use jni::objects::{JClass, JString};
-use jni::sys::{jlong, jstring};
+use jni::objects::{JByteArray, JClass, JString};
+use jni::sys::{jbyteArray, jlong, jstring};
 use jni::JNIEnv;
 use serde::Deserialize;
 
 use crate::arrow_io::{export_struct, import_struct};
 use crate::errors::{install_panic_hook, try_or_throw, Result, SparkdlError};
 use crate::ops::decode_images::{decode_batch, DecodeConfig};
+use crate::ops::run_model::{run_batch, RunSpec};
+use crate::tf::cache;
+use crate::tf::freeze::freeze_loaded;
+use crate::tf::model::LoadedModel;
+use crate::tf::session_config::SessionConfig;
 use crate::{logging, tf};
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,5 +120,136 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_failForTest(
                 "failForTest: unknown kind '{other}' (use \"error\" or \"panic\")"
             ))),
         }
+    })
+}
+
+// ---- TensorFlow models -------------------------------------------------
+//
+// A model handle is `Box<Arc<LoadedModel>>` turned into a jlong: one user of a
+// session shared through `tf::cache`. The JVM gives each handle back exactly
+// once with `releaseModel` (ModelHandles / RunModelFn own that).
+
+fn model_of<'a>(handle: jlong) -> Result<&'a Arc<LoadedModel>> {
+    if handle == 0 {
+        return Err(SparkdlError::InvalidArgument("model handle is 0 (released or never loaded)".into()));
+    }
+    // SAFETY: non-zero handles come from `into_handle` and stay valid until
+    // `releaseModel`, which the JVM calls once, after its last use.
+    Ok(unsafe { &*(handle as *const Arc<LoadedModel>) })
+}
+
+fn into_handle(model: Arc<LoadedModel>) -> jlong {
+    Box::into_raw(Box::new(model)) as jlong
+}
+
+/// `static native long loadGraphDef(String key, byte[] graphDef, String sessionConfigJson)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadGraphDef(
+    mut env: JNIEnv,
+    _class: JClass,
+    key: JString,
+    graph_def: JByteArray,
+    config_json: JString,
+) -> jlong {
+    try_or_throw(&mut env, 0, |env| {
+        let key = read_string(env, &key)?;
+        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
+        if graph_def.is_null() {
+            return Err(SparkdlError::InvalidArgument("graph: the GraphDef bytes are null".into()));
+        }
+        let model = cache::acquire(&key, &cfg, || {
+            let bytes = env.convert_byte_array(&graph_def)?;
+            LoadedModel::from_graph_def(&bytes, &cfg)
+        })?;
+        Ok(into_handle(model))
+    })
+}
+
+/// `static native long loadSavedModel(String key, String dir, String tags, String sessionConfigJson)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadSavedModel(
+    mut env: JNIEnv,
+    _class: JClass,
+    key: JString,
+    dir: JString,
+    tags: JString,
+    config_json: JString,
+) -> jlong {
+    try_or_throw(&mut env, 0, |env| {
+        let key = read_string(env, &key)?;
+        let dir = read_string(env, &dir)?;
+        let tags: Vec<String> =
+            read_string(env, &tags)?.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
+        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
+        let model = cache::acquire(&key, &cfg, || LoadedModel::from_saved_model(&dir, &tags, &cfg))?;
+        Ok(into_handle(model))
+    })
+}
+
+/// `static native String describeModel(long handle)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_describeModel(
+    mut env: JNIEnv,
+    _class: JClass,
+    handle: jlong,
+) -> jstring {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let info = model_of(handle)?.describe();
+        let json = serde_json::to_string(&info)?;
+        new_string(env, &json)
+    })
+}
+
+/// `static native long runModel(long handle, long inArray, long inSchema, long outArray,
+/// long outSchema, String runSpecJson)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_runModel(
+    mut env: JNIEnv,
+    _class: JClass,
+    handle: jlong,
+    in_array: jlong,
+    in_schema: jlong,
+    out_array: jlong,
+    out_schema: jlong,
+    spec_json: JString,
+) -> jlong {
+    try_or_throw(&mut env, -1, |env| {
+        // SAFETY: as in decodeImages; imported first so it is released on every path.
+        let input = unsafe { import_struct(in_array, in_schema)? };
+        let spec = RunSpec::from_json(&read_string(env, &spec_json)?)?;
+        let output = run_batch(model_of(handle)?, &input, &spec)?;
+        drop(input);
+        let rows = output.len() as jlong;
+        unsafe { export_struct(&output, out_array, out_schema)? };
+        Ok(rows)
+    })
+}
+
+/// `static native void releaseModel(long handle)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_releaseModel(mut env: JNIEnv, _class: JClass, handle: jlong) {
+    try_or_throw(&mut env, (), |_| {
+        if handle != 0 {
+            // SAFETY: see `model_of`; this is the handle's single release.
+            let model = unsafe { Box::from_raw(handle as *mut Arc<LoadedModel>) };
+            cache::release(*model);
+        }
+        Ok(())
+    })
+}
+
+/// `static native byte[] freezeGraph(long handle, String outputsJson)`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_freezeGraph(
+    mut env: JNIEnv,
+    _class: JClass,
+    handle: jlong,
+    outputs_json: JString,
+) -> jbyteArray {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let outputs: Vec<String> = serde_json::from_str(&read_string(env, &outputs_json)?)?;
+        let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
+        let frozen = freeze_loaded(model_of(handle)?, &names)?;
+        Ok(env.byte_array_from_slice(&frozen)?.into_raw())
     })
 }

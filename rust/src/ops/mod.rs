@@ -3,3 +3,4 @@
 
 pub mod decode_images;
 pub mod preprocess;
+pub mod run_model;

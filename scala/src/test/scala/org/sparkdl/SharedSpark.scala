@@ -15,5 +15,5 @@ object SharedSpark {
 }
 
 trait SharedSpark extends BeforeAndAfterAll { self: Suite =>
-  def spark: SparkSession = SharedSpark.spark
+  lazy val spark: SparkSession = SharedSpark.spark
 }

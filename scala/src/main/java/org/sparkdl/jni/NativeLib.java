@@ -29,6 +29,32 @@ public final class NativeLib {
   public static native long decodeImages(
       long inArray, long inSchema, long outArray, long outSchema, String optionsJson);
 
+  /**
+   * Loads a frozen GraphDef, or reuses this JVM's session for {@code key}; returns a handle
+   * that must be given back with {@link #releaseModel}.
+   */
+  public static native long loadGraphDef(String key, byte[] graphDef, String sessionConfigJson);
+
+  /** Loads a SavedModel folder with comma-separated {@code tags}; like {@link #loadGraphDef}. */
+  public static native long loadSavedModel(
+      String key, String dir, String tags, String sessionConfigJson);
+
+  /** JSON description of the model's operations, their outputs' dtypes and shapes, and signatures. */
+  public static native String describeModel(long handle);
+
+  /**
+   * Runs the model on one Arrow batch as the JSON run spec says (inputs: column -> tensor,
+   * outputs: tensor -> column); the output batch has one column per output and an error column.
+   */
+  public static native long runModel(
+      long handle, long inArray, long inSchema, long outArray, long outSchema, String runSpecJson);
+
+  /** Gives a model handle back; the session goes when no handle uses it and it has idled. */
+  public static native void releaseModel(long handle);
+
+  /** A frozen GraphDef of the loaded model, stripped to what {@code outputs} (JSON list) need. */
+  public static native byte[] freezeGraph(long handle, String outputsJson);
+
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);
 }

@@ -145,12 +145,13 @@ object NativeBatchRunner {
         val result = Data.importVectorSchemaRoot(allocator, outArray, outSchema, null)
         val vectors = result.getFieldVectors.asScala.toSeq
         val batch = new ColumnarBatch(vectors.map(v => new ArrowColumnVector(v): ColumnVector).toArray, n)
-        val names = vectors.map(_.getName)
-        if (got != n || result.getRowCount != n || names != outputSchema.fieldNames.toSeq) {
+        // Columns are matched by position: the caller names them (outputSchema).
+        if (got != n || result.getRowCount != n || vectors.length != outputSchema.length) {
           batch.close()
           throw new NativeException(
-            s"native batch returned $got rows with columns ${names.mkString(", ")}; expected $n rows " +
-              s"with columns ${outputSchema.fieldNames.mkString(", ")}. This is a bug in sparkdl.")
+            s"native batch returned $got rows and ${vectors.length} columns " +
+              s"(${vectors.map(_.getName).mkString(", ")}); expected $n rows and columns " +
+              s"${outputSchema.fieldNames.mkString(", ")}. This is a bug in sparkdl.")
         }
         batch
       } finally {

@@ -8,9 +8,9 @@ import scala.util.control.NonFatal
 import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.{FileStatus, Path}
 
-import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.{Column, DataFrame, SparkSession}
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.functions.{col, udf}
 import org.apache.spark.sql.sparkdl.SparkdlBridge
 import org.apache.spark.unsafe.types.UTF8String
 
@@ -87,6 +87,22 @@ object ImageReader {
     }
     SparkdlBridge.createDataFrame(spark, rows, ImageSchema.imageFilesSchema)
   }
+
+  /**
+   * A column with the bytes of the files its string `paths` name (paths or URIs, e.g. the origins
+   * `readImages` gives), read on the executors; null where a file cannot be read.
+   */
+  def readBytesColumn(paths: Column): Column = {
+    val conf = SparkdlBridge.serializableHadoopConf(SparkSession.active)
+    val read = udf { (p: String) => if (p == null) null else readFile(hadoopPath(p), conf.value.value) }
+    read(paths)
+  }
+
+  private def hadoopPath(p: String): Path =
+    try {
+      val uri = new URI(p)
+      if (uri.getScheme != null) new Path(uri) else new Path(p)
+    } catch { case _: java.net.URISyntaxException => new Path(p) }
 
   /**
    * The file's bytes; null (with a warning in the executor log) when it cannot be read, so the

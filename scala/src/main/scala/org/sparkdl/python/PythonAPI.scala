@@ -27,6 +27,12 @@ object PythonAPI {
       sampleRatio: Double): DataFrame =
     ImageReader.readImageFiles(spark, path, recursive, numPartitions, sampleRatio)
 
+  /** Freezes a GraphDef (variables taken from the graph's own initial values) to `outputs`. */
+  def freezeGraph(graphDef: Array[Byte], outputs: java.util.List[String]): Array[Byte] = {
+    import scala.jdk.CollectionConverters._
+    org.sparkdl.tf.TFModel.fromGraphDef(graphDef).freeze(outputs.asScala.toSeq).bytes
+  }
+
   /** The libtensorflow version, read through JNI (a smoke test of the whole native stack). */
   def tensorflowVersion(): String = Sparkdl.tensorflowVersion()
 }

@@ -1,0 +1,282 @@
+//! One model input fed from one Arrow column: each row becomes one example
+//! (the tensor without its batch dimension), or a reason it cannot.
+//!
+//! - Numbers: `List`, `LargeList` or `FixedSizeList` of any integer or float
+//!   type, cast to the tensor's dtype (a value that does not fit is an error
+//!   for its row). The row's values are reshaped to the tensor's shape without
+//!   the batch dimension; one unknown dimension is worked out from the row
+//!   length; a tensor of unknown rank takes the row as a 1-D feature.
+//! - Images (the input has an `image` spec): Spark image structs, or encoded
+//!   file bytes, preprocessed by [`crate::ops::preprocess`].
+
+use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int32Array, LargeBinaryArray, StructArray};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, Int32Type, Int64Type, UInt8Type};
+
+use crate::arrow_io::column;
+use crate::errors::{Result, SparkdlError};
+use crate::image::DecodeOptions;
+use crate::ops::preprocess::{ImageSpec, PixelsRef, Preprocessor};
+use crate::tf::dtype::DType;
+use crate::tf::info::shape_text;
+use crate::tf::model::LoadedModel;
+use crate::tf::tensor::TensorData;
+
+/// One row's value for one input.
+pub(super) struct Example {
+    pub shape: Vec<u64>,
+    pub data: TensorData,
+}
+
+pub(super) struct Feed<'a> {
+    pub tensor: String,
+    pub column: String,
+    pub dtype: DType,
+    /// The tensor's static shape, batch dimension included.
+    pub shape: Option<Vec<i64>>,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    /// Per row: the range of `values` it holds, or None when null.
+    Numbers { ranges: Vec<Option<(usize, usize)>>, values: ArrayRef },
+    Image { spec: ImageSpec, images: Images<'a> },
+}
+
+enum Bytes<'a> {
+    Small(&'a BinaryArray),
+    Large(&'a LargeBinaryArray),
+}
+
+impl Bytes<'_> {
+    fn of(a: &ArrayRef) -> Option<Bytes<'_>> {
+        match a.data_type() {
+            DataType::Binary => Some(Bytes::Small(a.as_binary::<i32>())),
+            DataType::LargeBinary => Some(Bytes::Large(a.as_binary::<i64>())),
+            _ => None,
+        }
+    }
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        match self {
+            Bytes::Small(a) => a.is_valid(i).then(|| a.value(i)),
+            Bytes::Large(a) => a.is_valid(i).then(|| a.value(i)),
+        }
+    }
+}
+
+enum Images<'a> {
+    Struct { images: &'a StructArray, ints: [&'a Int32Array; 4], data: Bytes<'a> },
+    Encoded(Bytes<'a>),
+}
+
+impl<'a> Feed<'a> {
+    /// Checks the column against the tensor once per batch.
+    pub fn new(
+        model: &LoadedModel,
+        batch: &'a StructArray,
+        column_name: &str,
+        tensor: &str,
+        image: Option<&ImageSpec>,
+    ) -> Result<Feed<'a>> {
+        let col = column(batch, column_name)?;
+        let info = model.tensor_info(tensor)?;
+        let dtype = model.tensor_dtype(tensor)?;
+        let bad = |msg: String| SparkdlError::InvalidArgument(format!("input column '{column_name}' for tensor '{tensor}': {msg}"));
+        if info.shape.as_ref().is_some_and(|s| s.is_empty()) {
+            return Err(bad("the tensor is a scalar, so it cannot take a batch of rows".into()));
+        }
+        let source = match image {
+            Some(spec) => {
+                spec.validate().map_err(|e| bad(format!("image options: {e}")))?;
+                Source::Image { spec: spec.clone(), images: images(col, spec).map_err(bad)? }
+            }
+            None => {
+                if let Some(dims) = &info.shape {
+                    if dims.len() > 2 && dims[1..].iter().filter(|d| **d < 0).count() > 1 {
+                        return Err(bad(format!(
+                            "the tensor has shape {}, with more than one unknown dimension per example, so a row \
+                             of numbers cannot be reshaped to it; feed an image column with image options, or \
+                             use a model input of fixed shape",
+                            shape_text(Some(dims))
+                        )));
+                    }
+                }
+                let (ranges, values) = numbers(col, dtype).map_err(bad)?;
+                Source::Numbers { ranges, values }
+            }
+        };
+        Ok(Feed { tensor: info.name, column: column_name.to_string(), dtype, shape: info.shape, source })
+    }
+
+    /// The batch dimension when the tensor fixes it.
+    pub fn fixed_batch(&self) -> Option<usize> {
+        self.shape.as_ref().and_then(|s| s.first()).and_then(|d| usize::try_from(*d).ok()).filter(|d| *d > 0)
+    }
+
+    /// Row `row` as one example, or why it cannot be.
+    pub fn example(&self, row: usize, pre: &mut Preprocessor) -> std::result::Result<Example, String> {
+        match &self.source {
+            Source::Numbers { ranges, values } => {
+                let (start, end) = ranges
+                    .get(row)
+                    .copied()
+                    .flatten()
+                    .ok_or_else(|| format!("column '{}' is null", self.column))?;
+                if start > end || end > values.len() {
+                    return Err(format!("column '{}': malformed list offsets {start}..{end}", self.column));
+                }
+                let shape = self.example_shape(end - start)?;
+                if values.null_count() > 0 && (start..end).any(|j| values.is_null(j)) {
+                    return Err(format!(
+                        "column '{}' has a null element or a value that does not fit {} (tensor '{}')",
+                        self.column, self.dtype, self.tensor
+                    ));
+                }
+                let data = slice(values, self.dtype, start..end)
+                    .ok_or_else(|| format!("column '{}': cannot read values {start}..{end}", self.column))?;
+                Ok(Example { shape, data })
+            }
+            Source::Image { spec, images } => {
+                let mut out = Vec::new();
+                let (h, w) = match images {
+                    Images::Struct { images, ints, data } => {
+                        if images.is_null(row) || ints.iter().any(|a| a.is_null(row)) {
+                            return Err(format!("column '{}' has a null image", self.column));
+                        }
+                        let bytes = data.get(row).ok_or_else(|| format!("column '{}': the image has null data", self.column))?;
+                        let [height, width, channels, mode] = ints.map(|a| a.value(row));
+                        let src = PixelsRef::from_struct(height, width, channels, mode, bytes)
+                            .map_err(|e| format!("column '{}': {e}", self.column))?;
+                        pre.append(&src, spec, &mut out)
+                    }
+                    Images::Encoded(bytes) => {
+                        let b = bytes.get(row).ok_or_else(|| format!("column '{}' is null (no file content)", self.column))?;
+                        pre.append_encoded(b, &DecodeOptions::default(), spec, &mut out)
+                    }
+                }
+                .map_err(|e| format!("column '{}': {e}", self.column))?;
+                let c = spec.channels() as u64;
+                let (h, w) = (h as u64, w as u64);
+                let shape = if spec.layout == "NCHW" { vec![c, h, w] } else { vec![h, w, c] };
+                if let Some(dims) = &self.shape {
+                    let fits = dims.len() == shape.len() + 1
+                        && dims[1..].iter().zip(&shape).all(|(d, s)| *d < 0 || *d as u64 == *s);
+                    if !fits {
+                        return Err(format!(
+                            "column '{}': the image became {} ({}) but tensor '{}' takes {}; set height and width \
+                             (and layout) to match",
+                            self.column,
+                            shape_text(Some(&shape.iter().map(|d| *d as i64).collect::<Vec<_>>())),
+                            spec.layout,
+                            self.tensor,
+                            shape_text(Some(dims))
+                        ));
+                    }
+                }
+                Ok(Example { shape, data: from_f32(out, self.dtype) })
+            }
+        }
+    }
+
+    /// The example shape for a row of `len` numbers.
+    fn example_shape(&self, len: usize) -> std::result::Result<Vec<u64>, String> {
+        let Some(dims) = &self.shape else { return Ok(vec![len as u64]) };
+        let rest = &dims[1..];
+        let known: u64 = rest.iter().filter(|d| **d >= 0).map(|d| *d as u64).product();
+        let unknown = rest.iter().filter(|d| **d < 0).count();
+        let len64 = len as u64;
+        let ok = match unknown {
+            0 => len64 == known,
+            _ => known > 0 && len64 % known == 0 && len64 > 0,
+        };
+        if !ok {
+            let want = if unknown == 0 { format!("{known} values") } else { format!("a positive multiple of {known} values") };
+            return Err(format!(
+                "column '{}': expected {want} per row (tensor '{}' has shape {}), got {len}",
+                self.column,
+                self.tensor,
+                shape_text(Some(dims))
+            ));
+        }
+        Ok(rest.iter().map(|d| if *d < 0 { len64 / known.max(1) } else { *d as u64 }).collect())
+    }
+}
+
+/// Row ranges and the values cast to `dtype`, for a list column of numbers.
+fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Vec<Option<(usize, usize)>>, ArrayRef), String> {
+    let (ranges, values): (Vec<Option<(usize, usize)>>, &ArrayRef) = match col.data_type() {
+        DataType::List(_) => {
+            let l = col.as_list::<i32>();
+            let o = l.value_offsets();
+            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values())
+        }
+        DataType::LargeList(_) => {
+            let l = col.as_list::<i64>();
+            let o = l.value_offsets();
+            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values())
+        }
+        DataType::FixedSizeList(_, _) => {
+            let l = col.as_fixed_size_list();
+            let n = l.value_length() as usize;
+            ((0..l.len()).map(|i| l.is_valid(i).then(|| (l.value_offset_at(i), l.value_offset_at(i) + n))).collect(), l.values())
+        }
+        other => return Err(format!("the column must be an array of numbers (list<float>, list<double>, ...), got {other}")),
+    };
+    let elem = values.data_type();
+    if !(elem.is_integer() || elem.is_floating()) {
+        return Err(format!("the column's elements must be numbers, got {elem}"));
+    }
+    let target = match dtype {
+        DType::Float32 => DataType::Float32,
+        DType::Float64 => DataType::Float64,
+        DType::Int32 => DataType::Int32,
+        DType::Int64 => DataType::Int64,
+        DType::Uint8 => DataType::UInt8,
+    };
+    let cast = cast_with_options(values, &target, &CastOptions { safe: true, ..Default::default() })
+        .map_err(|e| format!("cannot cast {elem} to {dtype}: {e}"))?;
+    Ok((ranges, cast))
+}
+
+fn slice(values: &ArrayRef, dtype: DType, r: std::ops::Range<usize>) -> Option<TensorData> {
+    Some(match dtype {
+        DType::Float32 => TensorData::Float32(values.as_primitive_opt::<Float32Type>()?.values().get(r)?.to_vec()),
+        DType::Float64 => TensorData::Float64(values.as_primitive_opt::<Float64Type>()?.values().get(r)?.to_vec()),
+        DType::Int32 => TensorData::Int32(values.as_primitive_opt::<Int32Type>()?.values().get(r)?.to_vec()),
+        DType::Int64 => TensorData::Int64(values.as_primitive_opt::<Int64Type>()?.values().get(r)?.to_vec()),
+        DType::Uint8 => TensorData::Uint8(values.as_primitive_opt::<UInt8Type>()?.values().get(r)?.to_vec()),
+    })
+}
+
+/// Preprocessed pixels in the tensor's type (integers rounded, saturating).
+fn from_f32(v: Vec<f32>, dtype: DType) -> TensorData {
+    match dtype {
+        DType::Float32 => TensorData::Float32(v),
+        DType::Float64 => TensorData::Float64(v.into_iter().map(f64::from).collect()),
+        DType::Int32 => TensorData::Int32(v.into_iter().map(|x| x.round() as i32).collect()),
+        DType::Int64 => TensorData::Int64(v.into_iter().map(|x| x.round() as i64).collect()),
+        DType::Uint8 => TensorData::Uint8(v.into_iter().map(|x| x.round() as u8).collect()),
+    }
+}
+
+fn images<'a>(col: &'a ArrayRef, spec: &ImageSpec) -> std::result::Result<Images<'a>, String> {
+    match spec.kind.as_str() {
+        "struct" => {
+            let DataType::Struct(_) = col.data_type() else {
+                return Err(format!("image kind 'struct' needs a Spark image struct column, got {}", col.data_type()));
+            };
+            let s = col.as_struct();
+            let int = |name: &str| -> std::result::Result<&'a Int32Array, String> {
+                let c = s.column_by_name(name).ok_or_else(|| format!("the image struct has no field '{name}'"))?;
+                c.as_primitive_opt::<Int32Type>().ok_or_else(|| format!("image field '{name}' must be int, got {}", c.data_type()))
+            };
+            let ints = [int("height")?, int("width")?, int("nChannels")?, int("mode")?];
+            let data = s.column_by_name("data").ok_or("the image struct has no field 'data'")?;
+            let data = Bytes::of(data).ok_or_else(|| format!("image field 'data' must be binary, got {}", data.data_type()))?;
+            Ok(Images::Struct { images: s, ints, data })
+        }
+        _ => Bytes::of(col)
+            .map(Images::Encoded)
+            .ok_or_else(|| format!("image kind 'encoded' needs a binary column of file bytes, got {}", col.data_type())),
+    }
+}

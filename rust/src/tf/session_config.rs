@@ -1,0 +1,171 @@
+//! Session settings from the JVM (JSON) and their `ConfigProto` encoding for
+//! `SessionOptions::set_config`. Only these fields of
+//! `tensorflow/core/protobuf/config.proto` are written, by hand:
+//!
+//! | field | number | written when |
+//! |---|---|---|
+//! | `device_count` (map<string,int32>) | 1 | `{"GPU": 0}` when no GPU is requested |
+//! | `intra_op_parallelism_threads` | 2 | non-zero (0: TensorFlow picks) |
+//! | `inter_op_parallelism_threads` | 5 | non-zero (0: TensorFlow picks) |
+//! | `gpu_options` {`allow_growth`=4, `visible_device_list`=5} | 6 | either is set |
+//! | `allow_soft_placement` | 7 | always (graphs pinned to `/device:GPU:0` still run on CPU) |
+
+use serde::{Deserialize, Serialize};
+use tensorflow::SessionOptions;
+
+use crate::errors::{Result, SparkdlError};
+use crate::tf::wire::{put_bytes_field, put_varint_field};
+
+/// JSON: `{"intraOpThreads":4,"interOpThreads":1,"gpuVisibleDevices":"0,1","allowGrowth":true}`,
+/// every field optional.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Threads of one op's kernel (0: TensorFlow's default, all cores).
+    #[serde(default)]
+    pub intra_op_threads: i32,
+    /// Ops run concurrently per session (0: TensorFlow's default; negative: in
+    /// the caller's thread).
+    #[serde(default)]
+    pub inter_op_threads: i32,
+    /// `None`: CPU only (no GPU is initialised). `Some("")`: every GPU.
+    /// `Some("0,2")`: those GPUs (TensorFlow's `visible_device_list`).
+    #[serde(default)]
+    pub gpu_visible_devices: Option<String>,
+    /// Let GPU memory grow instead of taking it all up front, so several
+    /// executors can share a GPU.
+    #[serde(default = "yes")]
+    pub allow_growth: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { intra_op_threads: 0, inter_op_threads: 0, gpu_visible_devices: None, allow_growth: true }
+    }
+}
+
+impl SessionConfig {
+    /// Parses and checks the JVM's JSON; empty text is the default.
+    pub fn from_json(json: &str) -> Result<SessionConfig> {
+        let cfg: SessionConfig =
+            if json.trim().is_empty() { SessionConfig::default() } else { serde_json::from_str(json)? };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.intra_op_threads < 0 {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "session config: intraOpThreads must be 0 (TensorFlow's default) or positive, got {}",
+                self.intra_op_threads
+            )));
+        }
+        if let Some(list) = &self.gpu_visible_devices {
+            let ok = list.is_empty() || list.split(',').all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(SparkdlError::InvalidArgument(format!(
+                    "session config: gpuVisibleDevices must be GPU ids separated by commas, like \"0,1\", got '{list}'"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The serialised `ConfigProto`.
+    pub fn to_config_proto(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if self.gpu_visible_devices.is_none() {
+            let mut entry = Vec::new();
+            put_bytes_field(&mut entry, 1, b"GPU");
+            put_varint_field(&mut entry, 2, 0);
+            put_bytes_field(&mut out, 1, &entry);
+        }
+        if self.intra_op_threads != 0 {
+            put_varint_field(&mut out, 2, i64::from(self.intra_op_threads));
+        }
+        if self.inter_op_threads != 0 {
+            put_varint_field(&mut out, 5, i64::from(self.inter_op_threads));
+        }
+        let mut gpu = Vec::new();
+        if self.allow_growth {
+            put_varint_field(&mut gpu, 4, 1);
+        }
+        if let Some(list) = self.gpu_visible_devices.as_deref().filter(|l| !l.is_empty()) {
+            put_bytes_field(&mut gpu, 5, list.as_bytes());
+        }
+        if !gpu.is_empty() {
+            put_bytes_field(&mut out, 6, &gpu);
+        }
+        put_varint_field(&mut out, 7, 1);
+        out
+    }
+
+    /// Session options carrying this config.
+    pub fn session_options(&self) -> Result<SessionOptions> {
+        self.validate()?;
+        let mut opts = SessionOptions::new();
+        opts.set_config(&self.to_config_proto())
+            .map_err(|e| SparkdlError::TensorFlow(format!("TensorFlow rejected the session config {self:?}: {e}")))?;
+        Ok(opts)
+    }
+
+    /// A short text identifying these settings (part of a cache key).
+    pub fn fingerprint(&self) -> String {
+        self.to_config_proto().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Expected bytes: computed once with TensorFlow 2.21 in the project's venv,
+    // `list(tf.compat.v1.ConfigProto(...).SerializeToString())`, with
+    // C = tf.compat.v1.ConfigProto, G = tf.compat.v1.GPUOptions:
+    // default_cpu: C(device_count={"GPU":0}, allow_soft_placement=True, gpu_options=G(allow_growth=True))
+    // gpu_pinned:  C(intra_op_parallelism_threads=4, inter_op_parallelism_threads=1,
+    //                allow_soft_placement=True, gpu_options=G(allow_growth=True, visible_device_list="0,1"))
+    // cpu_threads: C(device_count={"GPU":0}, intra_op_parallelism_threads=2,
+    //                inter_op_parallelism_threads=3, allow_soft_placement=True)
+    // all_gpus:    C(intra_op_parallelism_threads=300, allow_soft_placement=True)
+    const DEFAULT_CPU: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 50, 2, 32, 1, 56, 1];
+    const GPU_PINNED: &[u8] = &[16, 4, 40, 1, 50, 7, 32, 1, 42, 3, 48, 44, 49, 56, 1];
+    const CPU_THREADS: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 16, 2, 40, 3, 56, 1];
+    const ALL_GPUS: &[u8] = &[16, 172, 2, 56, 1];
+
+    #[test]
+    fn bytes_match_python_config_proto() {
+        assert_eq!(SessionConfig::default().to_config_proto(), DEFAULT_CPU);
+        let pinned = SessionConfig::from_json(
+            r#"{"intraOpThreads":4,"interOpThreads":1,"allowGrowth":true,"gpuVisibleDevices":"0,1"}"#,
+        )
+        .unwrap();
+        assert_eq!(pinned.to_config_proto(), GPU_PINNED);
+        let cpu = SessionConfig { intra_op_threads: 2, inter_op_threads: 3, gpu_visible_devices: None, allow_growth: false };
+        assert_eq!(cpu.to_config_proto(), CPU_THREADS);
+        let all = SessionConfig::from_json(r#"{"intraOpThreads":300,"gpuVisibleDevices":"","allowGrowth":false}"#).unwrap();
+        assert_eq!(all.to_config_proto(), ALL_GPUS);
+    }
+
+    #[test]
+    fn tensorflow_accepts_the_config() {
+        for cfg in [SessionConfig::default(), SessionConfig { intra_op_threads: 2, inter_op_threads: 1, ..Default::default() }] {
+            cfg.session_options().unwrap();
+        }
+    }
+
+    #[test]
+    fn bad_settings_are_explained() {
+        let err = SessionConfig::from_json(r#"{"intraOpThreads":-2}"#).unwrap_err();
+        assert!(err.to_string().contains("intraOpThreads must be"), "{err}");
+        let err = SessionConfig::from_json(r#"{"gpuVisibleDevices":"gpu0"}"#).unwrap_err();
+        assert!(err.to_string().contains("\"0,1\""), "{err}");
+        let err = SessionConfig::from_json(r#"{"intraThreads":2}"#).unwrap_err();
+        assert!(err.to_string().contains("intraThreads"), "{err}");
+        assert_eq!(SessionConfig::from_json(" ").unwrap(), SessionConfig::default());
+    }
+}

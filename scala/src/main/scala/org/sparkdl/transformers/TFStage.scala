@@ -1,0 +1,118 @@
+package org.sparkdl.transformers
+
+import org.apache.hadoop.fs.Path
+
+import org.apache.spark.ml.Transformer
+import org.apache.spark.ml.param.ParamMap
+import org.apache.spark.ml.sparkdl.MLBridge
+import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
+import org.apache.spark.sql.{DataFrame, SparkSession}
+import org.apache.spark.sql.types.{StructField, StructType}
+
+import org.sparkdl.arrow.NativeBatchRunner
+import org.sparkdl.param.{HasBatchSize, HasErrorCol}
+import org.sparkdl.tf.{ModelInfo, RunModelFn, TFModel}
+
+/**
+ * The machinery shared by the TensorFlow transformers: the model (bytes, not a Param, saved
+ * beside the params), its description for validation on the driver, native execution through
+ * [[NativeBatchRunner]], and MLlib persistence.
+ */
+private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol with MLWritable {
+
+  @transient private var modelInfoCache: ModelInfo = _
+  private var tfModel: TFModel = _
+
+  /** The model to run. */
+  def setModel(model: TFModel): this.type = {
+    tfModel = model
+    modelInfoCache = null
+    this
+  }
+
+  /** A frozen GraphDef (e.g. `stripAndFreezeGraph`'s output). */
+  def setGraph(graphDef: Array[Byte]): this.type = setModel(TFModel.fromGraphDef(graphDef))
+
+  /** A SavedModel folder; it is copied into the stage (and into saved pipelines). */
+  def setModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type =
+    setModel(TFModel.fromSavedModel(dir, tags))
+
+  /** For py4j callers. */
+  def setModelPathJava(dir: String, tags: java.util.List[String]): this.type = {
+    import scala.jdk.CollectionConverters._
+    setModelPath(dir, tags.asScala.toSeq)
+  }
+
+  def getModel: TFModel = {
+    if (tfModel == null) {
+      throw new IllegalArgumentException(
+        s"$uid: no model set. Call setGraph(bytes) with a frozen GraphDef, setModelPath(dir) with " +
+          "a SavedModel folder, or setModel(TFModel).")
+    }
+    tfModel
+  }
+
+  /** The model's tensors, loaded once on the driver. */
+  protected def modelInfo: ModelInfo = {
+    if (modelInfoCache == null) modelInfoCache = getModel.describe()
+    modelInfoCache
+  }
+
+  /** The error column's name: `errorCol` when set, else `<first output>_error`. */
+  protected def errorColumnName(firstOutput: String): String =
+    if (isSet(errorCol)) $(errorCol) else s"${firstOutput}_error"
+
+  protected def requireNewColumn(schema: StructType, name: String, param: String): Unit = {
+    if (schema.fieldNames.contains(name)) {
+      throw new IllegalArgumentException(
+        s"$param: the input already has a column '$name'; choose another name or drop that column")
+    }
+  }
+
+  /**
+   * Runs the model: `prepared` holds the original columns plus the native input columns
+   * `nativeInputs`; the result holds the original columns, `outputs` and the error column.
+   */
+  protected def runNative(
+      prepared: DataFrame,
+      original: Seq[String],
+      nativeInputs: Seq[String],
+      outputs: Seq[StructField],
+      errorName: String,
+      runSpecJson: String): DataFrame = {
+    val spark = prepared.sparkSession
+    val model = spark.sparkContext.broadcast(getModel)
+    val outSchema = StructType(outputs :+ StructField(errorName, org.apache.spark.sql.types.StringType, nullable = true))
+    NativeBatchRunner.run(prepared, nativeInputs, original, outSchema, $(batchSize), new RunModelFn(model, runSpecJson))
+  }
+
+  override def copy(extra: ParamMap): TFStage = {
+    val that = defaultCopy[TFStage](extra)
+    if (tfModel != null) that.setModel(tfModel)
+    that
+  }
+
+  override def write: MLWriter = new TFStage.Writer(this)
+
+  private[transformers] def modelOrNull: TFModel = tfModel
+}
+
+private[sparkdl] object TFStage {
+
+  class Writer(stage: TFStage) extends MLWriter {
+    override protected def saveImpl(path: String): Unit = {
+      MLBridge.saveMetadata(stage, path, sparkSession)
+      TFModel.save(stage.getModel, sparkSession, new Path(path, "model").toString)
+    }
+  }
+
+  /** Reads stages written by [[Writer]]; `make(uid)` builds an empty instance. */
+  class Reader[T <: TFStage](make: String => T, className: String) extends MLReader[T] {
+    override def load(path: String): T = {
+      val spark: SparkSession = sparkSession
+      val stage = make(MLBridge.loadUid(path, spark, className))
+      MLBridge.loadParams(stage, path, spark, className)
+      stage.setModel(TFModel.load(spark, new Path(path, "model").toString))
+    }
+  }
+}

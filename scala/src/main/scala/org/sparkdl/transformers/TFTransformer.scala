@@ -1,0 +1,132 @@
+package org.sparkdl.transformers
+
+import scala.jdk.CollectionConverters._
+
+import org.apache.spark.ml.functions.vector_to_array
+import org.apache.spark.ml.linalg.SQLDataTypes.VectorType
+import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
+import org.apache.spark.sql.{DataFrame, Dataset}
+import org.apache.spark.sql.functions.{col, lit, when}
+import org.apache.spark.sql.types._
+
+import org.sparkdl.param.StringMapParam
+import org.sparkdl.tf.TensorInfo
+
+/**
+ * Applies a TensorFlow graph to numeric array or vector columns, batched, in the native engine.
+ *
+ * {{{
+ *   val t = new TFTransformer()
+ *     .setGraph(frozenGraphDefBytes)
+ *     .setInputMapping(Map("features" -> "x:0"))
+ *     .setOutputMapping(Map("y:0" -> "prediction"))
+ *   t.transform(df)   // adds prediction: array<double>, and prediction_error: string
+ * }}}
+ *
+ * Each row is one example: its values are reshaped to the input tensor's shape without the batch
+ * dimension. A row that cannot be fed (null, wrong length) gets null outputs and the reason in the
+ * error column; the other rows run.
+ */
+class TFTransformer(override val uid: String) extends TFStage {
+
+  def this() = this(Identifiable.randomUID("TFTransformer"))
+
+  final val inputMapping = new StringMapParam(this, "inputMapping",
+    "input column name -> input tensor name (op or op:index)")
+  final val outputMapping = new StringMapParam(this, "outputMapping",
+    "output tensor name (op or op:index) -> output column name")
+
+  def getInputMapping: Map[String, String] = $(inputMapping)
+  def setInputMapping(value: Map[String, String]): this.type = set(inputMapping, value)
+  def getOutputMapping: Map[String, String] = $(outputMapping)
+  def setOutputMapping(value: Map[String, String]): this.type = set(outputMapping, value)
+
+  // For py4j callers, which hold java.util.Maps.
+  def setInputMappingJava(value: java.util.Map[String, String]): this.type =
+    setInputMapping(value.asScala.toMap)
+  def setOutputMappingJava(value: java.util.Map[String, String]): this.type =
+    setOutputMapping(value.asScala.toMap)
+  def getInputMappingJava: java.util.Map[String, String] = getInputMapping.asJava
+  def getOutputMappingJava: java.util.Map[String, String] = getOutputMapping.asJava
+
+  private def inputs: Seq[(String, String)] = $(inputMapping).toSeq.sortBy(_._1)
+  private def outputs: Seq[(String, String)] = $(outputMapping).toSeq.sortBy(_._2)
+
+  override def transformSchema(schema: StructType): StructType = {
+    if (!isDefined(inputMapping) || $(inputMapping).isEmpty) {
+      throw new IllegalArgumentException(
+        "inputMapping: map each input column to an input tensor, e.g. Map(\"features\" -> \"x:0\")")
+    }
+    if (!isDefined(outputMapping) || $(outputMapping).isEmpty) {
+      throw new IllegalArgumentException(
+        "outputMapping: map each output tensor to a new column, e.g. Map(\"y:0\" -> \"prediction\")")
+    }
+    val info = modelInfo
+    inputs.foreach { case (column, tensor) =>
+      val field = schema.fields.find(_.name == column).getOrElse(throw new IllegalArgumentException(
+        s"inputMapping: no input column '$column' (columns: ${schema.fieldNames.mkString(", ")})"))
+      if (!TFTransformer.isNumericInput(field.dataType)) {
+        throw new IllegalArgumentException(
+          s"inputMapping: column '$column' is ${field.dataType.simpleString}; it must be an array of " +
+            "numbers or an ML vector (use VectorAssembler to combine scalar columns into a vector)")
+      }
+      TFTransformer.sparkType(info.tensor(tensor, "inputMapping"), "inputMapping")
+    }
+    val outFields = outputs.map { case (tensor, column) =>
+      TFTransformer.sparkType(info.tensor(tensor, "outputMapping"), "outputMapping")
+      requireNewColumn(schema, column, "outputMapping")
+      StructField(column, ArrayType(DoubleType, containsNull = false), nullable = true)
+    }
+    val errorName = errorColumnName(outputs.head._2)
+    requireNewColumn(schema, errorName, "errorCol")
+    StructType(schema.fields ++ outFields :+ StructField(errorName, StringType, nullable = true))
+  }
+
+  override def transform(dataset: Dataset[_]): DataFrame = {
+    val schema = transformSchema(dataset.schema)
+    val info = modelInfo
+    val df = dataset.toDF()
+    val original = df.columns.toSeq
+    val native = inputs.zipWithIndex.map { case ((column, tensor), i) =>
+      val elem = TFTransformer.sparkType(info.tensor(tensor, "inputMapping"), "inputMapping")
+      val source = df.schema(column).dataType match {
+        case VectorType =>
+          when(col(column).isNull, lit(null))
+            .otherwise(vector_to_array(col(column), if (elem == FloatType) "float32" else "float64"))
+        case _ => col(column)
+      }
+      (s"__sparkdl_in_$i", source.cast(ArrayType(elem)), tensor)
+    }
+    val prepared = df.select(original.map(col) ++ native.map { case (n, c, _) => c.as(n) }: _*)
+    val spec = org.json4s.jackson.Serialization.write(Map(
+      "inputs" -> native.map { case (n, _, t) => Map("column" -> n, "tensor" -> t) },
+      "outputs" -> outputs.map { case (t, c) => Map("tensor" -> t, "column" -> c) }
+    ))(org.json4s.DefaultFormats)
+    val outFields = schema.fields.slice(original.length, schema.length - 1).toSeq
+    runNative(prepared, original, native.map(_._1), outFields, schema.fields.last.name, spec)
+  }
+}
+
+object TFTransformer extends MLReadable[TFTransformer] {
+  override def read: MLReader[TFTransformer] =
+    new TFStage.Reader[TFTransformer](new TFTransformer(_), classOf[TFTransformer].getName)
+
+  private[sparkdl] def isNumericInput(t: DataType): Boolean = t match {
+    case ArrayType(_: NumericType, _) => true
+    case VectorType => true
+    case _ => false
+  }
+
+  /** The Spark element type matching a tensor's dtype, or an error naming the tensor. */
+  private[sparkdl] def sparkType(t: TensorInfo, param: String): DataType = t.dtype.toLowerCase match {
+    case "float" | "float32" | "dt_float" => FloatType
+    case "double" | "float64" | "dt_double" => DoubleType
+    case "int32" | "dt_int32" => IntegerType
+    case "int64" | "dt_int64" => LongType
+    case "uint8" | "dt_uint8" => ShortType
+    case other =>
+      throw new IllegalArgumentException(
+        s"$param: tensor '${t.name}' has dtype $other; sparkdl feeds and reads float32, float64, " +
+          "int32, int64 and uint8 tensors")
+  }
+}

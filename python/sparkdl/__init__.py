@@ -26,6 +26,8 @@ _LAZY = {
     "imageStructToPIL": "sparkdl.image.imageIO",
     "PIL_to_imageStruct": "sparkdl.image.imageIO",
     "createResizeImageUDF": "sparkdl.image.imageIO",
+    "TFImageTransformer": "sparkdl.transformers.tf_image",
+    "TFTransformer": "sparkdl.transformers.tf_tensor",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -39,7 +39,7 @@ pub(super) struct Feed<'a> {
 
 enum Source<'a> {
     /// Per row: the range of `values` it holds, or None when null.
-    Numbers { ranges: Vec<Option<(usize, usize)>>, values: ArrayRef },
+    Numbers { ranges: Ranges, values: ArrayRef },
     Image { spec: ImageSpec, images: Images<'a> },
 }
 
@@ -187,7 +187,7 @@ impl<'a> Feed<'a> {
         let len64 = len as u64;
         let ok = match unknown {
             0 => len64 == known,
-            _ => known > 0 && len64 % known == 0 && len64 > 0,
+            _ => known > 0 && len64.is_multiple_of(known) && len64 > 0,
         };
         if !ok {
             let want = if unknown == 0 { format!("{known} values") } else { format!("a positive multiple of {known} values") };
@@ -202,9 +202,12 @@ impl<'a> Feed<'a> {
     }
 }
 
+/// Per row: the range of the list's values it holds, or None when null.
+type Ranges = Vec<Option<(usize, usize)>>;
+
 /// Row ranges and the values cast to `dtype`, for a list column of numbers.
-fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Vec<Option<(usize, usize)>>, ArrayRef), String> {
-    let (ranges, values): (Vec<Option<(usize, usize)>>, &ArrayRef) = match col.data_type() {
+fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRef), String> {
+    let (ranges, values): (Ranges, &ArrayRef) = match col.data_type() {
         DataType::List(_) => {
             let l = col.as_list::<i32>();
             let o = l.value_offsets();

@@ -186,9 +186,11 @@ object TFImageTransformer extends MLReadable[TFImageTransformer] {
    * channels put back in Spark's BGR order when the graph worked in RGB.
    */
   private[sparkdl] def toImageColumn(values: Column, origin: Column, h: Int, w: Int, c: Int, fromRgb: Boolean): Column = {
-    val toBytes = udf { (v: Seq[Double]) =>
+    val toBytes = udf { (values: Seq[Double]) =>
       val buf = ByteBuffer.allocate(h * w * c * 4).order(ByteOrder.LITTLE_ENDIAN)
-      if (v != null) {
+      if (values != null) {
+        // One pass into an array: Spark may hand the UDF a Seq without O(1) indexing.
+        val v = values.toArray
         var p = 0
         while (p < h * w) {
           var k = 0

@@ -1,0 +1,84 @@
+"""Shared plumbing of the py4j wrappers of sparkdl's Scala TensorFlow stages."""
+
+from typing import Any, Dict
+
+from pyspark import keyword_only  # noqa: F401  (re-exported for the stage modules)
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
+from pyspark.ml.wrapper import JavaTransformer
+
+from sparkdl.transformers.graph import tensor_name, to_model
+
+
+class _StageReader(JavaMLReader):
+    """Loads with the Scala reader of this stage's class (its Java name is not pyspark's)."""
+
+    @classmethod
+    def _java_loader_class(cls, clazz):
+        return clazz._java_class_name
+
+
+class TFStage(JavaTransformer, JavaMLReadable, JavaMLWritable):
+    """Base of the TensorFlow stages: the model is bytes held by the Scala stage."""
+
+    _java_class_name = ""
+
+    batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
+                      typeConverter=TypeConverters.toInt)
+    errorCol = Param(Params._dummy(), "errorCol",
+                     "column with the reason when a row's output is null (default: <output>_error)",
+                     typeConverter=TypeConverters.toString)
+
+    def __init__(self) -> None:
+        super().__init__()
+        from sparkdl._jvm import _jvm_api, _resolve_spark
+
+        _jvm_api(_resolve_spark(None))  # a clear error when the jar is missing
+        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+
+    def _set_tf(self, kwargs: Dict[str, Any]) -> None:
+        graph = kwargs.pop("graph", None)
+        model_path = kwargs.pop("modelPath", None)
+        for key in ("inputTensor", "outputTensor"):
+            if kwargs.get(key) is not None:
+                kwargs[key] = tensor_name(kwargs[key])
+        self._set(**{k: v for k, v in kwargs.items() if v is not None})
+        if graph is not None:
+            self.setGraph(graph)
+        if model_path is not None:
+            self.setModelPath(model_path)
+
+    def setGraph(self, graph: Any) -> "TFStage":
+        """A frozen GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model, a
+        `.pb` file or a SavedModel folder."""
+        kind, value = to_model(graph)
+        if kind == "savedmodel":
+            return self.setModelPath(value)
+        self._java_obj.setGraph(bytearray(value))
+        return self
+
+    def setModelPath(self, path: str, tags=("serve",)) -> "TFStage":
+        """A SavedModel folder (copied into the stage, and into saved pipelines)."""
+        self._java_obj.setModelPathJava(str(path), list(tags))
+        return self
+
+    def setBatchSize(self, value: int) -> "TFStage":
+        return self._set(batchSize=value)
+
+    def setErrorCol(self, value: str) -> "TFStage":
+        return self._set(errorCol=value)
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls)
+
+    @classmethod
+    def _from_java(cls, java_stage):
+        stage = cls.__new__(cls)
+        Params.__init__(stage)
+        stage._java_obj = java_stage
+        stage._resetUid(java_stage.uid())
+        stage._create_params_from_java()
+        stage._transfer_params_from_java()
+        return stage
+

@@ -1,0 +1,84 @@
+"""Turning what users hold (a tf.Graph, a GraphDef, a tf.function, a Keras model, a
+SavedModel folder) into the bytes sparkdl's native engine runs.
+
+TensorFlow is imported only inside these functions, when a conversion needs it.
+"""
+
+import os
+from typing import Any, Tuple
+
+
+def tensor_name(t: Any) -> str:
+    """`op:index` for a tf.Tensor / tf.Operation, or the string itself."""
+    if isinstance(t, str):
+        return t if ":" in t else t + ":0"
+    name = getattr(t, "name", None)
+    if isinstance(name, str):
+        return name if ":" in name else name + ":0"
+    raise TypeError(
+        f"expected a tensor name such as 'input:0' or a tf.Tensor, got {type(t).__name__}")
+
+
+def to_model(graph: Any) -> Tuple[str, Any]:
+    """('graphdef', bytes) or ('savedmodel', folder) for what the user passed as `graph`."""
+    if isinstance(graph, (bytes, bytearray)):
+        return "graphdef", bytes(graph)
+    if isinstance(graph, (str, os.PathLike)):
+        path = os.fspath(graph)
+        if os.path.isdir(path):
+            if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+                raise ValueError(f"graph: {path} is a folder without saved_model.pb; pass a SavedModel "
+                                 "folder, a frozen GraphDef file or a graph object")
+            return "savedmodel", path
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                return "graphdef", f.read()
+        raise ValueError(f"graph: no such file or folder: {path}")
+    serialize = getattr(graph, "SerializeToString", None)
+    if callable(serialize):                       # a GraphDef proto
+        return "graphdef", serialize()
+    as_graph_def = getattr(graph, "as_graph_def", None)
+    if callable(as_graph_def):                    # a tf.Graph (already frozen)
+        return "graphdef", as_graph_def(add_shapes=True).SerializeToString()
+    return "graphdef", freeze_function(graph).SerializeToString()
+
+
+def freeze_function(fn: Any, input_signature=None):
+    """A frozen GraphDef of a tf.function, a concrete function or a Keras model.
+
+    Variables become constants (``convert_variables_to_constants_v2``); the inputs are
+    the function's placeholders, whose names the returned graph keeps (see
+    ``frozen_io_names``)."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    concrete = fn
+    if hasattr(fn, "inputs") and hasattr(fn, "__call__") and not hasattr(fn, "graph"):
+        # A Keras model: trace its call on its own input signature.
+        specs = [tf.TensorSpec(i.shape, i.dtype, name=f"input_{k}") for k, i in enumerate(fn.inputs)]
+        concrete = tf.function(lambda *xs: fn(list(xs) if len(xs) > 1 else xs[0], training=False)
+                               ).get_concrete_function(*specs)
+    elif hasattr(fn, "get_concrete_function") and not hasattr(fn, "graph"):
+        concrete = fn.get_concrete_function(*(input_signature or []))
+    if not hasattr(concrete, "graph"):
+        raise TypeError(
+            f"graph: cannot turn a {type(fn).__name__} into a TensorFlow graph; pass a frozen "
+            "GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model or a SavedModel folder")
+    frozen = convert_variables_to_constants_v2(concrete)
+    return frozen.graph.as_graph_def(add_shapes=True)
+
+
+def frozen_io_names(fn: Any) -> Tuple[list, list]:
+    """Input and output tensor names of ``freeze_function(fn)``'s graph."""
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+    import tensorflow as tf
+
+    concrete = fn
+    if hasattr(fn, "inputs") and not hasattr(fn, "graph"):
+        specs = [tf.TensorSpec(i.shape, i.dtype, name=f"input_{k}") for k, i in enumerate(fn.inputs)]
+        concrete = tf.function(lambda *xs: fn(list(xs) if len(xs) > 1 else xs[0], training=False)
+                               ).get_concrete_function(*specs)
+    frozen = convert_variables_to_constants_v2(concrete)
+    return ([t.name for t in frozen.inputs], [t.name for t in frozen.outputs])

@@ -1,0 +1,58 @@
+"""TFTransformer: a TensorFlow graph applied to numeric array/vector columns, natively."""
+
+from typing import Any, Dict, Optional
+
+from pyspark import keyword_only
+
+from sparkdl.transformers._base import TFStage
+from sparkdl.transformers.graph import tensor_name
+
+
+def _names(value: Any, what: str) -> Dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"{what}: give a non-empty dict, e.g. "
+                         + ("{'features': 'x:0'}" if what == "inputMapping" else "{'y:0': 'prediction'}"))
+    return value
+
+
+class TFTransformer(TFStage):
+    """Applies a TensorFlow graph to numeric array or vector columns.
+
+    ``inputMapping``: {column: tensor}; ``outputMapping``: {tensor: column}. Tensors may be
+    names ("x:0") or tf.Tensors. Outputs are array<double> columns, one example per row.
+    The mappings live on the JVM stage (they are saved with it).
+    """
+
+    _java_class_name = "org.sparkdl.transformers.TFTransformer"
+
+    @keyword_only
+    def __init__(self, *, graph: Any = None, modelPath: Optional[str] = None,
+                 inputMapping: Optional[Dict[str, Any]] = None,
+                 outputMapping: Optional[Dict[Any, str]] = None,
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+        super().__init__()
+        self._setDefault(batchSize=64)
+        kwargs = dict(self._input_kwargs)
+        inputs = kwargs.pop("inputMapping", None)
+        outputs = kwargs.pop("outputMapping", None)
+        self._set_tf(kwargs)
+        if inputs is not None:
+            self.setInputMapping(inputs)
+        if outputs is not None:
+            self.setOutputMapping(outputs)
+
+    def setInputMapping(self, value: Dict[str, Any]) -> "TFTransformer":
+        value = {str(c): tensor_name(t) for c, t in _names(value, "inputMapping").items()}
+        self._java_obj.setInputMappingJava(value)
+        return self
+
+    def setOutputMapping(self, value: Dict[Any, str]) -> "TFTransformer":
+        value = {tensor_name(t): str(c) for t, c in _names(value, "outputMapping").items()}
+        self._java_obj.setOutputMappingJava(value)
+        return self
+
+    def getInputMapping(self) -> Dict[str, str]:
+        return dict(self._java_obj.getInputMappingJava())
+
+    def getOutputMapping(self) -> Dict[str, str]:
+        return dict(self._java_obj.getOutputMappingJava())

@@ -61,13 +61,14 @@ pub fn install_panic_hook() {
     }));
 }
 
-fn payload_text(payload: &(dyn Any + Send)) -> String {
+/// The message of a caught panic.
+pub(crate) fn payload_text(payload: &(dyn Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
         s.clone()
     } else {
-        "non-string panic payload".to_string()
+        "panic without a message".to_string()
     }
 }
 

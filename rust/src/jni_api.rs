@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arrow::array::Array;
+use arrow::array::{Array, StructArray};
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jbyteArray, jlong, jstring};
 use jni::JNIEnv;
@@ -37,6 +37,27 @@ fn read_string(env: &mut JNIEnv, s: &JString) -> Result<String> {
 
 fn new_string(env: &mut JNIEnv, s: &str) -> Result<jstring> {
     Ok(env.new_string(s)?.into_raw())
+}
+
+/// One batch operation: imports the input first (from then on Rust owns it and
+/// releases it on every path, errors included), runs `op`, exports the result
+/// and returns its row count.
+///
+/// # Safety
+/// The four addresses must be the JVM's ArrowArray/ArrowSchema structs for
+/// this call (see `arrow_io`).
+unsafe fn batch_call(
+    in_array: jlong,
+    in_schema: jlong,
+    out_array: jlong,
+    out_schema: jlong,
+    op: impl FnOnce(&StructArray) -> Result<StructArray>,
+) -> Result<jlong> {
+    let input = import_struct(in_array, in_schema)?;
+    let output = op(&input)?;
+    drop(input);
+    export_struct(&output, out_array, out_schema)?;
+    Ok(output.len() as jlong)
 }
 
 /// `static native String init(String confJson)`: installs the logger and the
@@ -87,17 +108,14 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_decodeImages(
     options_json: JString,
 ) -> jlong {
     try_or_throw(&mut env, -1, |env| {
-        // Import first: from here on Rust owns the input and releases it on
-        // every path, including the errors below.
+        let options = read_string(env, &options_json)?;
         // SAFETY: the addresses come from ArrowArray/ArrowSchema structs the
         // JVM allocated and exported for this call (NativeBatchRunner).
-        let input = unsafe { import_struct(in_array, in_schema)? };
-        let options = DecodeConfig::from_json(&read_string(env, &options_json)?)?;
-        let output = decode_batch(&input, &options)?;
-        drop(input);
-        let rows = output.len() as jlong;
-        unsafe { export_struct(&output, out_array, out_schema)? };
-        Ok(rows)
+        unsafe {
+            batch_call(in_array, in_schema, out_array, out_schema, |input| {
+                decode_batch(input, &DecodeConfig::from_json(&options)?)
+            })
+        }
     })
 }
 
@@ -214,14 +232,13 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_runModel(
     spec_json: JString,
 ) -> jlong {
     try_or_throw(&mut env, -1, |env| {
-        // SAFETY: as in decodeImages; imported first so it is released on every path.
-        let input = unsafe { import_struct(in_array, in_schema)? };
-        let spec = RunSpec::from_json(&read_string(env, &spec_json)?)?;
-        let output = run_batch(model_of(handle)?, &input, &spec)?;
-        drop(input);
-        let rows = output.len() as jlong;
-        unsafe { export_struct(&output, out_array, out_schema)? };
-        Ok(rows)
+        let spec = read_string(env, &spec_json)?;
+        // SAFETY: as in decodeImages.
+        unsafe {
+            batch_call(in_array, in_schema, out_array, out_schema, |input| {
+                run_batch(model_of(handle)?, input, &RunSpec::from_json(&spec)?)
+            })
+        }
     })
 }
 

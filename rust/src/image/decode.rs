@@ -180,15 +180,7 @@ fn from_image_error(err: image::ImageError, name: &'static str) -> ImageError {
     }
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic without a message".to_string()
-    }
-}
+use crate::errors::payload_text as panic_message;
 
 #[cfg(test)]
 mod tests {

@@ -43,12 +43,9 @@ def to_model(graph: Any) -> Tuple[str, Any]:
     return "graphdef", freeze_function(graph).SerializeToString()
 
 
-def freeze_function(fn: Any, input_signature=None):
-    """A frozen GraphDef of a tf.function, a concrete function or a Keras model.
-
-    Variables become constants (``convert_variables_to_constants_v2``); the inputs are
-    the function's placeholders, whose names the returned graph keeps (see
-    ``frozen_io_names``)."""
+def _frozen_concrete(fn: Any, input_signature=None):
+    """The concrete function of a tf.function, concrete function or Keras model, with its
+    variables turned into constants (``convert_variables_to_constants_v2``)."""
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
@@ -65,20 +62,16 @@ def freeze_function(fn: Any, input_signature=None):
         raise TypeError(
             f"graph: cannot turn a {type(fn).__name__} into a TensorFlow graph; pass a frozen "
             "GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model or a SavedModel folder")
-    frozen = convert_variables_to_constants_v2(concrete)
-    return frozen.graph.as_graph_def(add_shapes=True)
+    return convert_variables_to_constants_v2(concrete)
 
 
-def frozen_io_names(fn: Any) -> Tuple[list, list]:
+def freeze_function(fn: Any, input_signature=None):
+    """A frozen GraphDef of a tf.function, a concrete function or a Keras model. Its inputs
+    are the function's placeholders, whose names ``frozen_io_names`` gives."""
+    return _frozen_concrete(fn, input_signature).graph.as_graph_def(add_shapes=True)
+
+
+def frozen_io_names(fn: Any, input_signature=None) -> Tuple[list, list]:
     """Input and output tensor names of ``freeze_function(fn)``'s graph."""
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
-    import tensorflow as tf
-
-    concrete = fn
-    if hasattr(fn, "inputs") and not hasattr(fn, "graph"):
-        specs = [tf.TensorSpec(i.shape, i.dtype, name=f"input_{k}") for k, i in enumerate(fn.inputs)]
-        concrete = tf.function(lambda *xs: fn(list(xs) if len(xs) > 1 else xs[0], training=False)
-                               ).get_concrete_function(*specs)
-    frozen = convert_variables_to_constants_v2(concrete)
+    frozen = _frozen_concrete(fn, input_signature)
     return ([t.name for t in frozen.inputs], [t.name for t in frozen.outputs])

@@ -46,6 +46,8 @@ lazy val root = (project in file("."))
     Compile / resourceDirectory := baseDirectory.value / "scala" / "src" / "main" / "resources",
     Test / scalaSource := baseDirectory.value / "scala" / "src" / "test" / "scala",
     Test / javaSource := baseDirectory.value / "scala" / "src" / "test" / "java",
+    // The Scala examples compile (and run, in ExamplesSuite) with the tests.
+    Test / unmanagedSourceDirectories += baseDirectory.value / "examples" / "scala",
     Test / resourceDirectory := baseDirectory.value / "scala" / "src" / "test" / "resources",
     libraryDependencies ++= Seq(
       "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,

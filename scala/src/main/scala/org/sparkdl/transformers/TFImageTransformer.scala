@@ -155,8 +155,8 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
       "channelOrder" -> $(channelOrder), "resize" -> $(resizeMethod), "scale" -> $(scale),
       "mean" -> $(mean).toSeq, "std" -> $(std).toSeq, "layout" -> $(layout))
     val spec = org.json4s.jackson.Serialization.write(Map(
-      "inputs" -> Seq(Map("column" -> "__sparkdl_in_0", "tensor" -> $(inputTensor), "image" -> image)),
-      "outputs" -> Seq(Map("tensor" -> $(outputTensor), "column" -> rawOut))
+      "inputs" -> Seq(Map("column" -> "__sparkdl_in_0", "tensor" -> in.name, "image" -> image)),
+      "outputs" -> Seq(Map("tensor" -> modelInfo.tensor($(outputTensor), "outputTensor").name, "column" -> rawOut))
     ))(org.json4s.DefaultFormats)
     val errorName = schema.fields.last.name
     val raw = runNative(prepared, original, Seq("__sparkdl_in_0"),

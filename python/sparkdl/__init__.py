@@ -28,6 +28,8 @@ _LAZY = {
     "createResizeImageUDF": "sparkdl.image.imageIO",
     "TFImageTransformer": "sparkdl.transformers.tf_image",
     "TFTransformer": "sparkdl.transformers.tf_tensor",
+    "KerasTransformer": "sparkdl.transformers.keras_tensor",
+    "KerasImageFileTransformer": "sparkdl.transformers.keras_image",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -148,9 +148,11 @@ def _session_settings(conf: Optional[Mapping[str, Any]], master: str = "local[*]
     settings = {str(k): _conf_value(v) for k, v in (conf or {}).items()}
     # Local Python workers otherwise run whatever `python3` is first on PATH, which may
     # lack numpy/PIL; the interpreter running this code has them.
+    # PySpark's SparkContext reads PYSPARK_PYTHON (not the conf) for SQL Python UDFs.
     if (master.startswith("local") and "spark.pyspark.python" not in settings
             and not os.environ.get("PYSPARK_PYTHON")):
         settings["spark.pyspark.python"] = sys.executable
+        os.environ["PYSPARK_PYTHON"] = sys.executable
 
     existing = settings.get("spark.jars") or _existing_jvm_conf("spark.jars") or ""
     jars = [j for j in (s.strip() for s in existing.split(",")) if j]

@@ -1,6 +1,8 @@
-"""Spark ML transformers that run TensorFlow models in sparkdl's native engine."""
+"""Spark ML transformers that run TensorFlow and Keras models in sparkdl's native engine."""
 
+from sparkdl.transformers.keras_image import KerasImageFileTransformer
+from sparkdl.transformers.keras_tensor import KerasTransformer
 from sparkdl.transformers.tf_image import TFImageTransformer
 from sparkdl.transformers.tf_tensor import TFTransformer
 
-__all__ = ["TFImageTransformer", "TFTransformer"]
+__all__ = ["KerasImageFileTransformer", "KerasTransformer", "TFImageTransformer", "TFTransformer"]

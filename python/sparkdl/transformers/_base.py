@@ -10,6 +10,21 @@ from pyspark.ml.wrapper import JavaTransformer
 from sparkdl.transformers.graph import tensor_name, to_model
 
 
+def set_graph_bytes(java_stage: Any, graph_def: bytes) -> None:
+    """Hands a frozen GraphDef to a JVM stage through a local temporary file: py4j would
+    otherwise send large graphs (100 MB for InceptionV3) as one base64 string."""
+    import os
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="sparkdl-graph-", suffix=".pb")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(graph_def)
+        java_stage.setGraphFile("file://" + os.path.abspath(path))
+    finally:
+        os.unlink(path)
+
+
 class _StageReader(JavaMLReader):
     """Loads with the Scala reader of this stage's class (its Java name is not pyspark's)."""
 
@@ -54,7 +69,7 @@ class TFStage(JavaTransformer, JavaMLReadable, JavaMLWritable):
         kind, value = to_model(graph)
         if kind == "savedmodel":
             return self.setModelPath(value)
-        self._java_obj.setGraph(bytearray(value))
+        set_graph_bytes(self._java_obj, value)
         return self
 
     def setModelPath(self, path: str, tags=("serve",)) -> "TFStage":

@@ -9,9 +9,10 @@ from typing import Any, Tuple
 
 
 def tensor_name(t: Any) -> str:
-    """`op:index` for a tf.Tensor / tf.Operation, or the string itself."""
+    """`op:index` for a tf.Tensor / tf.Operation, or the string itself (`op`, `op:index`, or a
+    SavedModel signature argument, which the JVM stage resolves)."""
     if isinstance(t, str):
-        return t if ":" in t else t + ":0"
+        return t
     name = getattr(t, "name", None)
     if isinstance(name, str):
         return name if ":" in name else name + ":0"
@@ -65,13 +66,21 @@ def _frozen_concrete(fn: Any, input_signature=None):
     return convert_variables_to_constants_v2(concrete)
 
 
+def freeze_with_names(fn: Any, input_signature=None) -> Tuple[Any, list, list]:
+    """(frozen GraphDef, input tensor names, output tensor names) of a tf.function, a
+    concrete function or a Keras model, traced and frozen once."""
+    frozen = _frozen_concrete(fn, input_signature)
+    return (frozen.graph.as_graph_def(add_shapes=True), [t.name for t in frozen.inputs],
+            [t.name for t in frozen.outputs])
+
+
 def freeze_function(fn: Any, input_signature=None):
     """A frozen GraphDef of a tf.function, a concrete function or a Keras model. Its inputs
     are the function's placeholders, whose names ``frozen_io_names`` gives."""
-    return _frozen_concrete(fn, input_signature).graph.as_graph_def(add_shapes=True)
+    return freeze_with_names(fn, input_signature)[0]
 
 
 def frozen_io_names(fn: Any, input_signature=None) -> Tuple[list, list]:
     """Input and output tensor names of ``freeze_function(fn)``'s graph."""
-    frozen = _frozen_concrete(fn, input_signature)
-    return ([t.name for t in frozen.inputs], [t.name for t in frozen.outputs])
+    _, inputs, outputs = freeze_with_names(fn, input_signature)
+    return inputs, outputs

@@ -51,6 +51,15 @@ class TFTransformer(TFStage):
         self._java_obj.setOutputMappingJava(value)
         return self
 
+    def _transfer_params_from_java(self) -> None:
+        # The mappings live only on the JVM stage: a Python copy (made when a stage is loaded)
+        # would be pushed back over later setInputMapping/setOutputMapping calls.
+        super()._transfer_params_from_java()
+        for name in ("inputMapping", "outputMapping"):
+            if self.hasParam(name):
+                self._paramMap.pop(self.getParam(name), None)
+                self._defaultParamMap.pop(self.getParam(name), None)
+
     def getInputMapping(self) -> Dict[str, str]:
         return dict(self._java_obj.getInputMappingJava())
 

@@ -22,7 +22,7 @@ use tensorflow::{Graph, ImportGraphDefOptions};
 
 use crate::errors::{Result, SparkdlError};
 use crate::tf::graph_def::{GraphDef, NodeDef};
-use crate::tf::model::LoadedModel;
+use crate::tf::model::{LoadedModel, ModelSource};
 use crate::tf::names::{did_you_mean, input_op, TensorName};
 use crate::tf::tensor::TensorValue;
 
@@ -157,18 +157,58 @@ pub fn strip_and_freeze(
 
 /// Freezes a loaded TF1 graph (a GraphDef with variables, or a TF1
 /// SavedModel) to `outputs`, reading variable values from its session.
+///
+/// A GraphDef carries no variable values, only initialisers: a variable the
+/// session has not initialised yet is first given its initial value by running
+/// its initialiser (`<variable>/Assign`, as TF1 names it, or the one assign of
+/// that variable), so a graph freezes to the values it was built with.
 pub fn freeze_loaded(model: &LoadedModel, outputs: &[&str]) -> Result<Vec<u8>> {
     let graph_def = model
         .graph()
         .graph_def()
         .map_err(|e| SparkdlError::TensorFlow(format!("serialising the model's graph: {e}")))?;
+    let from_graph_def = matches!(model.source(), ModelSource::GraphDef { .. });
+    let nodes = if from_graph_def { GraphDef::decode_bytes(&graph_def)?.node } else { Vec::new() };
+    let read = |tensor: &str| -> Result<TensorValue> {
+        model.run(&[], &[tensor])?.pop().ok_or_else(|| SparkdlError::Internal(format!("no value for '{tensor}'")))
+    };
     strip_and_freeze(
         &graph_def,
-        |tensor| {
-            model.run(&[], &[tensor])?.pop().ok_or_else(|| SparkdlError::Internal(format!("no value for '{tensor}'")))
+        |tensor| match read(tensor) {
+            Err(first) if from_graph_def => match initialiser_of(&nodes, tensor) {
+                Some(init) => {
+                    model.run_with_targets(&[], &[], &[init])?;
+                    read(tensor)
+                }
+                None => Err(first),
+            },
+            other => other,
         },
         outputs,
     )
+}
+
+/// The op that initialises the variable behind `tensor` (a variable's output,
+/// or a `ReadVariableOp` of a resource variable), if the graph has one.
+fn initialiser_of<'a>(nodes: &'a [NodeDef], tensor: &str) -> Option<&'a str> {
+    let by_name = |name: &str| nodes.iter().find(|n| n.name == name);
+    let mut var = by_name(input_op(tensor))?;
+    if var.op == "ReadVariableOp" {
+        var = by_name(input_op(var.input.first()?))?;
+    }
+    if !VARIABLE_OPS.contains(&var.op.as_str()) {
+        return None;
+    }
+    let assigns: Vec<&NodeDef> = nodes
+        .iter()
+        .filter(|n| (n.op == "Assign" || n.op == "AssignVariableOp") && n.input.first().map(|i| input_op(i)) == Some(var.name.as_str()))
+        .collect();
+    let conventional = format!("{}/Assign", var.name);
+    assigns
+        .iter()
+        .find(|n| n.name == conventional)
+        .or(if assigns.len() == 1 { assigns.first() } else { None })
+        .map(|n| n.name.as_str())
 }
 
 #[cfg(test)]
@@ -242,8 +282,19 @@ mod tests {
         assert!(err.contains("'train' (AssignAdd), which changes a variable"), "{err}");
         let err = freeze_loaded(&m, &[]).unwrap_err().to_string();
         assert!(err.contains("at least one output"), "{err}");
-        let uninitialised = LoadedModel::from_graph_def(&variable_graph_def(), &cfg()).unwrap();
-        let err = freeze_loaded(&uninitialised, &["y"]).unwrap_err().to_string();
-        assert!(err.contains("could not read the value of variable"), "{err}");
+    }
+
+    #[test]
+    fn a_graph_def_freezes_to_its_initial_values() {
+        for graph_def in [variable_graph_def(), resource_graph_def()] {
+            let uninitialised = LoadedModel::from_graph_def(&graph_def, &cfg()).unwrap();
+            check_frozen(&freeze_loaded(&uninitialised, &["y"]).unwrap());
+        }
+        // A variable without an initialiser cannot be read: the error says so.
+        let mut g = GraphDef::decode_bytes(&variable_graph_def()).unwrap();
+        g.node.retain(|n| n.name != "W/Assign" && n.name != "init");
+        let m = LoadedModel::from_graph_def(&g.to_bytes(), &cfg()).unwrap();
+        let err = freeze_loaded(&m, &["y"]).unwrap_err().to_string();
+        assert!(err.contains("could not read the value of variable 'W'"), "{err}");
     }
 }

@@ -24,7 +24,7 @@ case class ModelInfo(tensors: Map[String, TensorInfo], signatures: Map[String, M
       val hint = if (close.nonEmpty) s" Similar names: ${close.mkString(", ")}." else
         s" The graph has ${tensors.size} tensors, e.g. ${tensors.keys.toSeq.sorted.take(8).mkString(", ")}."
       val args = signatures.toSeq.sortBy(_._1).flatMap { case (sig, io) =>
-        io.values.flatMap(_.keys).toSeq.sorted.map(a => s"$a ($sig)") }
+        io.values.flatMap(_.keys).filterNot(_.startsWith("__")).toSeq.sorted.map(a => s"$a ($sig)") }
       val sigHint = if (args.isEmpty) "" else s" Signature arguments: ${args.take(12).mkString(", ")}."
       throw new IllegalArgumentException(s"$param: the graph has no tensor '$name'.$hint$sigHint")
     })

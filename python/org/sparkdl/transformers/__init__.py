@@ -1,0 +1,13 @@
+"""Python names of sparkdl's JVM stage classes, for PySpark's model loading.
+
+When PySpark loads a saved pipeline it turns each JVM stage's class name into a Python one by
+replacing ``org.apache.spark`` with ``pyspark``; names outside Spark stay as they are, so
+``org.sparkdl.transformers.TFTransformer`` must be importable under that name. This package
+(installed with sparkdl; ``org`` and ``org.sparkdl`` are namespace packages) re-exports the
+wrappers, and nothing else.
+"""
+
+from sparkdl.transformers.tf_image import TFImageTransformer
+from sparkdl.transformers.tf_tensor import TFTransformer
+
+__all__ = ["TFImageTransformer", "TFTransformer"]

@@ -30,6 +30,8 @@ _LAZY = {
     "TFTransformer": "sparkdl.transformers.tf_tensor",
     "KerasTransformer": "sparkdl.transformers.keras_tensor",
     "KerasImageFileTransformer": "sparkdl.transformers.keras_image",
+    "DeepImageFeaturizer": "sparkdl.transformers.named_image",
+    "DeepImagePredictor": "sparkdl.transformers.named_image",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

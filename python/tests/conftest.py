@@ -25,6 +25,10 @@ import sparkdl
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
+# Named models are built into a cache: use a fresh one, so the tests exercise the weight sources.
+os.environ.setdefault("SPARKDL_CACHE_DIR", os.path.join(
+    __import__("tempfile").mkdtemp(prefix="sparkdl-model-cache-"), "models"))
+
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.ui.enabled": "false",

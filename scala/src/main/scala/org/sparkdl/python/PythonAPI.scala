@@ -33,6 +33,42 @@ object PythonAPI {
     org.sparkdl.tf.TFModel.fromGraphDef(graphDef).freeze(outputs.asScala.toSeq).bytes
   }
 
+  /** The named models as JSON: a list of objects with the registry's fields. */
+  def modelsJson(): String = {
+    import org.sparkdl.models.{GraphSource, ModelRegistry}
+    val list = ModelRegistry.names.map(ModelRegistry.models).map { m =>
+      val (kind, source, featureLayer) = m.graphSource match {
+        case GraphSource.NativeFromTorch(b) => ("native", b, "")
+        case GraphSource.KerasApplication(app, layer) => ("keras", app, layer)
+      }
+      Map("name" -> m.name, "graphSource" -> kind, "builder" -> source, "featureLayer" -> featureLayer, "height" -> m.height, "width" -> m.width,
+        "channelOrder" -> m.preprocessing.channelOrder, "features" -> m.featureSize, "classes" -> m.numClasses,
+        "labels" -> m.labels, "inputTensor" -> m.inputTensor, "featureTensor" -> m.featureTensor,
+        "probabilityTensor" -> m.probabilityTensor, "weightSources" -> m.weightSources.map(_.describe),
+        "cachedGraph" -> ModelRegistry.cacheDir.resolve(m.graphFileName).toString)
+    }
+    org.json4s.jackson.Serialization.write(list)(org.json4s.DefaultFormats)
+  }
+
+  /** Builds a natively built named model's frozen graph into `out` (`weightsPath` may be empty). */
+  def exportModel(name: String, weightsPath: String, out: String): String =
+    org.sparkdl.models.ModelRegistry.exportGraph(name, Option(weightsPath), java.nio.file.Paths.get(out)).toString
+
+  // The command-line jobs (org.sparkdl.cli.Jobs) with py4j-friendly arguments: "" means unset.
+  private def opt(s: String): Option[String] = Option(s).filter(_.nonEmpty)
+
+  def cliLabelledImages(spark: SparkSession, images: String, labelsCsv: String): DataFrame =
+    org.sparkdl.cli.Jobs.labelledImages(spark, images, opt(labelsCsv))
+
+  def cliTrain(spark: SparkSession, data: DataFrame, model: String, weights: String, classifier: String,
+      regParam: Double, validation: Double, seed: Long): org.sparkdl.cli.TrainResult =
+    org.sparkdl.cli.Jobs.train(spark, data, model, opt(weights), classifier, regParam, validation, seed)
+
+  def cliLabels(r: org.sparkdl.cli.TrainResult): java.util.List[String] = {
+    import scala.jdk.CollectionConverters._
+    r.labels.asJava
+  }
+
   /** The libtensorflow version, read through JNI (a smoke test of the whole native stack). */
   def tensorflowVersion(): String = Sparkdl.tensorflowVersion()
 }

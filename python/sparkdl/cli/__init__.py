@@ -1,0 +1,84 @@
+"""The ``sparkdl`` command: transfer learning and batch inference on folders of images.
+
+    sparkdl train --images DIR --model MobileNetV2 --out MODEL_DIR [--report report.html]
+    sparkdl predict --model MODEL_DIR | --pretrained NAME --images DIR|GLOB --output FILE
+    sparkdl featurize --model NAME --images DIR|GLOB --output FILE.parquet
+    sparkdl demo [--report sparkdl-demo.html]
+
+The jobs run in the JVM engine (``org.sparkdl.cli.Jobs``, also behind
+``spark-submit --class org.sparkdl.cli.Main``); this command adds progress and the HTML report.
+``--master`` (default ``local[*]``) and ``--conf k=v`` run the same job on a cluster.
+"""
+
+import argparse
+import os
+import sys
+from typing import List, Optional
+
+EXIT_USAGE = 2
+EXIT_FAILED = 1
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--master", default="local[*]", help="Spark master (default: local[*], embedded)")
+    common.add_argument("--conf", action="append", default=[], metavar="K=V", help="a Spark conf (repeatable)")
+    common.add_argument("--quiet", action="store_true", help="no progress output")
+
+    p = argparse.ArgumentParser(prog="sparkdl", description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", parents=[common], help="featurize with a pretrained model and train a classifier")
+    t.add_argument("--images", required=True, help="folder with one sub-folder per class (or the images of --labels)")
+    t.add_argument("--labels", help="CSV with a header and columns path,label (instead of sub-folders)")
+    t.add_argument("--model", default="MobileNetV2", help="named pretrained model (default MobileNetV2)")
+    t.add_argument("--weights", help="weights for --model (a frozen .pb, or MobileNetV2's .pth)")
+    t.add_argument("--out", required=True, help="where to save the PipelineModel")
+    t.add_argument("--classifier", default="logistic", choices=["logistic", "random_forest", "linear_svc"])
+    t.add_argument("--reg-param", type=float, default=0.01, help="regularization (logistic, linear_svc)")
+    t.add_argument("--validation", type=float, default=0.2, help="held-out fraction (default 0.2)")
+    t.add_argument("--seed", type=int, default=42)
+    t.add_argument("--report", help="write an HTML report here")
+
+    pr = sub.add_parser("predict", parents=[common], help="predict with a trained or a pretrained model")
+    g = pr.add_mutually_exclusive_group(required=True)
+    g.add_argument("--model", help="a model saved by `sparkdl train`")
+    g.add_argument("--pretrained", help="a named model: its ImageNet classes")
+    pr.add_argument("--images", required=True, help="folder or glob")
+    pr.add_argument("--output", required=True, help="FILE.parquet, FILE.csv or FILE.jsonl")
+    pr.add_argument("--top-k", type=int, default=5)
+
+    f = sub.add_parser("featurize", parents=[common], help="features of a named model")
+    f.add_argument("--model", default="MobileNetV2")
+    f.add_argument("--images", required=True)
+    f.add_argument("--output", required=True, help="FILE.parquet or FILE.jsonl")
+
+    d = sub.add_parser("demo", parents=[common], help="transfer learning on the elpv solar-cell images, with a report")
+    d.add_argument("--report", default="sparkdl-demo-report.html")
+    d.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the 2,624 images")
+    d.add_argument("--seed", type=int, default=42)
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        from sparkdl.cli import jobs
+
+        return getattr(jobs, args.command)(args)
+    except CliError as e:
+        print(f"sparkdl: error: {e}", file=sys.stderr)
+        return e.code
+    except KeyboardInterrupt:
+        print("sparkdl: interrupted", file=sys.stderr)
+        return 130
+
+
+def entry_point() -> None:
+    sys.exit(main())

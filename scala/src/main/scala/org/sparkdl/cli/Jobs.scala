@@ -1,0 +1,232 @@
+package org.sparkdl.cli
+
+import java.util.UUID
+
+import org.apache.hadoop.fs.{FileSystem, Path}
+
+import org.apache.spark.ml.{Pipeline, PipelineModel, PipelineStage}
+import org.apache.spark.ml.classification.{LinearSVC, LogisticRegression, OneVsRest, RandomForestClassifier}
+import org.apache.spark.ml.evaluation.MulticlassClassificationEvaluator
+import org.apache.spark.ml.feature.{IndexToString, StringIndexer}
+import org.apache.spark.ml.functions.vector_to_array
+import org.apache.spark.sql.{Column, DataFrame, SparkSession}
+import org.apache.spark.sql.functions._
+
+import org.sparkdl.image.ImageReader
+import org.sparkdl.models.ModelRegistry
+import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor}
+
+/** A user-facing job failure: the message is printed as is, with exit code `exitCode`. */
+class JobException(message: String, val exitCode: Int = 1) extends RuntimeException(message)
+
+/** Metrics of a trained model on its validation split. */
+case class TrainResult(
+    model: PipelineModel,
+    labels: Seq[String],
+    trainCount: Long,
+    validationCount: Long,
+    accuracy: Double,
+    weightedPrecision: Double,
+    weightedRecall: Double,
+    f1: Double,
+    /** Validation rows: path, label, prediction (strings), probability of the prediction. */
+    predictions: DataFrame)
+
+/**
+ * The command-line jobs (`sparkdl train|predict|featurize`), in one place for the Python console
+ * command and for `spark-submit --class org.sparkdl.cli.Main`. Paths are any URI Spark's Hadoop
+ * layer reads; outputs are written to a temporary sibling path and renamed when complete.
+ */
+object Jobs {
+
+  /**
+   * Labelled images: (path, label). Labels are sub-folder names of `images` (`cats/x.jpg` is a
+   * cat), or come from `labelsCsv` (columns `path,label`, with a header; relative paths are
+   * relative to the CSV's folder).
+   */
+  def labelledImages(spark: SparkSession, images: String, labelsCsv: Option[String]): DataFrame = {
+    labelsCsv match {
+      case Some(csv) =>
+        requireExists(spark, csv, "--labels")
+        val base = new Path(csv).getParent.toString
+        val df = spark.read.option("header", "true").csv(csv)
+        if (!Set("path", "label").subsetOf(df.columns.toSet)) {
+          throw new JobException(s"--labels: $csv must have a header with columns path,label (it has: ${df.columns.mkString(",")})", 2)
+        }
+        df.select(
+          when(col("path").rlike("^([a-zA-Z][a-zA-Z0-9+.-]*:|/)"), col("path"))
+            .otherwise(concat(lit(base + "/"), col("path"))).as("path"),
+          col("label"))
+      case None =>
+        val files = imageFiles(spark, images)
+        val df = spark.createDataFrame(files.map(f => (f, new Path(f).getParent.getName))).toDF("path", "label")
+        if (df.select("label").distinct().count() < 2) {
+          throw new JobException(s"--images: $images needs one sub-folder per class (at least two), e.g. " +
+            s"$images/cats/*.jpg and $images/dogs/*.jpg, or give --labels labels.csv with path,label", 2)
+        }
+        df
+    }
+  }
+
+  /** The image files under `images` (a folder, recursively, or a glob); an error if none. */
+  def imageFiles(spark: SparkSession, images: String): Seq[String] = {
+    val isGlob = images.exists("*?[{".contains(_))
+    if (!isGlob) requireExists(spark, images, "--images")
+    val listed = try ImageReader.listFiles(spark, images, recursive = true) catch {
+      case _: java.io.FileNotFoundException => Seq.empty
+    }
+    val files = listed.map(_.getPath.toString).filter(ImageFiles.looksLikeImage)
+    if (files.isEmpty) {
+      throw new JobException(s"--images: no image files (${ImageFiles.extensions.mkString(", ")}) in $images", 2)
+    }
+    files
+  }
+
+  def classifier(name: String, regParam: Double, numClasses: Int): PipelineStage = name match {
+    case "logistic" => new LogisticRegression().setMaxIter(200).setRegParam(regParam)
+    case "random_forest" => new RandomForestClassifier().setNumTrees(100)
+    case "linear_svc" =>
+      val svc = new LinearSVC().setMaxIter(200).setRegParam(regParam)
+      if (numClasses > 2) new OneVsRest().setClassifier(svc) else svc
+    case other => throw new JobException(s"--classifier: '$other' is not one of logistic, random_forest, linear_svc", 2)
+  }
+
+  /** Featurize with a named model, train a classifier, evaluate on a held-out split. */
+  def train(
+      spark: SparkSession,
+      data: DataFrame,
+      modelName: String,
+      weightsPath: Option[String],
+      classifierName: String,
+      regParam: Double,
+      validation: Double,
+      seed: Long): TrainResult = {
+    checkModel(modelName)
+    if (!(validation > 0 && validation < 1)) throw new JobException(s"--validation: give a fraction in (0, 1), got $validation", 2)
+    val Array(train, valid) = data.randomSplit(Array(1 - validation, validation), seed)
+    val indexer = new StringIndexer().setInputCol("label").setOutputCol("labelIndex").setHandleInvalid("keep").fit(train)
+    val labels = indexer.labelsArray.head.toSeq
+    val featurizer = new DeepImageFeaturizer().setInputCol("path").setOutputCol("features").setModelName(modelName)
+    weightsPath.foreach(featurizer.setWeightsPath)
+    val clf = classifier(classifierName, regParam, labels.size) match {
+      case c: org.apache.spark.ml.classification.Classifier[_, _, _] => c.setLabelCol("labelIndex").setFeaturesCol("features")
+      case o: OneVsRest => o.setLabelCol("labelIndex").setFeaturesCol("features")
+      case other => other
+    }
+    val toLabel = new IndexToString().setInputCol("prediction").setOutputCol("predictedLabel").setLabels(labels.toArray)
+    // Rows whose image cannot be read have null features: they are left out of training.
+    val dropBad = new org.apache.spark.ml.feature.SQLTransformer().setStatement("SELECT * FROM __THIS__ WHERE features IS NOT NULL")
+    val pipeline = new Pipeline().setStages(Array(indexer, featurizer, dropBad, clf, toLabel))
+    val model = pipeline.fit(train.cache())
+    val scored = model.transform(valid.cache()).cache()
+    def metric(m: String) = new MulticlassClassificationEvaluator().setLabelCol("labelIndex").setMetricName(m).evaluate(scored)
+    val probability: Column =
+      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability"))) else lit(null).cast("double")
+    val predictions = scored.select(col("path"), col("label"), col("predictedLabel").as("prediction"), probability.as("probability"))
+    TrainResult(model, labels, train.count(), valid.count(), metric("accuracy"), metric("weightedPrecision"),
+      metric("weightedRecall"), metric("f1"), predictions)
+  }
+
+  /** Predictions of a saved PipelineModel (from `train`) on the images: path, prediction, probability. */
+  def predictWithModel(spark: SparkSession, modelDir: String, images: String): DataFrame = {
+    requireExists(spark, modelDir, "--model")
+    val model = try PipelineModel.load(modelDir) catch {
+      case e: Exception => throw new JobException(s"--model: $modelDir is not a saved sparkdl model (${e.getMessage})", 2)
+    }
+    val df = spark.createDataFrame(imageFiles(spark, images).map(Tuple1(_))).toDF("path").withColumn("label", lit(null).cast("string"))
+    val scored = model.transform(df)
+    val probability: Column =
+      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability"))) else lit(null).cast("double")
+    scored.select(col("path"), col("predictedLabel").as("prediction"), probability.as("probability"),
+      col("features_error").as("error"))
+  }
+
+  /** Top-k ImageNet classes of a named pretrained model: path, top1, probability, top (array). */
+  def predictPretrained(spark: SparkSession, modelName: String, images: String, topK: Int): DataFrame = {
+    checkModel(modelName)
+    val df = spark.createDataFrame(imageFiles(spark, images).map(Tuple1(_))).toDF("path")
+    val out = new DeepImagePredictor().setInputCol("path").setOutputCol("top").setModelName(modelName)
+      .setDecodePredictions(true).setTopK(topK).transform(df)
+    out.select(col("path"), col("top")(0)("description").as("prediction"), col("top")(0)("probability").as("probability"),
+      col("top"), col("top_error").as("error"))
+  }
+
+  /** Features of a named model: path, features (array<double>), error. */
+  def featurize(spark: SparkSession, modelName: String, images: String): DataFrame = {
+    checkModel(modelName)
+    val df = spark.createDataFrame(imageFiles(spark, images).map(Tuple1(_))).toDF("path")
+    new DeepImageFeaturizer().setInputCol("path").setOutputCol("f").setModelName(modelName).transform(df)
+      .select(col("path"), when(col("f").isNull, lit(null)).otherwise(vector_to_array(col("f"))).as("features"),
+        col("f_error").as("error"))
+  }
+
+  /**
+   * Writes `df` to `output` in the format its extension names (.parquet, .csv, .json/.jsonl),
+   * through a temporary sibling path renamed at the end: no half-written output.
+   */
+  def write(df: DataFrame, output: String): Unit = {
+    val format = output.toLowerCase match {
+      case o if o.endsWith(".parquet") => "parquet"
+      case o if o.endsWith(".csv") => "csv"
+      case o if o.endsWith(".jsonl") || o.endsWith(".json") => "json"
+      case _ => throw new JobException(s"--output: name the format by the extension: .parquet, .csv or .jsonl (got $output)", 2)
+    }
+    val flat = if (format != "csv") df else df.select(df.schema.fields.map { f =>
+      f.dataType match {
+        case _: org.apache.spark.sql.types.ArrayType | _: org.apache.spark.sql.types.StructType => to_json(col(f.name)).as(f.name)
+        case _ => col(f.name)
+      }
+    }.toIndexedSeq: _*)
+    atomically(df.sparkSession, output, "--output") { tmp =>
+      val w = flat.write.format(format)
+      (if (format == "csv") w.option("header", "true") else w).save(tmp)
+    }
+  }
+
+  /** Saves a PipelineModel atomically to `out`. */
+  def saveModel(model: PipelineModel, out: String): Unit =
+    atomically(SparkSession.active, out, "--out")(tmp => model.write.save(tmp))
+
+  private def atomically(spark: SparkSession, target: String, param: String)(writeTo: String => Unit): Unit = {
+    val path = new Path(target)
+    val fs = path.getFileSystem(spark.sparkContext.hadoopConfiguration)
+    if (fs.exists(path)) throw new JobException(s"$param: $target already exists; choose another path or remove it", 2)
+    val parent = path.getParent
+    try {
+      if (parent != null && !fs.exists(parent)) fs.mkdirs(parent)
+    } catch {
+      case e: java.io.IOException => throw new JobException(s"$param: cannot create ${parent}: ${e.getMessage}", 2)
+    }
+    val tmp = new Path(parent, s".${path.getName}.tmp-${UUID.randomUUID()}")
+    try {
+      writeTo(tmp.toString)
+      if (!fs.rename(tmp, path)) throw new JobException(s"$param: could not move the result to $target", 1)
+    } catch {
+      case e: JobException => throw e
+      case e: Exception =>
+        throw new JobException(s"$param: could not write $target: ${Option(e.getMessage).getOrElse(e.toString).linesIterator.next()}", 1)
+    } finally {
+      if (fs.exists(tmp)) fs.delete(tmp, true)
+    }
+  }
+
+  private def requireExists(spark: SparkSession, p: String, param: String): Unit = {
+    val path = new Path(p)
+    val fs: FileSystem = path.getFileSystem(spark.sparkContext.hadoopConfiguration)
+    if (!fs.exists(path)) throw new JobException(s"$param: $p does not exist", 2)
+  }
+
+  private def checkModel(name: String): Unit =
+    try ModelRegistry.get(name, "--model") catch {
+      case e: IllegalArgumentException => throw new JobException(e.getMessage, 2)
+    }
+}
+
+/** Which files count as images when listing folders. */
+object ImageFiles {
+  val extensions: Seq[String] = Seq("jpg", "jpeg", "png", "bmp", "gif", "tif", "tiff", "webp")
+  def looksLikeImage(path: String): Boolean = {
+    val name = path.substring(path.lastIndexOf('/') + 1).toLowerCase
+    extensions.exists(e => name.endsWith("." + e))
+  }
+}

@@ -55,6 +55,12 @@ public final class NativeLib {
   /** A frozen GraphDef of the loaded model, stripped to what {@code outputs} (JSON list) need. */
   public static native byte[] freezeGraph(long handle, String outputsJson);
 
+  /**
+   * The frozen GraphDef of the pretrained model {@code name} (only "MobileNetV2" for now), built
+   * natively from the PyTorch weights file at {@code weightsPath}.
+   */
+  public static native byte[] buildModelGraph(String name, String weightsPath);
+
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);
 }

@@ -3,6 +3,7 @@
 //! counts); each body runs under `try_or_throw`, so failures arrive in Java as
 //! exceptions with the reason.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, StructArray};
@@ -13,6 +14,7 @@ use serde::Deserialize;
 
 use crate::arrow_io::{export_struct, import_struct};
 use crate::errors::{install_panic_hook, try_or_throw, Result, SparkdlError};
+use crate::models;
 use crate::ops::decode_images::{decode_batch, DecodeConfig};
 use crate::ops::run_model::{run_batch, RunSpec};
 use crate::tf::cache;
@@ -268,5 +270,28 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_freezeGraph(
         let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
         let frozen = freeze_loaded(model_of(handle)?, &names)?;
         Ok(env.byte_array_from_slice(&frozen)?.into_raw())
+    })
+}
+
+/// `static native byte[] buildModelGraph(String name, String weightsPath)`:
+/// the frozen GraphDef of pretrained model `name` (see `models::MODEL_NAMES`)
+/// built from the PyTorch weights file at `weightsPath`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModelGraph(
+    mut env: JNIEnv,
+    _class: JClass,
+    name: JString,
+    weights_path: JString,
+) -> jbyteArray {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let name = read_string(env, &name)?;
+        let weights_path = read_string(env, &weights_path)?;
+        if weights_path.is_empty() {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "buildModelGraph: no weights file given for model '{name}'"
+            )));
+        }
+        let graph_def = models::build_named(&name, Path::new(&weights_path))?;
+        Ok(env.byte_array_from_slice(&graph_def)?.into_raw())
     })
 }

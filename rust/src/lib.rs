@@ -6,11 +6,13 @@
 //! - [`ops`]: the batch operations (image decoding, ...).
 //! - [`image`]: decoding files into Spark's image struct layout.
 //! - [`tf`]: the TensorFlow C API.
+//! - [`models`]: pretrained models built natively from PyTorch weights files.
 
 pub mod arrow_io;
 pub mod errors;
 pub mod image;
 pub mod jni_api;
 pub mod logging;
+pub mod models;
 pub mod ops;
 pub mod tf;

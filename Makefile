@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TF_ENV := source build/tf-env.sh
 JAR := target/sparkdl-assembly.jar
 
-.PHONY: venv native jar python test test-rust test-scala test-python demo clean
+.PHONY: venv native jar python chromium test test-rust test-scala test-python demo clean
 
 # The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
 $(VENV)/.stamp: python/requirements-dev.txt python/requirements-weights.txt
@@ -35,7 +35,11 @@ test-rust: venv
 test-scala: venv
 	$(TF_ENV) && build/sbt test assemblyJar < /dev/null
 
-test-python: python
+# The report test opens HTML in Debian's Chromium; installed here when missing (needs root/apt).
+chromium:
+	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
+
+test-python: python chromium
 	$(TF_ENV) && $(PY) -m pytest -q python/tests tests
 
 test: test-rust test-scala test-python

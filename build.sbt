@@ -90,6 +90,11 @@ lazy val root = (project in file("."))
       out
     },
     Test / fork := true,
+    // The tests' JVM finds Python packages (weights, test pictures) through the project's venv.
+    Test / envVars ++= {
+      val py = baseDirectory.value / ".venv" / "bin" / "python"
+      if (py.exists && !sys.env.contains("PYSPARK_PYTHON")) Map("PYSPARK_PYTHON" -> py.getAbsolutePath) else Map.empty[String, String]
+    },
     Test / parallelExecution := false,
     Test / javaOptions ++= javaModuleOpens ++ Seq("-Xmx4g", "-Dspark.ui.enabled=false"),
     Test / testOptions += Tests.Argument(TestFrameworks.ScalaTest, "-oD"),

@@ -137,5 +137,13 @@ figure.wrong img {{ border-color: #e53e3e; }}
 <table id="classes"><tr><th>class</th><th>precision</th><th>recall</th><th>images</th></tr>{class_rows}</table>
 <h2>Sample predictions ({len(mistakes)} mistakes of {len(predictions)}; mistakes first)</h2>
 <div class="grid" id="samples">{cells}</div>
+<script>
+// Marks the page once every embedded image has decoded (checked by the tests in a browser).
+window.addEventListener("load", () => {{
+  const imgs = Array.from(document.images);
+  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesTotal = imgs.length;
+}});
+</script>
 </body></html>
 """

@@ -114,7 +114,7 @@ def write_state_dict(path: str, tensors: Dict[str, np.ndarray]) -> None:
         class _Writer(pickle.Pickler):
             def persistent_id(self, obj):
                 if isinstance(obj, _Storage):
-                    return ("storage", storage_type[obj.array.dtype], obj.key, "cpu", obj.array.size)
+                    return ("storage", storage_type[obj.array.dtype], obj.key, "cpu", obj.array.size, None)
                 return None
 
         state = collections.OrderedDict(

@@ -143,7 +143,7 @@ object Jobs {
 
   /** Top-k ImageNet classes of a named pretrained model: path, top1, probability, top (array). */
   def predictPretrained(spark: SparkSession, modelName: String, images: String, topK: Int): DataFrame = {
-    checkModel(modelName)
+    checkModel(modelName, "--pretrained")
     val df = spark.createDataFrame(imageFiles(spark, images).map(Tuple1(_))).toDF("path")
     val out = new DeepImagePredictor().setInputCol("path").setOutputCol("top").setModelName(modelName)
       .setDecodePredictions(true).setTopK(topK).transform(df)
@@ -192,12 +192,10 @@ object Jobs {
     val fs = path.getFileSystem(spark.sparkContext.hadoopConfiguration)
     if (fs.exists(path)) throw new JobException(s"$param: $target already exists; choose another path or remove it", 2)
     val parent = path.getParent
-    try {
-      if (parent != null && !fs.exists(parent)) fs.mkdirs(parent)
-    } catch {
-      case e: java.io.IOException => throw new JobException(s"$param: cannot create ${parent}: ${e.getMessage}", 2)
-    }
     val tmp = new Path(parent, s".${path.getName}.tmp-${UUID.randomUUID()}")
+    // Fail before any work when the place cannot be written.
+    val writable = try fs.mkdirs(tmp) && fs.delete(tmp, true) catch { case _: java.io.IOException => false }
+    if (!writable) throw new JobException(s"$param: cannot write $target (cannot create files in $parent)", 2)
     try {
       writeTo(tmp.toString)
       if (!fs.rename(tmp, path)) throw new JobException(s"$param: could not move the result to $target", 1)
@@ -216,8 +214,8 @@ object Jobs {
     if (!fs.exists(path)) throw new JobException(s"$param: $p does not exist", 2)
   }
 
-  private def checkModel(name: String): Unit =
-    try ModelRegistry.get(name, "--model") catch {
+  private def checkModel(name: String, param: String = "--model"): Unit =
+    try ModelRegistry.get(name, param) catch {
       case e: IllegalArgumentException => throw new JobException(e.getMessage, 2)
     }
 }

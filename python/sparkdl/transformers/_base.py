@@ -33,16 +33,27 @@ class _StageReader(JavaMLReader):
         return clazz._java_class_name
 
 
-class TFStage(JavaTransformer, JavaMLReadable, JavaMLWritable):
-    """Base of the TensorFlow stages: the model is bytes held by the Scala stage."""
-
-    _java_class_name = ""
+class HasBatchSizeAndErrorCol(Params):
+    """The Params every stage running a model natively has (the Scala side's HasBatchSize and
+    HasErrorCol)."""
 
     batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
                       typeConverter=TypeConverters.toInt)
     errorCol = Param(Params._dummy(), "errorCol",
-                     "column with the reason when a row's output is null (default: <output>_error)",
+                     "column with the reason when a row's output is null (default: <outputCol>_error)",
                      typeConverter=TypeConverters.toString)
+
+    def setBatchSize(self, value: int):
+        return self._set(batchSize=value)
+
+    def setErrorCol(self, value: str):
+        return self._set(errorCol=value)
+
+
+class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWritable):
+    """Base of the TensorFlow stages: the model is bytes held by the Scala stage."""
+
+    _java_class_name = ""
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,12 +87,6 @@ class TFStage(JavaTransformer, JavaMLReadable, JavaMLWritable):
         """A SavedModel folder (copied into the stage, and into saved pipelines)."""
         self._java_obj.setModelPathJava(str(path), list(tags))
         return self
-
-    def setBatchSize(self, value: int) -> "TFStage":
-        return self._set(batchSize=value)
-
-    def setErrorCol(self, value: str) -> "TFStage":
-        return self._set(errorCol=value)
 
     @classmethod
     def read(cls):

@@ -20,6 +20,8 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import (DefaultParamsReader, DefaultParamsWriter, MLReadable, MLReader,
                              MLWritable, MLWriter)
 
+from sparkdl.transformers._base import HasBatchSizeAndErrorCol
+
 # Columns a stage adds while it works; dropped before it returns.
 TMP_PREFIX = "__sparkdl_keras_"
 
@@ -61,17 +63,12 @@ class KerasGraph:
         return KerasGraph(graph_def.SerializeToString(), inputs[0], outputs[0], shape)
 
 
-class KerasStage(Transformer, HasInputCol, HasOutputCol, MLReadable, MLWritable):
+class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, MLReadable, MLWritable):
     """Base of KerasTransformer and KerasImageFileTransformer."""
 
     modelFile = Param(Params._dummy(), "modelFile",
                       "path to a Keras 3 model file (.keras or .h5), read on the driver",
                       typeConverter=TypeConverters.toString)
-    batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
-                      typeConverter=TypeConverters.toInt)
-    errorCol = Param(Params._dummy(), "errorCol",
-                     "column with the reason when a row's output is null (default: <outputCol>_error)",
-                     typeConverter=TypeConverters.toString)
 
     # Params that are not saved as JSON metadata (e.g. a Python function).
     _unsaved_params: Tuple[str, ...] = ()
@@ -99,12 +96,6 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, MLReadable, MLWritable)
 
     def getModelFile(self) -> str:
         return self.getOrDefault(self.modelFile)
-
-    def setBatchSize(self, value: int) -> "KerasStage":
-        return self._set(batchSize=value)
-
-    def setErrorCol(self, value: str) -> "KerasStage":
-        return self._set(errorCol=value)
 
     def _error_col(self) -> str:
         if self.isSet(self.errorCol):

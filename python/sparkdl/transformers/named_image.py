@@ -8,10 +8,11 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import JavaMLReadable, JavaMLWritable
 from pyspark.ml.wrapper import JavaTransformer
 
-from sparkdl.transformers._base import _StageReader
+from sparkdl.transformers._base import HasBatchSizeAndErrorCol, _StageReader
 
 
-class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, JavaMLReadable, JavaMLWritable):
+class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, JavaMLReadable,
+                       JavaMLWritable):
     _java_class_name = ""
 
     modelName = Param(Params._dummy(), "modelName", "a named model (sparkdl.models.listModels())",
@@ -19,11 +20,6 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, JavaMLReadabl
     weightsPath = Param(Params._dummy(), "weightsPath",
                         "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
                         typeConverter=TypeConverters.toString)
-    batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
-                      typeConverter=TypeConverters.toInt)
-    errorCol = Param(Params._dummy(), "errorCol",
-                     "column with the reason when a row's output is null (default: <outputCol>_error)",
-                     typeConverter=TypeConverters.toString)
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,9 +47,6 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, JavaMLReadabl
 
     def setOutputCol(self, value: str):
         return self._set(outputCol=value)
-
-    def setBatchSize(self, value: int):
-        return self._set(batchSize=value)
 
     @classmethod
     def read(cls):

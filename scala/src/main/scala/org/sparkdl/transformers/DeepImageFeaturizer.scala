@@ -34,5 +34,5 @@ class DeepImageFeaturizer(override val uid: String) extends NamedModelStage {
 
 object DeepImageFeaturizer extends MLReadable[DeepImageFeaturizer] {
   override def read: MLReader[DeepImageFeaturizer] =
-    new NamedModelStage.Reader[DeepImageFeaturizer](new DeepImageFeaturizer(_), classOf[DeepImageFeaturizer].getName)
+    new TFStage.Reader[DeepImageFeaturizer](new DeepImageFeaturizer(_), classOf[DeepImageFeaturizer].getName)
 }

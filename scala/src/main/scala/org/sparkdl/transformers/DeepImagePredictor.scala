@@ -64,5 +64,5 @@ object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
     StructField("probability", DoubleType, nullable = false))), containsNull = true)
 
   override def read: MLReader[DeepImagePredictor] =
-    new NamedModelStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)
+    new TFStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)
 }

@@ -1,12 +1,8 @@
 package org.sparkdl.transformers
 
-import org.apache.hadoop.fs.Path
-
 import org.apache.spark.ml.Transformer
 import org.apache.spark.ml.param.{Param, ParamMap}
-import org.apache.spark.ml.sparkdl.MLBridge
-import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
-import org.apache.spark.sql.SparkSession
+import org.apache.spark.ml.util.MLWriter
 import org.apache.spark.sql.types.StructType
 
 import org.sparkdl.models.{ModelRegistry, NamedModel}
@@ -20,7 +16,7 @@ import org.sparkdl.tf.TFModel
  * the graph's bytes, so a reloaded stage needs neither the weights nor the network.
  */
 private[sparkdl] abstract class NamedModelStage extends Transformer
-    with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with MLWritable {
+    with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with TFStage.PersistsModel {
 
   final val modelName = new Param[String](this, "modelName",
     s"a named model: ${ModelRegistry.names.mkString(", ")}")
@@ -53,7 +49,8 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
     resolved._3
   }
 
-  private[transformers] def restore(m: TFModel): Unit = resolved = ($(modelName), weights, m)
+  override private[sparkdl] def persistedModel: TFModel = model
+  override private[sparkdl] def restoreModel(m: TFModel): Unit = resolved = ($(modelName), weights, m)
 
   /** The TFImageTransformer that runs `outputTensor` of the model on `inputCol`. */
   protected def inner(outputTensor: String, outputMode: String, outputCol: String): TFImageTransformer = {
@@ -83,24 +80,5 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
     that
   }
 
-  override def write: MLWriter = new NamedModelStage.Writer(this)
-}
-
-private[sparkdl] object NamedModelStage {
-  class Writer(stage: NamedModelStage) extends MLWriter {
-    override protected def saveImpl(path: String): Unit = {
-      MLBridge.saveMetadata(stage, path, sparkSession)
-      TFModel.save(stage.model, sparkSession, new Path(path, "model").toString)
-    }
-  }
-
-  class Reader[T <: NamedModelStage](make: String => T, className: String) extends MLReader[T] {
-    override def load(path: String): T = {
-      val spark: SparkSession = sparkSession
-      val stage = make(MLBridge.loadUid(path, spark, className))
-      MLBridge.loadParams(stage, path, spark, className)
-      stage.restore(TFModel.load(spark, new Path(path, "model").toString))
-      stage
-    }
-  }
+  override def write: MLWriter = new TFStage.Writer(this)
 }

@@ -3,7 +3,7 @@ package org.sparkdl.transformers
 import org.apache.hadoop.fs.Path
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.ParamMap
+import org.apache.spark.ml.param.{ParamMap, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
 import org.apache.spark.sql.{DataFrame, SparkSession}
@@ -18,7 +18,8 @@ import org.sparkdl.tf.{ModelInfo, RunModelFn, TFModel}
  * beside the params), its description for validation on the driver, native execution through
  * [[NativeBatchRunner]], and MLlib persistence.
  */
-private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol with MLWritable {
+private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol
+    with TFStage.PersistsModel {
 
   @transient private var modelInfoCache: ModelInfo = _
   private var tfModel: TFModel = _
@@ -98,25 +99,35 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
 
   override def write: MLWriter = new TFStage.Writer(this)
 
+  override private[sparkdl] def persistedModel: TFModel = getModel
+  override private[sparkdl] def restoreModel(model: TFModel): Unit = setModel(model)
+
   private[transformers] def modelOrNull: TFModel = tfModel
 }
 
 private[sparkdl] object TFStage {
 
-  class Writer(stage: TFStage) extends MLWriter {
+  /** A stage saved as MLlib metadata plus its TensorFlow model's bytes in `model/`. */
+  trait PersistsModel extends Params with MLWritable {
+    private[sparkdl] def persistedModel: TFModel
+    private[sparkdl] def restoreModel(model: TFModel): Unit
+  }
+
+  class Writer(stage: PersistsModel) extends MLWriter {
     override protected def saveImpl(path: String): Unit = {
       MLBridge.saveMetadata(stage, path, sparkSession)
-      TFModel.save(stage.getModel, sparkSession, new Path(path, "model").toString)
+      TFModel.save(stage.persistedModel, sparkSession, new Path(path, "model").toString)
     }
   }
 
   /** Reads stages written by [[Writer]]; `make(uid)` builds an empty instance. */
-  class Reader[T <: TFStage](make: String => T, className: String) extends MLReader[T] {
+  class Reader[T <: PersistsModel](make: String => T, className: String) extends MLReader[T] {
     override def load(path: String): T = {
       val spark: SparkSession = sparkSession
       val stage = make(MLBridge.loadUid(path, spark, className))
       MLBridge.loadParams(stage, path, spark, className)
-      stage.setModel(TFModel.load(spark, new Path(path, "model").toString))
+      stage.restoreModel(TFModel.load(spark, new Path(path, "model").toString))
+      stage
     }
   }
 }

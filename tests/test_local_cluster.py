@@ -47,3 +47,27 @@ def test_read_images_on_separate_executor_jvms(tmp_path):
     assert int(n) == 13, "no lost rows"
     assert heights_ok == "True"
     assert int(n_bad) == 1 and "not a recognised image" in reason
+
+
+def test_the_command_line_runs_the_same_job_on_a_cluster_master(tmp_path):
+    """`sparkdl predict --master local-cluster[...]`: executor JVMs run the pretrained model."""
+    from PIL import Image
+    import numpy as np
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(3)
+    for i in range(6):
+        Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(images / f"p{i}.png")
+    out = tmp_path / "predictions.jsonl"
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "predict", "--pretrained", "MobileNetV2",
+                           "--images", str(images), "--output", str(out), "--quiet",
+                           "--master", "local-cluster[2,1,1024]", "--conf", "spark.executor.memory=1g",
+                           "--conf", "spark.default.parallelism=4"],
+                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    import glob
+    import json
+    rows = [json.loads(line) for f in glob.glob(str(out / "*.json")) for line in open(f)]
+    assert len(rows) == 6 and all(r["prediction"] and len(r["top"]) == 5 for r in rows)

@@ -87,6 +87,42 @@ def test_featurizer_vectors_and_persistence(spark, tmp_path, picture_dir):
         np.testing.assert_allclose(a.features.toArray(), b.features.toArray(), rtol=1e-6, atol=1e-6)
 
 
+def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_path):
+    """Model inputs from JPEG files at least twice the model's size are decoded at 1/2, 1/4 or 1/8
+    scale in the DCT domain; image structs from readImages are full-size decodes. The features of
+    the two stay within a stated tolerance: cosine >= 0.995, relative L2 difference <= 0.06, and the
+    same top-1 class."""
+    from PIL import Image
+
+    folder = tmp_path / "large"
+    folder.mkdir()
+    for name in ("coffee", "chelsea"):
+        img = Image.open(_pictures()[name]).convert("RGB")
+        # 4x: a phone-sized photo; 1/4 in the DCT domain is back to the picture's own size (>= 224).
+        img.resize((img.width * 4, img.height * 4), Image.BICUBIC).save(folder / f"{name}.jpg", quality=92)
+    structs = sparkdl.readImages(str(folder))
+    paths = spark.createDataFrame([("file://" + str(folder / f),) for f in sorted(os.listdir(folder))], "origin string")
+    featurizer = DeepImageFeaturizer(outputCol="f", modelName="MobileNetV2")
+    full = {os.path.basename(r.image.origin): r.f.toArray() for r in
+            featurizer.setInputCol("image").transform(structs).collect()}
+    scaled = {os.path.basename(r.origin): r.f.toArray() for r in
+              featurizer.setInputCol("origin").transform(paths).collect()}
+    predictor = DeepImagePredictor(outputCol="p", modelName="MobileNetV2")
+    top_full = {os.path.basename(r.image.origin): int(np.argmax(r.p.toArray())) for r in
+                predictor.setInputCol("image").transform(structs).collect()}
+    top_scaled = {os.path.basename(r.origin): int(np.argmax(r.p.toArray())) for r in
+                  predictor.setInputCol("origin").transform(paths).collect()}
+    assert set(full) == set(scaled) == {"coffee.jpg", "chelsea.jpg"}
+    for name in full:
+        a, b = full[name], scaled[name]
+        cosine = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+        rel = float(np.linalg.norm(a - b) / np.linalg.norm(a))
+        print(name, "cosine", round(cosine, 4), "relative L2", round(rel, 4), top_full[name], top_scaled[name])
+        assert cosine >= 0.995 and rel <= 0.06, (name, cosine, rel)
+        assert top_full[name] == top_scaled[name]
+    assert top_full["coffee.jpg"] == 967
+
+
 def test_keras_application_models_say_how_to_get_weights_and_run_once_exported(spark, tmp_path):
     images = sparkdl.readImages(_pictures()["coffee"])
     with pytest.raises(Exception, match="python -m sparkdl.models export VGG16"):

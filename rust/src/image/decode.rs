@@ -102,6 +102,13 @@ fn decode_known(
     } else {
         Orientation::NoTransforms
     };
+    if let (ImageFormat::Jpeg, Some((th, tw))) = (format, opts.shrink_to) {
+        // The target is the upright picture's; the file's pixels come before the rotation.
+        let (th, tw) = if swaps_sides(orientation) { (tw, th) } else { (th, tw) };
+        if let Some((w, h, px)) = jpeg_scaled(bytes, width, height, tw, th, name)? {
+            return finish(orientation, w, h, px, name);
+        }
+    }
     let color = decoder.color_type();
     let total = decoder.total_bytes();
     let total = usize::try_from(total).map_err(|_| ImageError::TooLarge {
@@ -131,6 +138,17 @@ fn decode_known(
             ),
         ));
     }
+    finish(orientation, width, height, px, name)
+}
+
+/// Orients pixels in Spark's layout and makes the image struct.
+fn finish(
+    orientation: Orientation,
+    width: u32,
+    height: u32,
+    px: convert::SparkPixels,
+    name: &'static str,
+) -> Result<SparkImage, ImageError> {
     let oriented = orient::apply(orientation, width, height, px)
         .map_err(|reason| ImageError::corrupt(name, reason))?;
     let mode = oriented.pixels.mode();
@@ -142,6 +160,68 @@ fn decode_known(
         mode,
         data: oriented.pixels.data,
     })
+}
+
+fn swaps_sides(o: Orientation) -> bool {
+    matches!(
+        o,
+        Orientation::Rotate90
+            | Orientation::Rotate270
+            | Orientation::Rotate90FlipH
+            | Orientation::Rotate270FlipH
+    )
+}
+
+/// Decodes a JPEG at 1/2, 1/4 or 1/8 of its size in the DCT domain, the
+/// largest reduction that is still at least `tw` x `th`: only the low
+/// frequencies that size needs go through the inverse DCT (`jpeg-decoder`'s
+/// scaled IDCT, as libjpeg's `scale_denom`). `None` when no reduction fits,
+/// or for pixel formats other than grey and RGB (CMYK goes the full way).
+fn jpeg_scaled(
+    bytes: &[u8],
+    width: u32,
+    height: u32,
+    tw: u32,
+    th: u32,
+    name: &'static str,
+) -> Result<Option<(u32, u32, convert::SparkPixels)>, ImageError> {
+    // The decoder's output is ceil(side / f) for a reduction by f.
+    let reduced = |side: u32, f: u32| side.div_ceil(f);
+    let Some(f) = [8u32, 4, 2].into_iter().find(|f| reduced(width, *f) >= tw && reduced(height, *f) >= th) else {
+        return Ok(None);
+    };
+    if tw == 0 || th == 0 {
+        return Ok(None);
+    }
+    // `scale` takes the largest reduction where either side reaches the request,
+    // so ask for this reduction's own size.
+    let (Ok(rw), Ok(rh)) = (u16::try_from(reduced(width, f)), u16::try_from(reduced(height, f))) else {
+        return Ok(None);
+    };
+    let corrupt = |e: jpeg_decoder::Error| ImageError::corrupt(name, e.to_string());
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.read_info().map_err(corrupt)?;
+    let Some(info) = decoder.info() else { return Ok(None) };
+    let (color, channels) = match info.pixel_format {
+        jpeg_decoder::PixelFormat::L8 => (image::ColorType::L8, 1usize),
+        jpeg_decoder::PixelFormat::RGB24 => (image::ColorType::Rgb8, 3usize),
+        _ => return Ok(None),
+    };
+    let (ow, oh) = decoder.scale(rw, rh).map_err(corrupt)?;
+    let (ow, oh) = (u32::from(ow), u32::from(oh));
+    if ow < tw || oh < th {
+        return Ok(None);
+    }
+    let pixels = decoder.decode().map_err(corrupt)?;
+    if pixels.len() != ow as usize * oh as usize * channels {
+        return Err(ImageError::corrupt(
+            name,
+            format!("the scaled decoder gave {} bytes for {ow}x{oh}x{channels}", pixels.len()),
+        ));
+    }
+    let px = convert::to_spark_layout(color, pixels, AlphaPolicy::Keep)
+        .map_err(|reason| ImageError::unsupported(name, reason))?;
+    Ok(Some((ow, oh, px)))
 }
 
 /// `image::Limits` for one decode: room for the largest legal output plus

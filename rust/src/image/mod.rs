@@ -65,6 +65,13 @@ pub struct DecodeOptions {
     /// Rotate/flip as the file's EXIF orientation says, so that `height`
     /// and `width` are those of the upright picture. Spark's reader does not.
     pub apply_orientation: bool,
+    /// When set to (height, width) of the upright picture: a JPEG at least
+    /// twice that size in both directions is decoded at 1/2, 1/4 or 1/8 of
+    /// its size in the DCT domain (the largest reduction that stays at least
+    /// this size), which skips most of the inverse DCT and colour work. For
+    /// model inputs that are resized to this size next; never for
+    /// `readImages`, whose structs keep the file's own size.
+    pub shrink_to: Option<(u32, u32)>,
 }
 
 impl Default for DecodeOptions {
@@ -72,6 +79,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_pixels: DEFAULT_MAX_PIXELS,
             apply_orientation: true,
+            shrink_to: None,
         }
     }
 }

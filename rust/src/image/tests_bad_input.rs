@@ -265,6 +265,7 @@ fn fuzz(name: &str, valid: &[u8], seed: u64) {
     let opts = DecodeOptions {
         max_pixels: 1 << 22,
         apply_orientation: true,
+        shrink_to: None,
     };
     let mut rng = Rng::new(seed);
     for i in 0..200 {

@@ -384,3 +384,61 @@ fn exif_orientation_1_and_garbage_values_change_nothing() {
         assert_eq!(img, reference, "orientation {orientation}");
     }
 }
+
+/// Mean absolute difference between `a` and `b` box-averaged by `f` in both
+/// directions (what a DCT-domain 1/f decode approximates).
+fn mean_abs_diff_to_box(small: &SparkImage, big: &SparkImage, f: usize) -> f64 {
+    let (w, c) = (small.width as usize, small.n_channels as usize);
+    let bw = big.width as usize;
+    let mut total = 0.0;
+    for (i, v) in small.data.iter().enumerate() {
+        let (y, x, ch) = (i / (w * c), (i / c) % w, i % c);
+        let mut sum = 0u32;
+        for dy in 0..f {
+            for dx in 0..f {
+                sum += u32::from(big.data[((y * f + dy) * bw + x * f + dx) * c + ch]);
+            }
+        }
+        total += (f64::from(*v) - f64::from(sum) / (f * f) as f64).abs();
+    }
+    total / small.data.len() as f64
+}
+
+#[test]
+fn jpeg_shrinks_in_the_dct_domain_but_never_below_the_target() {
+    let photo = DynamicImage::ImageRgb8(smooth_rgb(1000, 800));
+    let bytes = jpeg(&photo, 90);
+    let full = decode(&bytes);
+    let shrink = |h, w| DecodeOptions { shrink_to: Some((h, w)), ..DecodeOptions::default() };
+    // 224x224: 1/2 (500x400) fits, 1/4 (250x200) would be too small.
+    let half = decode_to_spark(&bytes, &shrink(224, 224)).unwrap();
+    assert_shape(&half, 400, 500, 3, CV_8UC3);
+    let diff = mean_abs_diff_to_box(&half, &full, 2);
+    assert!(diff < 2.0, "1/2 decode differs from a 2x2 box average of the full decode by {diff}");
+    // 100x100: 1/8 (125x100).
+    let eighth = decode_to_spark(&bytes, &shrink(100, 100)).unwrap();
+    assert_shape(&eighth, 100, 125, 3, CV_8UC3);
+    let diff = mean_abs_diff_to_box(&eighth, &full, 8);
+    assert!(diff < 3.0, "1/8 decode differs from an 8x8 box average by {diff}");
+    // No reduction fits: the full decode, byte for byte.
+    assert_eq!(decode_to_spark(&bytes, &shrink(401, 224)).unwrap(), full);
+    // Grey JPEGs shrink too.
+    let grey = jpeg(&DynamicImage::ImageLuma8(photo.to_luma8()), 90);
+    assert_shape(&decode_to_spark(&grey, &shrink(224, 224)).unwrap(), 400, 500, 1, CV_8UC1);
+}
+
+#[test]
+fn the_shrink_target_is_for_the_upright_picture() {
+    // Stored 1000 wide x 600 high, EXIF "rotate 90": upright it is 600 wide x 1000 high.
+    let bytes = with_exif_orientation(&jpeg(&DynamicImage::ImageRgb8(smooth_rgb(1000, 600)), 90), 6);
+    let upright = decode(&bytes);
+    assert_shape(&upright, 1000, 600, 3, CV_8UC3);
+    // Upright target 480 high x 290 wide: the stored image may halve (500x300 -> upright 500 high x 300 wide).
+    let opts = DecodeOptions { shrink_to: Some((480, 290)), ..DecodeOptions::default() };
+    assert_shape(&decode_to_spark(&bytes, &opts).unwrap(), 500, 300, 3, CV_8UC3);
+    // Read sideways (290 high x 480 wide) the same target would not fit a halving of the height.
+    let opts = DecodeOptions { shrink_to: Some((310, 290)), ..DecodeOptions::default() };
+    assert_shape(&decode_to_spark(&bytes, &opts).unwrap(), 500, 300, 3, CV_8UC3);
+    let opts = DecodeOptions { shrink_to: Some((501, 290)), ..DecodeOptions::default() };
+    assert_shape(&decode_to_spark(&bytes, &opts).unwrap(), 1000, 600, 3, CV_8UC3);
+}

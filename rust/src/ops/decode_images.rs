@@ -88,7 +88,7 @@ pub fn decode_batch(input: &StructArray, config: &DecodeConfig) -> Result<Struct
             )))
         }
     };
-    let options = DecodeOptions { max_pixels: config.max_pixels, apply_orientation: config.apply_orientation };
+    let options = DecodeOptions { max_pixels: config.max_pixels, apply_orientation: config.apply_orientation, shrink_to: None };
 
     let n = input.len();
     let mut origin_b = StringBuilder::with_capacity(n, n * 64);

@@ -3,7 +3,7 @@
 //! and the tensor layout. The source is Spark's image layout (8-bit, BGR(A) or
 //! grey), either from an image struct or freshly decoded from file bytes.
 
-use fast_image_resize::images::{Image, ImageRef};
+use fast_image_resize::images::ImageRef;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 use serde::Deserialize;
 
@@ -57,6 +57,16 @@ impl ImageSpec {
         } else {
             3
         }
+    }
+
+    /// `decode`, shrinking JPEGs in the DCT domain towards the target size
+    /// when there is one (never below it: the resize that follows only shrinks).
+    pub fn decode_options(&self, decode: &DecodeOptions) -> DecodeOptions {
+        let shrink_to = match (self.height, self.width) {
+            (Some(h), Some(w)) => Some((h, w)),
+            _ => None,
+        };
+        DecodeOptions { shrink_to, ..*decode }
     }
 
     /// Checks the spec once per batch; the message names the bad field.
@@ -134,53 +144,97 @@ impl<'a> PixelsRef<'a> {
 pub struct Preprocessor {
     resizer: Resizer,
     converted: Vec<u8>,
+    resized: Vec<u8>,
+    did_resize: bool,
 }
 
 impl Preprocessor {
     /// Appends one image's model input to `out`; returns its (height, width).
     pub fn append(&mut self, src: &PixelsRef, spec: &ImageSpec, out: &mut Vec<f32>) -> Result<(usize, usize), String> {
+        let (h, w) = self.convert_and_resize(src, spec)?;
+        let start = out.len();
+        out.resize(start + h * w * spec.channels(), 0.0);
+        self.normalise_into(spec, h, w, &mut out[start..]);
+        Ok((h, w))
+    }
+
+    /// Writes one image's model input into `dst`, which must hold exactly
+    /// `height * width * channels` values of the spec's target size (the
+    /// engine's batch tensor: no intermediate buffer, no copy).
+    pub fn write(&mut self, src: &PixelsRef, spec: &ImageSpec, dst: &mut [f32]) -> Result<(), String> {
+        let (h, w) = self.convert_and_resize(src, spec)?;
+        if dst.len() != h * w * spec.channels() {
+            return Err(format!("internal: a slot of {} values for a {h}x{w}x{} image", dst.len(), spec.channels()));
+        }
+        self.normalise_into(spec, h, w, dst);
+        Ok(())
+    }
+
+    /// [`write`](Self::write) for encoded file bytes.
+    pub fn write_encoded(&mut self, bytes: &[u8], decode: &DecodeOptions, spec: &ImageSpec, dst: &mut [f32]) -> Result<(), String> {
+        let img = decode_to_spark(bytes, &spec.decode_options(decode)).map_err(|e| e.to_string())?;
+        let src = PixelsRef::from_struct(img.height, img.width, img.n_channels, img.mode, &img.data)?;
+        self.write(&src, spec, dst)
+    }
+
+    /// Channels into the model's order (8-bit), then the resize when a
+    /// target is given and differs; leaves the pixels in `self.resized`
+    /// (or `self.converted` when no resize was needed). Returns (h, w).
+    fn convert_and_resize(&mut self, src: &PixelsRef, spec: &ImageSpec) -> Result<(usize, usize), String> {
         let c = spec.channels();
-        // 1. Channels into the model's order, still 8-bit.
         self.converted.clear();
         self.converted.reserve(src.height * src.width * c);
         convert_channels(src, &spec.channel_order, &mut self.converted);
-        // 2. Resize when a target is given and differs.
         let (h, w) = match (spec.height, spec.width) {
             (Some(th), Some(tw)) => (th as usize, tw as usize),
             _ => (src.height, src.width),
         };
-        let pixels: Vec<u8>;
-        let resized: &[u8] = if (h, w) == (src.height, src.width) {
-            &self.converted
-        } else {
+        self.did_resize = (h, w) != (src.height, src.width);
+        if self.did_resize {
             let pt = if c == 1 { PixelType::U8 } else { PixelType::U8x3 };
             let from = ImageRef::new(src.width as u32, src.height as u32, &self.converted, pt)
                 .map_err(|e| format!("resize: {e}"))?;
-            let mut to = Image::new(w as u32, h as u32, pt);
+            self.resized.resize(h * w * c, 0);
+            let mut to = fast_image_resize::images::Image::from_slice_u8(w as u32, h as u32, &mut self.resized, pt)
+                .map_err(|e| format!("resize: {e}"))?;
             let options = ResizeOptions::new().resize_alg(spec.filter()?);
             self.resizer.resize(&from, &mut to, &options).map_err(|e| format!("resize: {e}"))?;
-            pixels = to.into_vec();
-            &pixels
-        };
-        // 3. Scale, normalise, lay out.
-        let start = out.len();
-        out.resize(start + h * w * c, 0.0);
-        let dst = &mut out[start..];
-        for ch in 0..c {
-            let mean = spec.mean.get(ch).copied().unwrap_or(0.0);
-            let inv_std = spec.std.get(ch).map(|s| 1.0 / s).unwrap_or(1.0);
-            let values = resized.iter().skip(ch).step_by(c);
-            if spec.layout == "NCHW" {
-                for (d, v) in dst[ch * h * w..(ch + 1) * h * w].iter_mut().zip(values) {
-                    *d = (f32::from(*v) * spec.scale - mean) * inv_std;
-                }
-            } else {
-                for (d, v) in dst.iter_mut().skip(ch).step_by(c).zip(values) {
-                    *d = (f32::from(*v) * spec.scale - mean) * inv_std;
-                }
-            }
         }
         Ok((h, w))
+    }
+
+    /// `x * scale`, `(x - mean) / std` per channel, in the spec's layout,
+    /// through a 256-entry table per channel (the same f32 operations as
+    /// computing each value, done once per possible byte).
+    fn normalise_into(&mut self, spec: &ImageSpec, h: usize, w: usize, dst: &mut [f32]) {
+        let c = spec.channels();
+        let pixels: &[u8] = if self.did_resize { &self.resized } else { &self.converted };
+        let mut lut = [[0f32; 256]; 3];
+        for (ch, table) in lut.iter_mut().enumerate().take(c) {
+            let mean = spec.mean.get(ch).copied().unwrap_or(0.0);
+            let inv_std = spec.std.get(ch).map(|s| 1.0 / s).unwrap_or(1.0);
+            for (v, t) in table.iter_mut().enumerate() {
+                *t = (v as f32 * spec.scale - mean) * inv_std;
+            }
+        }
+        if spec.layout == "NCHW" {
+            for (ch, table) in lut.iter().enumerate().take(c) {
+                let plane = &mut dst[ch * h * w..(ch + 1) * h * w];
+                for (d, v) in plane.iter_mut().zip(pixels.iter().skip(ch).step_by(c)) {
+                    *d = table[usize::from(*v)];
+                }
+            }
+        } else if c == 3 {
+            for (d, p) in dst.chunks_exact_mut(3).zip(pixels.chunks_exact(3)) {
+                d[0] = lut[0][usize::from(p[0])];
+                d[1] = lut[1][usize::from(p[1])];
+                d[2] = lut[2][usize::from(p[2])];
+            }
+        } else {
+            for (d, v) in dst.iter_mut().zip(pixels) {
+                *d = lut[0][usize::from(*v)];
+            }
+        }
     }
 
     /// Decodes file bytes, then [`append`](Self::append)s them.
@@ -191,7 +245,7 @@ impl Preprocessor {
         spec: &ImageSpec,
         out: &mut Vec<f32>,
     ) -> Result<(usize, usize), String> {
-        let img = decode_to_spark(bytes, decode).map_err(|e| e.to_string())?;
+        let img = decode_to_spark(bytes, &spec.decode_options(decode)).map_err(|e| e.to_string())?;
         let src = PixelsRef::from_struct(img.height, img.width, img.n_channels, img.mode, &img.data)?;
         self.append(&src, spec, out)
     }

@@ -19,6 +19,7 @@
 //! ```
 //! An input may add `"image": {...}` ([`ImageSpec`]) to feed an image column.
 
+mod direct;
 mod inputs;
 #[cfg(test)]
 mod tests;
@@ -106,6 +107,11 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
     let chunk_size = fixed.unwrap_or(spec.batch_size.unwrap_or(usize::MAX)).max(1);
 
     let n = input.len();
+    let fetches: Vec<&str> = spec.outputs.iter().map(|o| o.tensor.as_str()).collect();
+    if let Some(shapes) = feeds.iter().map(Feed::direct_shape).collect::<Option<Vec<_>>>() {
+        let cap = fixed.unwrap_or(chunk_size.min(n)).max(1);
+        return direct::run(model, &feeds, &shapes, n, cap, fixed.is_some(), &fetches, spec);
+    }
     let mut errors: Vec<Option<String>> = vec![None; n];
     let mut results: Vec<Option<Vec<Vec<f64>>>> = vec![None; n];
     let mut examples: Vec<Option<Vec<Example>>> = Vec::with_capacity(n);
@@ -133,7 +139,6 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
             groups[g].push(row);
         }
     }
-    let fetches: Vec<&str> = spec.outputs.iter().map(|o| o.tensor.as_str()).collect();
     for group in &groups {
         for rows in group.chunks(chunk_size) {
             match run_chunk(model, &feeds, &examples, rows, fixed, &fetches)? {
@@ -203,11 +208,16 @@ fn run_chunk(
         dims.extend_from_slice(shape);
         values.push((feed.tensor.as_str(), TensorValue::new(dims, data)?));
     }
-    let outputs = match model.run(&values, fetches) {
-        Ok(o) => o,
-        Err(e) => return Ok(Err(e.to_string())),
-    };
-    let mut per_row: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(fetches.len()); rows.len()];
+    match model.run(&values, fetches) {
+        Ok(outputs) => split_rows(&outputs, m, rows.len(), fetches).map(Ok),
+        Err(e) => Ok(Err(e.to_string())),
+    }
+}
+
+/// The first `rows` rows of a run over `m` rows, per row and output. The
+/// error fails the batch: an output without a batch dimension.
+fn split_rows(outputs: &[TensorValue], m: usize, rows: usize, fetches: &[&str]) -> Result<Vec<Vec<Vec<f64>>>> {
+    let mut per_row: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(fetches.len()); rows];
     for (out, name) in outputs.iter().zip(fetches) {
         if out.dims().first() != Some(&(m as u64)) {
             return Err(SparkdlError::InvalidArgument(format!(
@@ -222,7 +232,7 @@ fn run_chunk(
             row.push(v);
         }
     }
-    Ok(Ok(per_row))
+    Ok(per_row)
 }
 
 fn build_output(spec: &RunSpec, results: &[Option<Vec<Vec<f64>>>], errors: &[Option<String>]) -> Result<StructArray> {

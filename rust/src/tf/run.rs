@@ -3,7 +3,7 @@
 //! stop a C++ CHECK failure inside `TF_SessionRun`, and the messages here can
 //! name the tensor and say how to fix the call.
 
-use tensorflow::{Operation, SessionRunArgs};
+use tensorflow::{Operation, SessionRunArgs, Tensor};
 
 use crate::errors::{Result, SparkdlError};
 use crate::tf::dtype::{supported_names, type_name, DType};
@@ -11,9 +11,16 @@ use crate::tf::info::{known_shape, shape_text, tensor_info, TensorInfo};
 use crate::tf::model::LoadedModel;
 use crate::tf::names::{did_you_mean, TensorName};
 use crate::tf::op_def::{output_type, OutputTypes};
-use crate::tf::tensor::{fetch, TensorValue};
+use crate::tf::tensor::{fetch, TensorValue, TfTensor};
+
+/// A feed's value: built here from a [`TensorValue`], or the caller's own tensor.
+enum FeedRef<'a> {
+    Any(&'a TfTensor),
+    F32(&'a Tensor<f32>),
+}
 
 /// A tensor of the graph, found and checked.
+#[derive(Clone)]
 pub(crate) struct Resolved {
     pub(crate) op: Operation,
     pub(crate) index: i32,
@@ -38,12 +45,32 @@ impl LoadedModel {
         let mut fed = Vec::with_capacity(feeds.len());
         for (name, value) in feeds {
             let r = self.resolve(name, "feed")?;
-            self.check_feed(&r, value)?;
+            self.check_feed(&r, value.dtype(), value.dims())?;
             if fed.iter().any(|(other, _): &(Resolved, _)| other.name == r.name) {
                 return Err(SparkdlError::InvalidArgument(format!("tensor '{}' is fed twice", r.name)));
             }
             fed.push((r, value.to_tf()?));
         }
+        let fed: Vec<(Resolved, FeedRef)> = fed.iter().map(|(r, t)| (r.clone(), FeedRef::Any(t))).collect();
+        self.run_fed(&fed, fetches, targets)
+    }
+
+    /// Like [`run`](Self::run) with float32 tensors the caller built (and may
+    /// reuse for the next run): no copy of the inputs on the way in.
+    pub fn run_f32(&self, feeds: &[(&str, &Tensor<f32>)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
+        let mut fed: Vec<(Resolved, FeedRef)> = Vec::with_capacity(feeds.len());
+        for (name, tensor) in feeds {
+            let r = self.resolve(name, "feed")?;
+            self.check_feed(&r, DType::Float32, tensor.dims())?;
+            if fed.iter().any(|(other, _)| other.name == r.name) {
+                return Err(SparkdlError::InvalidArgument(format!("tensor '{}' is fed twice", r.name)));
+            }
+            fed.push((r, FeedRef::F32(tensor)));
+        }
+        self.run_fed(&fed, fetches, &[])
+    }
+
+    fn run_fed(&self, fed: &[(Resolved, FeedRef)], fetches: &[&str], targets: &[&str]) -> Result<Vec<TensorValue>> {
         let mut wanted = Vec::with_capacity(fetches.len());
         for name in fetches {
             let r = self.resolve(name, "fetch")?;
@@ -64,8 +91,11 @@ impl LoadedModel {
         }
 
         let mut args = SessionRunArgs::new();
-        for (r, tensor) in &fed {
-            tensor.add_feed(&mut args, &r.op, r.index);
+        for (r, tensor) in fed {
+            match tensor {
+                FeedRef::Any(t) => t.add_feed(&mut args, &r.op, r.index),
+                FeedRef::F32(t) => args.add_feed(&r.op, r.index, *t),
+            }
         }
         let tokens: Vec<_> = wanted.iter().map(|(r, _)| args.request_fetch(&r.op, r.index)).collect();
         for op in &target_ops {
@@ -140,15 +170,15 @@ impl LoadedModel {
         })
     }
 
-    fn check_feed(&self, r: &Resolved, value: &TensorValue) -> Result<()> {
+    fn check_feed(&self, r: &Resolved, dtype: DType, got: &[u64]) -> Result<()> {
         let dt = output_type(&self.graph, &r.op, r.index as usize);
         match DType::from_tf(dt) {
-            Some(d) if d == value.dtype() => {}
+            Some(d) if d == dtype => {}
             Some(d) => {
                 return Err(SparkdlError::InvalidArgument(format!(
                     "feed '{}' is {d} but the value given is {}; cast the input to {d}",
                     r.name,
-                    value.dtype()
+                    dtype
                 )))
             }
             None => {
@@ -161,7 +191,6 @@ impl LoadedModel {
             }
         }
         if let Some(expected) = known_shape(&self.graph, &r.op, r.index as usize) {
-            let got = value.dims();
             let fits = expected.len() == got.len() && expected.iter().zip(got).all(|(e, g)| *e < 0 || *e as u64 == *g);
             if !fits {
                 return Err(SparkdlError::InvalidArgument(format!(

@@ -64,6 +64,12 @@ impl Bytes<'_> {
     }
 }
 
+/// One row's image before preprocessing.
+enum Pixels<'a> {
+    Decoded(PixelsRef<'a>),
+    Encoded(&'a [u8]),
+}
+
 enum Images<'a> {
     Struct { images: &'a StructArray, ints: [&'a Int32Array; 4], data: Bytes<'a> },
     Encoded(Bytes<'a>),
@@ -138,21 +144,9 @@ impl<'a> Feed<'a> {
             }
             Source::Image { spec, images } => {
                 let mut out = Vec::new();
-                let (h, w) = match images {
-                    Images::Struct { images, ints, data } => {
-                        if images.is_null(row) || ints.iter().any(|a| a.is_null(row)) {
-                            return Err(format!("column '{}' has a null image", self.column));
-                        }
-                        let bytes = data.get(row).ok_or_else(|| format!("column '{}': the image has null data", self.column))?;
-                        let [height, width, channels, mode] = ints.map(|a| a.value(row));
-                        let src = PixelsRef::from_struct(height, width, channels, mode, bytes)
-                            .map_err(|e| format!("column '{}': {e}", self.column))?;
-                        pre.append(&src, spec, &mut out)
-                    }
-                    Images::Encoded(bytes) => {
-                        let b = bytes.get(row).ok_or_else(|| format!("column '{}' is null (no file content)", self.column))?;
-                        pre.append_encoded(b, &DecodeOptions::default(), spec, &mut out)
-                    }
+                let (h, w) = match self.pixels(images, row)? {
+                    Pixels::Decoded(src) => pre.append(&src, spec, &mut out),
+                    Pixels::Encoded(b) => pre.append_encoded(b, &DecodeOptions::default(), spec, &mut out),
                 }
                 .map_err(|e| format!("column '{}': {e}", self.column))?;
                 let c = spec.channels() as u64;
@@ -175,6 +169,55 @@ impl<'a> Feed<'a> {
                 }
                 Ok(Example { shape, data: from_f32(out, self.dtype) })
             }
+        }
+    }
+
+    /// For an image feed with a target size into a float32 tensor whose
+    /// static shape takes it: the example shape. Such feeds are preprocessed
+    /// straight into the batch tensor ([`write_image`](Self::write_image)).
+    pub fn direct_shape(&self) -> Option<Vec<u64>> {
+        let Source::Image { spec, .. } = &self.source else { return None };
+        if self.dtype != DType::Float32 {
+            return None;
+        }
+        let (h, w, c) = (u64::from(spec.height?), u64::from(spec.width?), spec.channels() as u64);
+        let shape = if spec.layout == "NCHW" { vec![c, h, w] } else { vec![h, w, c] };
+        let fits = self.shape.as_ref().is_none_or(|dims| {
+            dims.len() == shape.len() + 1 && dims[1..].iter().zip(&shape).all(|(d, s)| *d < 0 || *d as u64 == *s)
+        });
+        fits.then_some(shape)
+    }
+
+    /// Row `row` of an image feed with a [`direct_shape`](Self::direct_shape),
+    /// preprocessed into `dst` (its slot of the batch tensor), or why it cannot be.
+    pub fn write_image(&self, row: usize, pre: &mut Preprocessor, dst: &mut [f32]) -> std::result::Result<(), String> {
+        let Source::Image { spec, images } = &self.source else {
+            return Err(format!("internal: column '{}' is not an image input", self.column));
+        };
+        match self.pixels(images, row)? {
+            Pixels::Decoded(src) => pre.write(&src, spec, dst),
+            Pixels::Encoded(b) => pre.write_encoded(b, &DecodeOptions::default(), spec, dst),
+        }
+        .map_err(|e| format!("column '{}': {e}", self.column))
+    }
+
+    /// Row `row`'s image, checked for nulls and struct consistency.
+    fn pixels<'b>(&self, images: &'b Images<'b>, row: usize) -> std::result::Result<Pixels<'b>, String> {
+        match images {
+            Images::Struct { images, ints, data } => {
+                if images.is_null(row) || ints.iter().any(|a| a.is_null(row)) {
+                    return Err(format!("column '{}' has a null image", self.column));
+                }
+                let bytes = data.get(row).ok_or_else(|| format!("column '{}': the image has null data", self.column))?;
+                let [height, width, channels, mode] = ints.map(|a| a.value(row));
+                PixelsRef::from_struct(height, width, channels, mode, bytes)
+                    .map(Pixels::Decoded)
+                    .map_err(|e| format!("column '{}': {e}", self.column))
+            }
+            Images::Encoded(bytes) => bytes
+                .get(row)
+                .map(Pixels::Encoded)
+                .ok_or_else(|| format!("column '{}' is null (no file content)", self.column)),
         }
     }
 

@@ -9,6 +9,7 @@ use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int32T
 use tensorflow::{DataType as TfType, Graph};
 
 use super::*;
+use crate::ops::preprocess::ImageSpec;
 use crate::ops::decode_images::image_fields;
 use crate::tf::session_config::SessionConfig;
 use crate::tf::test_graphs::{conv_graph_def, dense_expected, dense_graph_def, op, placeholder};
@@ -250,4 +251,100 @@ fn misconfigured_runs_fail_with_reasons() {
     // An empty batch needs no run.
     let empty = batch(vec![("features", f32_lists(&[]))]);
     assert_eq!(run_batch(&model, &empty, &dense_spec(None)).unwrap().len(), 0);
+}
+
+/// Spark image structs (BGR) of the given sizes, pixel values from `seed`;
+/// `None` is a null image.
+fn image_structs(sizes: &[Option<(i32, i32)>], seed: u8) -> (StructArray, Vec<Option<Vec<u8>>>) {
+    let pixels: Vec<Option<Vec<u8>>> = sizes
+        .iter()
+        .enumerate()
+        .map(|(i, s)| s.map(|(h, w)| (0..h * w * 3).map(|j| (j as u8).wrapping_mul(7).wrapping_add(seed + i as u8)).collect()))
+        .collect();
+    let dims = |f: fn(&(i32, i32)) -> i32| Arc::new(Int32Array::from(sizes.iter().map(|s| s.as_ref().map_or(1, f)).collect::<Vec<_>>()));
+    let data: Vec<&[u8]> = pixels.iter().map(|p| p.as_deref().unwrap_or(&[])).collect();
+    let children: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec!["x"; sizes.len()])),
+        dims(|s| s.0),
+        dims(|s| s.1),
+        Arc::new(Int32Array::from(vec![3; sizes.len()])),
+        Arc::new(Int32Array::from(vec![16; sizes.len()])),
+        Arc::new(BinaryArray::from(data)),
+    ];
+    let fields: Vec<Field> = image_fields()
+        .iter()
+        .map(|f| if f.name() == "data" { Field::new("data", DataType::Binary, false) } else { f.as_ref().clone() })
+        .collect();
+    let valid = NullBuffer::from(sizes.iter().map(Option::is_some).collect::<Vec<_>>());
+    (StructArray::try_new(Fields::from(fields), children, Some(valid)).unwrap(), pixels)
+}
+
+#[test]
+fn images_with_a_target_size_go_straight_into_the_batch_tensor() {
+    let mut g = Graph::new();
+    let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(2), Some(3), Some(3)]));
+    op(&mut g, "Neg", "y", &[&x]);
+    let model = load(&g.graph_def().unwrap());
+    let mut g = Graph::new();
+    let x = placeholder(&mut g, "x", TfType::Float, Some(vec![Some(4), Some(2), Some(3), Some(3)]));
+    op(&mut g, "Neg", "y", &[&x]);
+    let fixed = load(&g.graph_def().unwrap());
+    let sizes = [Some((4, 6)), Some((2, 3)), None, Some((9, 5)), Some((1, 1)), Some((8, 12)), Some((3, 3))];
+    let (images, pixels) = image_structs(&sizes, 3);
+    let image = r#"{"kind":"struct","height":2,"width":3,"channelOrder":"RGB","scale":0.5,"mean":[1,2,3],"std":[2,1,0.5]}"#;
+    // Expected: each image through the per-image preprocessing, negated.
+    let img_spec: ImageSpec = serde_json::from_str(image).unwrap();
+    let expected: Vec<std::result::Result<Vec<f64>, String>> = sizes
+        .iter()
+        .zip(&pixels)
+        .map(|(s, p)| match (s, p) {
+            (Some((h, w)), Some(p)) => {
+                let src = crate::ops::preprocess::PixelsRef::from_struct(*h, *w, 3, 16, p).unwrap();
+                let mut out = Vec::new();
+                Preprocessor::default().append(&src, &img_spec, &mut out).unwrap();
+                Ok(out.iter().map(|v| -f64::from(*v)).collect())
+            }
+            _ => Err("column 'image' has a null image".to_string()),
+        })
+        .collect();
+    let input = batch(vec![("image", Arc::new(images) as ArrayRef)]);
+    for (m, batch_size) in [(&model, 1), (&model, 2), (&model, 64), (&fixed, 3), (&fixed, 64)] {
+        let s = spec(&format!(
+            r#"{{"inputs":[{{"column":"image","tensor":"x","image":{image}}}],"outputs":[{{"tensor":"y","column":"o"}}],"batchSize":{batch_size}}}"#
+        ));
+        assert_eq!(rows_of(&run_batch(m, &input, &s).unwrap()), expected, "batch size {batch_size}");
+    }
+}
+
+#[test]
+fn a_direct_chunk_tensorflow_rejects_is_rerun_row_by_row() {
+    let mut g = Graph::new();
+    let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(1), Some(1), Some(3)]));
+    let mut d = g.new_operation("CheckNumerics", "y").unwrap();
+    d.add_input(tensorflow::Output { operation: x, index: 0 });
+    d.set_attr_string("message", "not finite").unwrap();
+    d.finish().unwrap();
+    let model = load(&g.graph_def().unwrap());
+    // 1x1 images: pixel 0 stays 0 under a huge scale, any other value overflows to inf.
+    let children: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec!["a", "b", "c"])),
+        Arc::new(Int32Array::from(vec![1, 1, 1])),
+        Arc::new(Int32Array::from(vec![1, 1, 1])),
+        Arc::new(Int32Array::from(vec![3, 3, 3])),
+        Arc::new(Int32Array::from(vec![16, 16, 16])),
+        Arc::new(BinaryArray::from(vec![&[0u8, 0, 0][..], &[9u8, 9, 9][..], &[0u8, 0, 0][..]])),
+    ];
+    let fields: Vec<Field> = image_fields()
+        .iter()
+        .map(|f| if f.name() == "data" { Field::new("data", DataType::Binary, false) } else { f.as_ref().clone() })
+        .collect();
+    let images = StructArray::try_new(Fields::from(fields), children, None).unwrap();
+    let s = spec(
+        r#"{"inputs":[{"column":"image","tensor":"x","image":{"kind":"struct","height":1,"width":1,"scale":1e38}}],
+            "outputs":[{"tensor":"y","column":"o"}],"batchSize":8}"#,
+    );
+    let rows = rows_of(&run_batch(&model, &batch(vec![("image", Arc::new(images) as ArrayRef)]), &s).unwrap());
+    assert_eq!(rows[0], Ok(vec![0.0, 0.0, 0.0]));
+    assert!(rows[1].as_ref().unwrap_err().contains("not finite"), "{:?}", rows[1]);
+    assert_eq!(rows[2], Ok(vec![0.0, 0.0, 0.0]));
 }

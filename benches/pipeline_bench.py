@@ -1,0 +1,314 @@
+"""End-to-end image inference throughput, every path in one run, on the same images and graph.
+
+    source build/tf-env.sh && .venv/bin/python benches/pipeline_bench.py [--images 512] [--batch 64]
+
+Paths (images/s, JPEG files on local disk -> 1280 MobileNetV2 features):
+  sparkdl TFImageTransformer (PySpark)   native decode + resize + TF C API in the executor JVM
+  sparkdl TFImageTransformer (JVM only)  the same Scala stage called without the Python wrapper
+  sparkdl DeepImageFeaturizer            the named-model stage (same graph)
+  predict_batch_udf                      binaryFile -> decode pandas UDF -> pyspark.ml.functions.predict_batch_udf
+  row-at-a-time Python UDF               decode + TF per row, graph cached per worker
+  bare Python loop                       one process, no Spark: PIL decode + resize, TF on all cores
+  machine limit                          cores / (per-image decode + per-image inference), measured here
+
+Also the peak memory of the (local-mode) executor JVM: heap used and resident set size.
+Timings on shared machines are noisy: read the ratios, measured side by side in one run.
+"""
+
+import argparse
+import io
+import json
+import os
+import tempfile
+import threading
+import time
+
+import numpy as np
+from PIL import Image
+
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)
+STD = np.array([0.229, 0.224, 0.225], np.float32)
+
+
+def make_images(folder, n, seed=0):
+    """n JPEGs of about 400x500 with smooth content (they compress like photos)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:400, 0:500].astype(np.float32)
+    for i in range(n):
+        a, b, c = rng.uniform(0.005, 0.05, 3)
+        img = np.stack([127 + 120 * np.sin(a * xx + i), 127 + 120 * np.cos(b * yy), 127 + 120 * np.sin(c * (xx + yy))], 2)
+        img += rng.normal(0, 8, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"img{i:05d}.jpg"), quality=90)
+
+
+def preprocess(data: bytes) -> np.ndarray:
+    img = Image.open(io.BytesIO(data)).convert("RGB").resize((224, 224), Image.BILINEAR)
+    return ((np.asarray(img, np.float32) / 255.0 - MEAN) / STD)
+
+
+class TFGraphTrivial:
+    @staticmethod
+    def graph_def() -> bytes:
+        """input:0 [n, 224, 224, 3] -> features:0 = the mean per channel: the engine's own cost."""
+        import tensorflow as tf
+
+        g = tf.Graph()
+        with g.as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [None, 224, 224, 3], name="input")
+            tf.identity(tf.reduce_mean(x, axis=[1, 2]), name="features")
+        return g.as_graph_def().SerializeToString()
+
+
+ONE_CORE = """
+import sys, time, numpy as np, tensorflow as tf
+gd = tf.compat.v1.GraphDef.FromString(open(sys.argv[1], "rb").read())
+g = tf.Graph()
+with g.as_default():
+    tf.compat.v1.import_graph_def(gd, name="")
+cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+s = tf.compat.v1.Session(graph=g, config=cfg)
+x = np.random.default_rng(0).normal(size=(int(sys.argv[2]), 224, 224, 3)).astype(np.float32)
+s.run("features:0", {"input:0": x})
+t = time.perf_counter()
+for _ in range(3):
+    s.run("features:0", {"input:0": x})
+print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
+"""
+
+
+def one_core_inference_ms(graph_path: str, batch: int) -> float:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", ONE_CORE, graph_path, str(batch)], capture_output=True, text=True,
+                         check=True).stdout
+    return float(out.split("MS")[-1])
+
+
+class TFGraph:
+    """The frozen graph run by TensorFlow's Python API (the baselines' engine)."""
+
+    def __init__(self, graph_def: bytes):
+        import tensorflow as tf
+
+        gd = tf.compat.v1.GraphDef.FromString(graph_def)
+        self.graph = tf.Graph()
+        with self.graph.as_default():
+            tf.compat.v1.import_graph_def(gd, name="")
+        self.sess = tf.compat.v1.Session(graph=self.graph)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.sess.run("features:0", {"input:0": batch})
+
+
+def timed(fn):
+    start = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - start
+
+
+class JvmMemory:
+    """Samples the driver/executor JVM (local mode: one JVM) heap and RSS while work runs."""
+
+    def __init__(self, spark):
+        self.jvm = spark.sparkContext._jvm
+        self.pid = int(self.jvm.ProcessHandle.current().pid())
+        self.peak_heap = 0
+        self.rss_samples = []
+        self.stop = threading.Event()
+
+    def rss(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def current_rss(self):
+        with open(f"/proc/{self.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def _run(self):
+        rt = self.jvm.java.lang.Runtime.getRuntime()
+        ticks = 0
+        while not self.stop.wait(0.2):
+            try:
+                self.peak_heap = max(self.peak_heap, rt.totalMemory() - rt.freeMemory())
+            except Exception:
+                return
+            ticks += 1
+            if ticks % 10 == 0:
+                self.rss_samples.append(round(self.current_rss() / 2**20))
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--images", type=int, default=512)
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--scale", type=int, nargs="*", default=[1, 4, 16],
+                   help="dataset multiples for the linearity/memory run (rows reuse the files)")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+
+    import sparkdl
+    from sparkdl.models import exportModel
+
+    cores = os.cpu_count()
+    tmp = tempfile.mkdtemp(prefix="sparkdl-bench-")
+    folder = os.path.join(tmp, "images")
+    os.makedirs(folder)
+    make_images(folder, args.images)
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    spark = sparkdl.session(conf={"spark.ui.enabled": "false", "spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch)})
+    spark.sparkContext.setLogLevel("ERROR")
+    graph_path = exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.pb"))
+    graph_def = open(graph_path, "rb").read()
+    paths = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(cores).cache()
+    paths.count()
+    results = {"images": args.images, "cores": cores, "batch": args.batch}
+
+    def count(df, col):
+        return df.filter(df[col].isNotNull()).count()
+
+    # --- sparkdl -----------------------------------------------------------------------
+    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
+                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
+                                   std=STD.tolist(), outputMode="array", batchSize=args.batch)
+    count(t.transform(paths), "f")  # warm: session cache, JIT
+    with JvmMemory(spark) as mem:
+        n, s = timed(lambda: count(t.transform(paths), "f"))
+    results["sparkdl_pyspark"] = n / s
+    results["jvm_peak_heap_mb"] = mem.peak_heap / 2**20
+    results["jvm_peak_rss_mb"] = mem.rss() / 2**20
+    jstage = t._java_obj
+    n, s = timed(lambda: jstage.transform(paths._jdf).filter("f IS NOT NULL").count())
+    results["sparkdl_jvm"] = n / s
+    f = sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", batchSize=args.batch)
+    count(f.transform(paths), "f")
+    n, s = timed(lambda: count(f.transform(paths), "f"))
+    results["sparkdl_featurizer"] = n / s
+
+    # --- predict_batch_udf -----------------------------------------------------------
+    import pandas as pd
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    @pandas_udf(ArrayType(FloatType()))
+    def decode(contents: pd.Series) -> pd.Series:
+        return pd.Series([preprocess(c).reshape(-1) for c in contents])
+
+    def make_predict():
+        model = TFGraph(graph_def)
+
+        def predict(x):
+            return model(x.reshape(-1, 224, 224, 3))
+        return predict
+
+    predict = predict_batch_udf(make_predict, return_type=ArrayType(FloatType()), batch_size=args.batch,
+                                input_tensor_shapes=[[224 * 224 * 3]])
+    raw = spark.read.format("binaryFile").load(folder).repartition(cores)
+    pbu = raw.select(predict(decode("content")).alias("f"))
+    n, s = timed(lambda: count(pbu, "f"))
+    results["predict_batch_udf"] = n / s
+
+    # --- row-at-a-time Python UDF ---------------------------------------------------
+    from pyspark.sql.functions import udf
+
+    holder = {}
+
+    @udf(ArrayType(FloatType()))
+    def per_row(content):
+        if "m" not in holder:
+            holder["m"] = TFGraph(graph_def)
+        return holder["m"](preprocess(content)[None])[0].tolist()
+
+    n, s = timed(lambda: count(raw.select(per_row("content").alias("f")), "f"))
+    results["row_udf"] = n / s
+
+    # --- bare Python loop -------------------------------------------------------------
+    model = TFGraph(graph_def)
+
+    def loop():
+        done = 0
+        for i in range(0, len(files), args.batch):
+            batch = np.stack([preprocess(open(f, "rb").read()) for f in files[i:i + args.batch]])
+            done += len(model(batch))
+        return done
+
+    loop()
+    n, s = timed(loop)
+    results["bare_python_loop"] = n / s
+
+    # --- the machine's limit ------------------------------------------------------------
+    sample = [open(f, "rb").read() for f in files[:64]]
+    _, s = timed(lambda: [preprocess(d) for d in sample])
+    decode_ms = 1000 * s / len(sample)
+    # TensorFlow sizes its intra-op pool once per process (from the first session), so the
+    # one-core inference cost is measured in a fresh process.
+    infer_ms = one_core_inference_ms(graph_path, args.batch)
+    results["decode_ms"] = decode_ms
+    results["inference_ms"] = infer_ms
+    results["machine_limit"] = cores * 1000 / (decode_ms + infer_ms)
+
+    # --- our cost per image besides inference (a graph that only averages the pixels) -------
+    trivial = TFGraphTrivial.graph_def()
+    t0 = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=trivial, inputTensor="input:0",
+                                    outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
+                                    std=STD.tolist(), outputMode="array", batchSize=args.batch)
+    count(t0.transform(paths), "f")
+    n, s = timed(lambda: count(t0.transform(paths), "f"))
+    results["sparkdl_non_inference_ms"] = cores * 1000 * s / n
+    results["machine_limit_native_decode"] = cores * 1000 / (results["sparkdl_non_inference_ms"] + infer_ms)
+
+    # --- linearity and bounded memory (our PySpark path only) --------------------------------
+    results["scaling"] = []
+    for factor in args.scale:
+        rows = spark.createDataFrame([("file://" + files[i % len(files)],) for i in range(factor * len(files))],
+                                     "path string").repartition(cores).cache()
+        rows.count()
+        with JvmMemory(spark) as mem:
+            n, s = timed(lambda: count(t.transform(rows), "f"))
+        results["scaling"].append({"factor": factor, "images": n, "seconds": s, "images_per_s": n / s,
+                                   "peak_heap_mb": mem.peak_heap / 2**20, "rss_mb_samples": mem.rss_samples})
+        rows.unpersist()
+
+    ours = results["sparkdl_pyspark"]
+    print(f"\n{args.images} JPEGs ~400x500 -> MobileNetV2 features, {cores} cores, batch {args.batch}")
+    print(f"{'path':42} {'images/s':>9} {'ours is':>9}")
+    for key, name in [("sparkdl_pyspark", "sparkdl TFImageTransformer (PySpark)"),
+                      ("sparkdl_jvm", "sparkdl TFImageTransformer (JVM only)"),
+                      ("sparkdl_featurizer", "sparkdl DeepImageFeaturizer"),
+                      ("predict_batch_udf", "predict_batch_udf (TF in Python workers)"),
+                      ("row_udf", "row-at-a-time Python UDF"),
+                      ("bare_python_loop", "bare Python loop, no Spark"),
+                      ("machine_limit", "machine limit (decode + inference)")]:
+        print(f"{name:42} {results[key]:9.1f} {ours / results[key]:8.2f}x")
+    print(f"per image: decode {decode_ms:.1f} ms (PIL), inference {infer_ms:.1f} ms (one core); "
+          f"sparkdl's cost besides inference {results['sparkdl_non_inference_ms']:.1f} core-ms")
+    print(f"ours / limit: {ours / results['machine_limit']:.2f} (limit with PIL decode), "
+          f"{ours / results['machine_limit_native_decode']:.2f} (limit with our own decode and overheads)")
+    print(f"executor JVM peak heap {results['jvm_peak_heap_mb']:.0f} MB, peak RSS {results['jvm_peak_rss_mb']:.0f} MB")
+    for r in results["scaling"]:
+        print(f"x{r['factor']:<3} {r['images']:6d} images {r['seconds']:7.1f} s {r['images_per_s']:7.1f} images/s "
+              f"peak heap {r['peak_heap_mb']:.0f} MB, RSS every 2 s (MB): {r['rss_mb_samples']}")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -185,14 +185,14 @@ fn jpeg_scaled(
     th: u32,
     name: &'static str,
 ) -> Result<Option<(u32, u32, convert::SparkPixels)>, ImageError> {
+    if tw == 0 || th == 0 {
+        return Ok(None);
+    }
     // The decoder's output is ceil(side / f) for a reduction by f.
     let reduced = |side: u32, f: u32| side.div_ceil(f);
     let Some(f) = [8u32, 4, 2].into_iter().find(|f| reduced(width, *f) >= tw && reduced(height, *f) >= th) else {
         return Ok(None);
     };
-    if tw == 0 || th == 0 {
-        return Ok(None);
-    }
     // `scale` takes the largest reduction where either side reaches the request,
     // so ask for this reduction's own size.
     let (Ok(rw), Ok(rh)) = (u16::try_from(reduced(width, f)), u16::try_from(reduced(height, f))) else {

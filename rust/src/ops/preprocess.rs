@@ -172,9 +172,7 @@ impl Preprocessor {
 
     /// [`write`](Self::write) for encoded file bytes.
     pub fn write_encoded(&mut self, bytes: &[u8], decode: &DecodeOptions, spec: &ImageSpec, dst: &mut [f32]) -> Result<(), String> {
-        let img = decode_to_spark(bytes, &spec.decode_options(decode)).map_err(|e| e.to_string())?;
-        let src = PixelsRef::from_struct(img.height, img.width, img.n_channels, img.mode, &img.data)?;
-        self.write(&src, spec, dst)
+        with_decoded(bytes, decode, spec, |src| self.write(src, spec, dst))
     }
 
     /// Channels into the model's order (8-bit), then the resize when a
@@ -245,10 +243,20 @@ impl Preprocessor {
         spec: &ImageSpec,
         out: &mut Vec<f32>,
     ) -> Result<(usize, usize), String> {
-        let img = decode_to_spark(bytes, &spec.decode_options(decode)).map_err(|e| e.to_string())?;
-        let src = PixelsRef::from_struct(img.height, img.width, img.n_channels, img.mode, &img.data)?;
-        self.append(&src, spec, out)
+        with_decoded(bytes, decode, spec, |src| self.append(src, spec, out))
     }
+}
+
+/// Decodes file bytes (shrinking JPEGs towards the spec's target) and hands
+/// the pixels to `then`.
+fn with_decoded<T>(
+    bytes: &[u8],
+    decode: &DecodeOptions,
+    spec: &ImageSpec,
+    then: impl FnOnce(&PixelsRef) -> Result<T, String>,
+) -> Result<T, String> {
+    let img = decode_to_spark(bytes, &spec.decode_options(decode)).map_err(|e| e.to_string())?;
+    then(&PixelsRef::from_struct(img.height, img.width, img.n_channels, img.mode, &img.data)?)
 }
 
 /// BGR(A)/grey source to RGB, BGR or L (ITU-R 601 luma, as PIL's "L").

@@ -11,11 +11,10 @@ taken every 2 s and printed with the rows done so far (from Spark's status track
 import argparse
 import json
 import os
-import tempfile
 import threading
 import time
 
-from pipeline_bench import MEAN, STD, make_images
+from pipeline_bench import MEAN, STD, count, image_folder, proc_status_bytes
 
 
 def main():
@@ -30,11 +29,7 @@ def main():
     from sparkdl.models import exportModel
 
     cores = os.cpu_count()
-    tmp = tempfile.mkdtemp(prefix="sparkdl-membench-")
-    folder = os.path.join(tmp, "images")
-    os.makedirs(folder)
-    make_images(folder, args.files)
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    tmp, _, files = image_folder("sparkdl-membench-", args.files)
     spark = sparkdl.session(conf={"spark.ui.enabled": "false"})
     spark.sparkContext.setLogLevel("ERROR")
     graph = open(exportModel("MobileNetV2", out=os.path.join(tmp, "g.pb")), "rb").read()
@@ -49,10 +44,6 @@ def main():
     runtime = jvm.java.lang.Runtime.getRuntime()
     tracker = spark.sparkContext.statusTracker()
 
-    def rss_mb():
-        with open(f"/proc/{pid}/status") as f:
-            return next(int(line.split()[1]) // 1024 for line in f if line.startswith("VmRSS"))
-
     samples, stop = [], threading.Event()
 
     def sample():
@@ -64,13 +55,13 @@ def main():
                 if info:
                     done += info.numCompletedTasks
             heap = (runtime.totalMemory() - runtime.freeMemory()) // 2**20
-            samples.append({"s": round(time.perf_counter() - start), "heap_mb": heap, "rss_mb": rss_mb(),
+            samples.append({"s": round(time.perf_counter() - start), "heap_mb": heap, "rss_mb": proc_status_bytes(pid, "VmRSS") // 2**20,
                             "arrow_mb": jvm.org.sparkdl.arrow.NativeBatchRunner.allocatedBytes() // 2**20})
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     start = time.perf_counter()
-    n = t.transform(rows).filter("f is not null").count()
+    n = count(t.transform(rows), "f")
     seconds = time.perf_counter() - start
     stop.set()
     th.join()

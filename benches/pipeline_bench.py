@@ -140,6 +140,29 @@ def timed(fn):
     return best
 
 
+def proc_status_bytes(pid: int, field: str) -> int:
+    """A memory field of /proc/PID/status (VmRSS, VmHWM, ...) in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def image_folder(prefix: str, n: int):
+    """A temporary folder with n synthetic JPEGs: (the temporary root, the folder, the sorted files)."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    folder = os.path.join(tmp, "images")
+    os.makedirs(folder)
+    make_images(folder, n)
+    return tmp, folder, sorted(os.path.join(folder, f) for f in os.listdir(folder))
+
+
+def count(df, col):
+    """Rows whose `col` is not null (forces the whole computation)."""
+    return df.filter(df[col].isNotNull()).count()
+
+
 class JvmMemory:
     """Samples the driver/executor JVM (local mode: one JVM) heap and RSS while work runs."""
 
@@ -151,18 +174,8 @@ class JvmMemory:
         self.stop = threading.Event()
 
     def rss(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
-    def current_rss(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS"):
-                    return int(line.split()[1]) * 1024
-        return 0
+        """Peak resident set size so far, bytes."""
+        return proc_status_bytes(self.pid, "VmHWM")
 
     def _run(self):
         rt = self.jvm.java.lang.Runtime.getRuntime()
@@ -174,7 +187,7 @@ class JvmMemory:
                 return
             ticks += 1
             if ticks % 10 == 0:
-                self.rss_samples.append(round(self.current_rss() / 2**20))
+                self.rss_samples.append(round(proc_status_bytes(self.pid, "VmRSS") / 2**20))
 
     def __enter__(self):
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -192,9 +205,6 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
 
     cores = os.cpu_count()
     r = {"graph": name}
-
-    def count(df, col):
-        return df.filter(df[col].isNotNull()).count()
 
     # --- sparkdl -----------------------------------------------------------------------
     t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
@@ -317,19 +327,12 @@ def main():
     from sparkdl.models import exportModel
 
     cores = os.cpu_count()
-    tmp = tempfile.mkdtemp(prefix="sparkdl-bench-")
-    folder = os.path.join(tmp, "images")
-    os.makedirs(folder)
-    make_images(folder, args.images)
-    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    tmp, folder, files = image_folder("sparkdl-bench-", args.images)
     spark = sparkdl.session(conf={"spark.ui.enabled": "false", "spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch)})
     spark.sparkContext.setLogLevel("ERROR")
     paths = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(cores).cache()
     paths.count()
     results = {"images": args.images, "cores": cores, "batch": args.batch, "repeat": args.repeat}
-
-    def count(df, col):
-        return df.filter(df[col].isNotNull()).count()
 
     # --- our cost per image besides inference (a graph that only averages the pixels) -------
     t0 = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=TFGraphTrivial.graph_def(),

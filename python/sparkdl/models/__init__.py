@@ -65,7 +65,7 @@ def export_keras_application(info: Dict[str, Any], weights: Optional[str], out: 
     app = getattr(keras.applications, info["builder"])
     w = None if (weights or "").lower() in ("none", "random") else (weights or "imagenet")
     model = app(weights=w)
-    both = keras.Model(model.inputs, [model.get_layer(info["featureLayer"]).output, model.outputs[0]])
+    both = keras.Model(model.inputs, [model.get_layer(info["kerasLayer"]).output, model.outputs[0]])
     spec = tf.TensorSpec([None, info["height"], info["width"], 3], tf.float32, name="input")
 
     @tf.function(input_signature=[spec])

@@ -1,6 +1,6 @@
 """DeepImageFeaturizer and DeepImagePredictor: named pretrained networks on image columns."""
 
-from typing import Optional
+from typing import List, Optional
 
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -20,6 +20,9 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
     weightsPath = Param(Params._dummy(), "weightsPath",
                         "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
                         typeConverter=TypeConverters.toString)
+    imageSize = Param(Params._dummy(), "imageSize",
+                      "[height, width] images are resized to; empty (default): the model's own size",
+                      typeConverter=TypeConverters.toListInt)
 
     def __init__(self) -> None:
         super().__init__()
@@ -27,7 +30,7 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
 
         _jvm_api(_resolve_spark(None))
         self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
-        self._setDefault(batchSize=64)
+        self._setDefault(batchSize=64, imageSize=[])
 
     def _set_checked(self, kwargs) -> None:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
@@ -42,6 +45,9 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
     def setWeightsPath(self, value: str):
         return self._set(weightsPath=value)
 
+    def setImageSize(self, value):
+        return self._set(imageSize=value)
+
     def setInputCol(self, value: str):
         return self._set(inputCol=value)
 
@@ -54,17 +60,30 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
 
 
 class DeepImageFeaturizer(_NamedImageModel):
-    """Features of a named pretrained network (the layer before its classifier) as MLlib
-    vectors, e.g. 1280 for MobileNetV2. Input: image structs, encoded bytes or paths."""
+    """Features of a named pretrained network (by default the layer before its classifier) as
+    MLlib vectors, e.g. 1280 for MobileNetV2. Input: image structs, encoded bytes or paths.
+
+    ``featureLayer`` picks another feature output the registry lists for the model
+    (``sparkdl.models.describeModel(name)["featureLayers"]``), e.g. MobileNetV2's
+    ``"multiscale"`` (1536); ``imageSize`` resizes to another size where the graph allows it."""
 
     _java_class_name = "org.sparkdl.transformers.DeepImageFeaturizer"
+
+    featureLayer = Param(Params._dummy(), "featureLayer",
+                         "which feature output: 'pool' (default) or another the registry lists",
+                         typeConverter=TypeConverters.toString)
 
     @keyword_only
     def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
                  modelName: Optional[str] = None, weightsPath: Optional[str] = None,
+                 featureLayer: Optional[str] = None, imageSize: Optional[List[int]] = None,
                  batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
         super().__init__()
+        self._setDefault(featureLayer="pool")
         self._set_checked(self._input_kwargs)
+
+    def setFeatureLayer(self, value: str):
+        return self._set(featureLayer=value)
 
 
 class DeepImagePredictor(_NamedImageModel):
@@ -83,7 +102,7 @@ class DeepImagePredictor(_NamedImageModel):
     def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
                  modelName: Optional[str] = None, weightsPath: Optional[str] = None,
                  decodePredictions: Optional[bool] = None, topK: Optional[int] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 imageSize: Optional[List[int]] = None, batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(decodePredictions=False, topK=5)
         self._set_checked(self._input_kwargs)

@@ -35,6 +35,9 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
     mean = Param(Params._dummy(), "mean", "per-channel mean", typeConverter=TypeConverters.toListFloat)
     std = Param(Params._dummy(), "std", "per-channel std", typeConverter=TypeConverters.toListFloat)
     layout = Param(Params._dummy(), "layout", "NHWC or NCHW", typeConverter=TypeConverters.toString)
+    imageSize = Param(Params._dummy(), "imageSize",
+                      "[height, width] to resize to when the input tensor's size is not fixed",
+                      typeConverter=TypeConverters.toListInt)
 
     @keyword_only
     def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
@@ -43,10 +46,11 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
                  outputMode: Optional[str] = None, resizeMethod: Optional[str] = None,
                  scale: Optional[float] = None, mean: Optional[List[float]] = None,
                  std: Optional[List[float]] = None, layout: Optional[str] = None,
+                 imageSize: Optional[List[int]] = None,
                  batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(channelOrder="RGB", outputMode="vector", resizeMethod="bilinear",
-                         scale=1.0, mean=[], std=[], layout="NHWC", batchSize=64)
+                         scale=1.0, mean=[], std=[], layout="NHWC", imageSize=[], batchSize=64)
         self._set_tf(dict(self._input_kwargs))
 
     def setInputTensor(self, value: Any) -> "TFImageTransformer":
@@ -56,6 +60,9 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
     def setOutputTensor(self, value: Any) -> "TFImageTransformer":
         from sparkdl.transformers.graph import tensor_name
         return self._set(outputTensor=tensor_name(value))
+
+    def setImageSize(self, value: List[int]) -> "TFImageTransformer":
+        return self._set(imageSize=value)
 
     def setChannelOrder(self, value: str) -> "TFImageTransformer":
         return self._set(channelOrder=value)

@@ -21,8 +21,13 @@
 //!
 //! Operations are named after the torchvision modules they come from
 //! (`features.3/expand/Conv2D`, `features.3/depthwise/BiasAdd`, ...). The
-//! tensors other code relies on are [`INPUT`], [`FEATURES`], [`LOGITS`] and
-//! [`PROBABILITIES`] (output 0 of operations with those names).
+//! tensors other code relies on are [`INPUT`], [`FEATURES`],
+//! [`MULTISCALE_FEATURES`], [`LOGITS`] and [`PROBABILITIES`] (output 0 of
+//! operations with those names).
+//!
+//! Like torchvision's model, the graph is fully convolutional up to a global
+//! average pool, so its input takes any height and width (224x224 is what the
+//! weights were trained at; callers choose the size they resize to).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -31,11 +36,17 @@ use tensorflow::{DataType, Graph, Operation, OperationDescription, Output, Shape
 use super::torch_pickle::TorchTensor;
 use crate::errors::{Result, SparkdlError};
 
-/// The input: float32 `[batch, 224, 224, 3]`, RGB, already normalised as
+/// The input: float32 `[batch, height, width, 3]` (any size of at least
+/// 32x32; [`INPUT_SIZE`] is the training size), RGB, already normalised as
 /// torchvision expects: `(x / 255 - IMAGENET_MEAN) / IMAGENET_STD` per channel.
 pub const INPUT: &str = "input";
 /// The global-average-pooled features: float32 `[batch, 1280]`.
 pub const FEATURES: &str = "features";
+/// Features from three depths, for images far from ImageNet (textures,
+/// defects): the global-average-pooled outputs of the last 96-channel and the
+/// last 160-channel inverted residual blocks (`features.13`, `features.16`)
+/// followed by [`FEATURES`]: float32 `[batch, 1536]`.
+pub const MULTISCALE_FEATURES: &str = "features_multiscale";
 /// The classifier's output before softmax: float32 `[batch, 1000]`.
 pub const LOGITS: &str = "logits";
 /// Softmax of the logits: float32 `[batch, 1000]`, ImageNet-1k class order.
@@ -45,6 +56,10 @@ pub const PROBABILITIES: &str = "probabilities";
 pub const INPUT_SIZE: usize = 224;
 /// Length of the feature vector.
 pub const FEATURE_DIM: usize = 1280;
+/// Length of the multiscale feature vector: 96 + 160 + 1280.
+pub const MULTISCALE_FEATURE_DIM: usize = 96 + 160 + FEATURE_DIM;
+/// Output channels of the stages whose last block's output joins [`MULTISCALE_FEATURES`].
+const MULTISCALE_STAGE_CHANNELS: [usize; 2] = [96, 160];
 /// Number of ImageNet classes.
 pub const NUM_CLASSES: usize = 1000;
 /// Per-channel (RGB) mean of the input normalisation, on the 0..1 scale.
@@ -68,11 +83,12 @@ const INVERTED_RESIDUAL_SETTINGS: [(usize, usize, usize, usize); 7] =
 /// not use (another width multiplier or model).
 pub fn mobilenet_v2_graph_def(weights: &BTreeMap<String, TorchTensor>) -> Result<Vec<u8>> {
     let mut b = Builder::new(weights);
-    let input = b.placeholder(INPUT, &[None, Some(INPUT_SIZE as i64), Some(INPUT_SIZE as i64), Some(3)])?;
+    let input = b.placeholder(INPUT, &[None, None, None, Some(3)])?;
 
     let mut x = b.conv_bn(input, &ConvBn::module("features.0", "features.0", 3, STEM_CHANNELS, 3, 2))?;
     let mut in_ch = STEM_CHANNELS;
     let mut index = 1;
+    let mut stage_outputs = Vec::new();
     for (t, c, n, s) in INVERTED_RESIDUAL_SETTINGS {
         for repeat in 0..n {
             let stride = if repeat == 0 { s } else { 1 };
@@ -80,13 +96,29 @@ pub fn mobilenet_v2_graph_def(weights: &BTreeMap<String, TorchTensor>) -> Result
             in_ch = c;
             index += 1;
         }
+        if MULTISCALE_STAGE_CHANNELS.contains(&c) {
+            stage_outputs.push((index - 1, x.clone()));
+        }
     }
     let last = format!("features.{index}");
     x = b.conv_bn(x, &ConvBn::module(&last, &last, in_ch, FEATURE_DIM, 1, 1))?;
 
     // Global average pooling over height and width: [batch, 1280].
-    let axes = b.int_const(&format!("{FEATURES}/axes"), &[2], &[1, 2])?;
-    let features = b.op("Mean", FEATURES, &[x, axes], |d| d.set_attr_bool("keep_dims", false).map_err(Status::from))?;
+    let features = b.global_average_pool(x, FEATURES)?;
+
+    // The same pooling of earlier stages, concatenated with the features: [batch, 1536].
+    let mut parts = Vec::new();
+    for (block, output) in stage_outputs {
+        parts.push(b.global_average_pool(output, &format!("{MULTISCALE_FEATURES}/features.{block}"))?);
+    }
+    parts.push(features.clone());
+    let concat_axis = b.int_const(&format!("{MULTISCALE_FEATURES}/axis"), &[], &[1])?;
+    let n = parts.len() as i64;
+    b.op("ConcatV2", MULTISCALE_FEATURES, &[], |d| {
+        d.add_input_list(&parts);
+        d.add_input(concat_axis);
+        d.set_attr_int("N", n).map_err(Status::from)
+    })?;
 
     // classifier.0 is Dropout (identity at inference); classifier.1 is Linear.
     let w = b.weight("classifier.1.weight", &[NUM_CLASSES, FEATURE_DIM])?;
@@ -182,6 +214,12 @@ impl<'w> Builder<'w> {
         attrs(&mut d).map_err(describe)?;
         let op: Operation = d.finish().map_err(describe)?;
         Ok(Output { operation: op, index: 0 })
+    }
+
+    /// The mean of `x` (`[batch, h, w, c]`) over height and width: `[batch, c]`.
+    fn global_average_pool(&mut self, x: Output, name: &str) -> Result<Output> {
+        let axes = self.int_const(&format!("{name}/axes"), &[2], &[1, 2])?;
+        self.op("Mean", name, &[x, axes], |d| d.set_attr_bool("keep_dims", false).map_err(Status::from))
     }
 
     fn placeholder(&mut self, name: &str, shape: &[Option<i64>]) -> Result<Output> {
@@ -409,10 +447,15 @@ mod tests {
     /// image resized (bilinear, antialiased) to 224x224, scaled to 0..1 and
     /// normalised with the ImageNet mean and std; NHWC, RGB.
     fn model_input(file: &str) -> Vec<f32> {
+        model_input_sized(file, INPUT_SIZE)
+    }
+
+    /// [`model_input`] resized to `size`x`size`.
+    fn model_input_sized(file: &str, size: usize) -> Vec<f32> {
         let path = test_support::skimage_data(file);
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
         let spec: ImageSpec = serde_json::from_value(serde_json::json!({
-            "kind": "encoded", "height": INPUT_SIZE, "width": INPUT_SIZE, "channelOrder": "RGB",
+            "kind": "encoded", "height": size, "width": size, "channelOrder": "RGB",
             "resize": "bilinear", "scale": 1.0 / 255.0, "mean": IMAGENET_MEAN, "std": IMAGENET_STD, "layout": "NHWC",
         }))
         .unwrap();
@@ -422,8 +465,12 @@ mod tests {
     }
 
     fn run(inputs: &[Vec<f32>], fetches: &[&str]) -> Vec<TensorValue> {
+        run_sized(inputs, INPUT_SIZE, fetches)
+    }
+
+    fn run_sized(inputs: &[Vec<f32>], size: usize, fetches: &[&str]) -> Vec<TensorValue> {
         let n = inputs.len() as u64;
-        let s = INPUT_SIZE as u64;
+        let s = size as u64;
         let x = TensorValue::f32(&[n, s, s, 3], inputs.concat()).unwrap();
         model().run(&[(INPUT, x)], fetches).unwrap()
     }
@@ -456,8 +503,9 @@ mod tests {
     fn named_tensors_have_the_promised_shapes_and_values() {
         let info = model().describe();
         for (name, op_type, shape) in [
-            (INPUT, "Placeholder", vec![-1, 224, 224, 3]),
+            (INPUT, "Placeholder", vec![-1, -1, -1, 3]),
             (FEATURES, "Mean", vec![-1, 1280]),
+            (MULTISCALE_FEATURES, "ConcatV2", vec![-1, 1536]),
             (LOGITS, "BiasAdd", vec![-1, 1000]),
             (PROBABILITIES, "Softmax", vec![-1, 1000]),
         ] {
@@ -485,6 +533,43 @@ mod tests {
                 assert!((pi - (li - max).exp() / z).abs() < 1e-5);
             }
         }
+    }
+
+    #[test]
+    fn multiscale_features_are_pooled_block_outputs_then_the_features() {
+        let out = run(
+            &[model_input("coffee.png"), model_input("chelsea.png")],
+            &[MULTISCALE_FEATURES, "features.13/add", "features.16/add", FEATURES],
+        );
+        assert_eq!(out[0].dims(), &[2, MULTISCALE_FEATURE_DIM as u64]);
+        let multiscale = out[0].to_f64_vec();
+        let features = out[3].to_f64_vec();
+        // The spatial mean of a [batch, h, w, c] block output, for image `i`.
+        let pooled = |t: &TensorValue, i: usize| -> Vec<f64> {
+            let d = t.dims();
+            let (hw, c) = ((d[1] * d[2]) as usize, d[3] as usize);
+            let v = t.to_f64_vec();
+            (0..c).map(|ch| (0..hw).map(|p| v[(i * hw + p) * c + ch]).sum::<f64>() / hw as f64).collect()
+        };
+        assert_eq!(out[1].dims()[1..], [14, 14, 96]);
+        assert_eq!(out[2].dims()[1..], [7, 7, 160]);
+        for i in 0..2 {
+            let row = &multiscale[i * MULTISCALE_FEATURE_DIM..(i + 1) * MULTISCALE_FEATURE_DIM];
+            let expected: Vec<f64> = [pooled(&out[1], i), pooled(&out[2], i), features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM].to_vec()].concat();
+            for (k, (a, b)) in row.iter().zip(&expected).enumerate() {
+                assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "image {i}, value {k}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn other_input_sizes_run_the_same_network() {
+        // Fully convolutional up to the pooling: 300x300 in, the same tensors out.
+        let out = run_sized(&[model_input_sized("coffee.png", 300)], 300, &[FEATURES, MULTISCALE_FEATURES, PROBABILITIES]);
+        assert_eq!(out[0].dims(), &[1, FEATURE_DIM as u64]);
+        assert_eq!(out[1].dims(), &[1, MULTISCALE_FEATURE_DIM as u64]);
+        let top = top5("coffee.png at 300x300", &out[2].to_f64_vec());
+        assert!(top.iter().any(|(c, _)| *c == 967), "espresso (967) in the top 5 at 300x300: {top:?}");
     }
 
     /// A few deterministic values in -1..1.

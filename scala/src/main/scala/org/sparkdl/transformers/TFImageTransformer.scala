@@ -3,7 +3,7 @@ package org.sparkdl.transformers
 import java.nio.{ByteBuffer, ByteOrder}
 
 import org.apache.spark.ml.functions.array_to_vector
-import org.apache.spark.ml.param.{DoubleArrayParam, DoubleParam, Param, ParamValidators}
+import org.apache.spark.ml.param.{DoubleArrayParam, DoubleParam, IntArrayParam, Param, ParamValidators}
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{Column, DataFrame, Dataset}
 import org.apache.spark.sql.functions.{col, lit, struct, udf, when}
@@ -16,7 +16,8 @@ import org.sparkdl.tf.TensorInfo
 /**
  * Applies a TensorFlow graph that takes images to an image column, batched, in the native engine.
  * Preprocessing runs in Rust in the same pass: decode (for encoded bytes or paths), resize to the
- * input tensor's height and width when they are fixed (`resizeMethod`, bilinear by default),
+ * input tensor's height and width when they are fixed, else to `imageSize` when set
+ * (`resizeMethod`, bilinear by default),
  * channel order, `x * scale`, then `(x - mean) / std` per channel, and the tensor layout.
  *
  * Input column: Spark's image struct (`readImages`), encoded image bytes (`readImageFiles`'s
@@ -49,9 +50,15 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
   final val std = new DoubleArrayParam(this, "std", "per-channel std divided by after the mean (empty: none)")
   final val layout = new Param[String](this, "layout", "tensor layout: NHWC (TensorFlow's) or NCHW",
     ParamValidators.inArray(Array("NHWC", "NCHW")))
+  final val imageSize = new IntArrayParam(this, "imageSize",
+    "[height, width] images are resized to when the input tensor's height and width are not fixed " +
+      "(empty: each image's own size, one image per run when sizes differ); when they are fixed, " +
+      "empty or equal to them",
+    (v: Array[Int]) => v.isEmpty || (v.length == 2 && v.forall(_ > 0)))
 
   setDefault(channelOrder -> "RGB", outputMode -> "vector", resizeMethod -> "bilinear", scale -> 1.0,
-    mean -> Array.emptyDoubleArray, std -> Array.emptyDoubleArray, layout -> "NHWC")
+    mean -> Array.emptyDoubleArray, std -> Array.emptyDoubleArray, layout -> "NHWC",
+    imageSize -> Array.emptyIntArray)
 
   def setInputTensor(value: String): this.type = set(inputTensor, value)
   def getInputTensor: String = $(inputTensor)
@@ -66,10 +73,15 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
   def setMean(value: Array[Double]): this.type = set(mean, value)
   def setStd(value: Array[Double]): this.type = set(std, value)
   def setLayout(value: String): this.type = set(layout, value)
+  def setImageSize(value: Array[Int]): this.type = set(imageSize, value)
+  def getImageSize: Array[Int] = $(imageSize)
 
   private def channels: Int = if ($(channelOrder) == "L") 1 else 3
 
-  /** Height and width of the input tensor when fixed (resize target), else None (natural size). */
+  /**
+   * The resize target: the input tensor's height and width when fixed, else `imageSize` when
+   * set, else None (each image's own size).
+   */
   private def targetSize(t: TensorInfo): Option[(Long, Long)] = {
     val dims = t.shape.getOrElse(Seq.empty)
     if (dims.length != 4) {
@@ -82,7 +94,15 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
       throw new IllegalArgumentException(
         s"channelOrder: '${t.name}' takes $c channels but channelOrder ${$(channelOrder)} gives $channels")
     }
-    if (h > 0 && w > 0) Some((h, w)) else None
+    val requested = $(imageSize).map(_.toLong)
+    if (h > 0 && w > 0) {
+      if (requested.nonEmpty && requested.toSeq != Seq(h, w)) {
+        throw new IllegalArgumentException(
+          s"imageSize: '${t.name}' takes ${h}x$w images only; leave imageSize unset or set it to [$h, $w]")
+      }
+      Some((h, w))
+    } else if (requested.nonEmpty) Some((requested(0), requested(1)))
+    else None
   }
 
   /** (height, width, channels) of one output image, for outputMode "image". */

@@ -46,4 +46,31 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
     val again = DeepImageFeaturizer.load(dir).transform(images).select("f").head().getAs[Vector](0)
     assert(again.toArray.zip(f.toArray).forall { case (a, b) => math.abs(a - b) < 1e-6 })
   }
+
+  test("featureLayer and imageSize: multiscale features of 1536, other sizes, errors that list the choices") {
+    val images = ImageReader.readImages(spark, coffeeDir)
+    def features(f: DeepImageFeaturizer): Array[Double] =
+      f.setInputCol("image").setOutputCol("f").setModelName("MobileNetV2").transform(images)
+        .select("f").head().getAs[Vector](0).toArray
+    val pool = features(new DeepImageFeaturizer())
+    val multi = features(new DeepImageFeaturizer().setFeatureLayer("multiscale"))
+    assert(multi.length == 1536)
+    // The last 1280 of "multiscale" are the default features.
+    assert(multi.drop(256).zip(pool).forall { case (a, b) => math.abs(a - b) < 1e-4 * (1 + math.abs(b)) })
+    val at300 = features(new DeepImageFeaturizer().setImageSize(Array(300, 300)))
+    assert(at300.length == 1280 && at300.zip(pool).exists { case (a, b) => math.abs(a - b) > 1e-3 })
+    // Saved and loaded with its Params.
+    val stage = new DeepImageFeaturizer().setFeatureLayer("multiscale").setImageSize(Array(300, 300))
+    val dir = Files.createTempDirectory("sparkdl-multiscale-").resolve("stage").toString
+    stage.setInputCol("image").setOutputCol("f").setModelName("MobileNetV2").write.save(dir)
+    val loaded = DeepImageFeaturizer.load(dir)
+    assert(loaded.getFeatureLayer == "multiscale" && loaded.getImageSize.toSeq == Seq(300, 300))
+    assert(features(loaded).length == 1536)
+
+    val err = intercept[IllegalArgumentException](features(new DeepImageFeaturizer().setFeatureLayer("fc"))).getMessage
+    assert(err.contains("featureLayer: MobileNetV2 has no feature layer 'fc'") && err.contains("pool (1280") &&
+      err.contains("multiscale (1536"), err)
+    intercept[IllegalArgumentException](new DeepImageFeaturizer().setImageSize(Array(300)))
+    assert(ModelRegistry.get("MobileNetV2").graphFileName == "MobileNetV2.v2.pb")
+  }
 }

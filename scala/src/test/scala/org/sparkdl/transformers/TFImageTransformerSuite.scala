@@ -82,5 +82,8 @@ class TFImageTransformerSuite extends AnyFunSuite with SharedSpark {
       .getMessage.contains("no tensor 'input:0'"))
     assert(intercept[IllegalArgumentException](base.setInputTensor("x:0").setChannelOrder("L").transform(images))
       .getMessage.contains("channelOrder"))
+    val sized = intercept[IllegalArgumentException](
+      base.setChannelOrder("RGB").setImageSize(Array(8, 8)).transform(images)).getMessage
+    assert(sized.contains("imageSize: 'x:0' takes 4x4 images only; leave imageSize unset or set it to [4, 4]"), sized)
   }
 }

@@ -87,6 +87,24 @@ def test_featurizer_vectors_and_persistence(spark, tmp_path, picture_dir):
         np.testing.assert_allclose(a.features.toArray(), b.features.toArray(), rtol=1e-6, atol=1e-6)
 
 
+def test_feature_layers_and_image_size(spark, tmp_path, picture_dir):
+    m = describeModel("MobileNetV2")
+    assert [(layer["name"], layer["size"]) for layer in m["featureLayers"]] == [("pool", 1280), ("multiscale", 1536)]
+    images = sparkdl.readImages(picture_dir)
+    f = DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="multiscale",
+                            imageSize=[300, 300])
+    rows = f.transform(images).orderBy("image.origin").collect()
+    assert [len(r.f) for r in rows] == [1536] * 3 and all(r.f_error is None for r in rows)
+    f.write().overwrite().save(str(tmp_path / "multiscale"))
+    loaded = DeepImageFeaturizer.load(str(tmp_path / "multiscale"))
+    assert loaded.getOrDefault("featureLayer") == "multiscale" and loaded.getOrDefault("imageSize") == [300, 300]
+    again = loaded.transform(images).orderBy("image.origin").collect()
+    for a, b in zip(rows, again):
+        np.testing.assert_allclose(a.f.toArray(), b.f.toArray(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(Exception, match="featureLayer: MobileNetV2 has no feature layer 'fc'. Valid: pool"):
+        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="fc").transform(images)
+
+
 def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_path):
     """Model inputs from JPEG files at least twice the model's size are decoded at 1/2, 1/4 or 1/8
     scale in the DCT domain; image structs from readImages are full-size decodes. The features of
@@ -140,9 +158,8 @@ def test_transfer_learning_on_elpv_beats_raw_pixels_and_random_weights(spark, tm
     print(results)
     assert results["images"] == 2624
     assert results["reloaded_same_predictions"]
-    # The issue's targets are >= 0.85 and +0.04 over both baselines. Measured (README): 0.83-0.86
-    # for the pretrained features over random splits, about 0.81 for both baselines, so those
-    # targets hold on some splits only. The test holds what every measured split met.
-    assert results["pretrained_mobilenet_v2"] >= 0.82
-    assert results["pretrained_mobilenet_v2"] >= results["raw_pixels"] + 0.02
-    assert results["pretrained_mobilenet_v2"] >= results["random_mobilenet_v2"] + 0.02
+    # 5-fold cross-validated accuracy over all 2,624 images (README: about 0.86 pretrained, 0.80
+    # for both baselines, for every fold seed measured): the issue's targets.
+    assert results["pretrained_mobilenet_v2"] >= 0.85
+    assert results["pretrained_mobilenet_v2"] >= results["raw_pixels"] + 0.04
+    assert results["pretrained_mobilenet_v2"] >= results["random_mobilenet_v2"] + 0.04

@@ -145,16 +145,15 @@ pub struct Preprocessor {
     resizer: Resizer,
     converted: Vec<u8>,
     resized: Vec<u8>,
-    did_resize: bool,
 }
 
 impl Preprocessor {
     /// Appends one image's model input to `out`; returns its (height, width).
     pub fn append(&mut self, src: &PixelsRef, spec: &ImageSpec, out: &mut Vec<f32>) -> Result<(usize, usize), String> {
-        let (h, w) = self.convert_and_resize(src, spec)?;
+        let (h, w, resized) = self.convert_and_resize(src, spec)?;
         let start = out.len();
         out.resize(start + h * w * spec.channels(), 0.0);
-        self.normalise_into(spec, h, w, &mut out[start..]);
+        Self::normalise_into(self.pixels(resized), spec, h, w, &mut out[start..]);
         Ok((h, w))
     }
 
@@ -162,11 +161,11 @@ impl Preprocessor {
     /// `height * width * channels` values of the spec's target size (the
     /// engine's batch tensor: no intermediate buffer, no copy).
     pub fn write(&mut self, src: &PixelsRef, spec: &ImageSpec, dst: &mut [f32]) -> Result<(), String> {
-        let (h, w) = self.convert_and_resize(src, spec)?;
+        let (h, w, resized) = self.convert_and_resize(src, spec)?;
         if dst.len() != h * w * spec.channels() {
             return Err(format!("internal: a slot of {} values for a {h}x{w}x{} image", dst.len(), spec.channels()));
         }
-        self.normalise_into(spec, h, w, dst);
+        Self::normalise_into(self.pixels(resized), spec, h, w, dst);
         Ok(())
     }
 
@@ -177,8 +176,9 @@ impl Preprocessor {
 
     /// Channels into the model's order (8-bit), then the resize when a
     /// target is given and differs; leaves the pixels in `self.resized`
-    /// (or `self.converted` when no resize was needed). Returns (h, w).
-    fn convert_and_resize(&mut self, src: &PixelsRef, spec: &ImageSpec) -> Result<(usize, usize), String> {
+    /// (or `self.converted` when no resize was needed). Returns (h, w, and
+    /// whether it resized: see [`pixels`](Self::pixels)).
+    fn convert_and_resize(&mut self, src: &PixelsRef, spec: &ImageSpec) -> Result<(usize, usize, bool), String> {
         let c = spec.channels();
         self.converted.clear();
         self.converted.reserve(src.height * src.width * c);
@@ -187,8 +187,8 @@ impl Preprocessor {
             (Some(th), Some(tw)) => (th as usize, tw as usize),
             _ => (src.height, src.width),
         };
-        self.did_resize = (h, w) != (src.height, src.width);
-        if self.did_resize {
+        let resize = (h, w) != (src.height, src.width);
+        if resize {
             let pt = if c == 1 { PixelType::U8 } else { PixelType::U8x3 };
             let from = ImageRef::new(src.width as u32, src.height as u32, &self.converted, pt)
                 .map_err(|e| format!("resize: {e}"))?;
@@ -198,15 +198,23 @@ impl Preprocessor {
             let options = ResizeOptions::new().resize_alg(spec.filter()?);
             self.resizer.resize(&from, &mut to, &options).map_err(|e| format!("resize: {e}"))?;
         }
-        Ok((h, w))
+        Ok((h, w, resize))
+    }
+
+    /// The pixels [`convert_and_resize`](Self::convert_and_resize) left.
+    fn pixels(&self, resized: bool) -> &[u8] {
+        if resized {
+            &self.resized
+        } else {
+            &self.converted
+        }
     }
 
     /// `x * scale`, `(x - mean) / std` per channel, in the spec's layout,
     /// through a 256-entry table per channel (the same f32 operations as
     /// computing each value, done once per possible byte).
-    fn normalise_into(&mut self, spec: &ImageSpec, h: usize, w: usize, dst: &mut [f32]) {
+    fn normalise_into(pixels: &[u8], spec: &ImageSpec, h: usize, w: usize, dst: &mut [f32]) {
         let c = spec.channels();
-        let pixels: &[u8] = if self.did_resize { &self.resized } else { &self.converted };
         let mut lut = [[0f32; 256]; 3];
         for (ch, table) in lut.iter_mut().enumerate().take(c) {
             let mean = spec.mean.get(ch).copied().unwrap_or(0.0);

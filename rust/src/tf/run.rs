@@ -20,7 +20,6 @@ enum FeedRef<'a> {
 }
 
 /// A tensor of the graph, found and checked.
-#[derive(Clone)]
 pub(crate) struct Resolved {
     pub(crate) op: Operation,
     pub(crate) index: i32,
@@ -42,16 +41,12 @@ impl LoadedModel {
         fetches: &[&str],
         targets: &[&str],
     ) -> Result<Vec<TensorValue>> {
-        let mut fed = Vec::with_capacity(feeds.len());
+        let mut resolved: Vec<Resolved> = Vec::with_capacity(feeds.len());
         for (name, value) in feeds {
-            let r = self.resolve(name, "feed")?;
-            self.check_feed(&r, value.dtype(), value.dims())?;
-            if fed.iter().any(|(other, _): &(Resolved, _)| other.name == r.name) {
-                return Err(SparkdlError::InvalidArgument(format!("tensor '{}' is fed twice", r.name)));
-            }
-            fed.push((r, value.to_tf()?));
+            resolved.push(self.resolve_feed(name, value.dtype(), value.dims(), &resolved)?);
         }
-        let fed: Vec<(Resolved, FeedRef)> = fed.iter().map(|(r, t)| (r.clone(), FeedRef::Any(t))).collect();
+        let tensors = feeds.iter().map(|(_, value)| value.to_tf()).collect::<Result<Vec<_>>>()?;
+        let fed: Vec<(Resolved, FeedRef)> = resolved.into_iter().zip(&tensors).map(|(r, t)| (r, FeedRef::Any(t))).collect();
         self.run_fed(&fed, fetches, targets)
     }
 
@@ -60,14 +55,27 @@ impl LoadedModel {
     pub fn run_f32(&self, feeds: &[(&str, &Tensor<f32>)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
         let mut fed: Vec<(Resolved, FeedRef)> = Vec::with_capacity(feeds.len());
         for (name, tensor) in feeds {
-            let r = self.resolve(name, "feed")?;
-            self.check_feed(&r, DType::Float32, tensor.dims())?;
-            if fed.iter().any(|(other, _)| other.name == r.name) {
-                return Err(SparkdlError::InvalidArgument(format!("tensor '{}' is fed twice", r.name)));
-            }
+            let r = self.resolve_feed(name, DType::Float32, tensor.dims(), fed.iter().map(|(r, _)| r))?;
             fed.push((r, FeedRef::F32(tensor)));
         }
         self.run_fed(&fed, fetches, &[])
+    }
+
+    /// Feed `name`, resolved and checked against its dtype and dims, and
+    /// against the feeds `earlier` (a tensor is fed once).
+    fn resolve_feed<'r>(
+        &self,
+        name: &str,
+        dtype: DType,
+        dims: &[u64],
+        earlier: impl IntoIterator<Item = &'r Resolved>,
+    ) -> Result<Resolved> {
+        let r = self.resolve(name, "feed")?;
+        self.check_feed(&r, dtype, dims)?;
+        if earlier.into_iter().any(|other| other.name == r.name) {
+            return Err(SparkdlError::InvalidArgument(format!("tensor '{}' is fed twice", r.name)));
+        }
+        Ok(r)
     }
 
     fn run_fed(&self, fed: &[(Resolved, FeedRef)], fetches: &[&str], targets: &[&str]) -> Result<Vec<TensorValue>> {

@@ -30,16 +30,11 @@ from pyspark.sql import functions as F
 
 def elpv_frame(spark, fraction, seed):
     """(image, label, type) for the elpv images, with `label` = defect probability >= 0.5."""
-    import elpv_dataset
+    from sparkdl.datasets import elpv
 
-    root = os.path.join(os.path.dirname(elpv_dataset.__file__), "data")
-    rows = []
-    with open(os.path.join(root, "labels.csv")) as f:
-        for line in f:
-            path, prob, kind = line.split()
-            rows.append(("file://" + os.path.abspath(os.path.join(root, path)), float(float(prob) >= 0.5), kind))
+    rows = [(uri, float(prob >= 0.5), kind) for uri, _, prob, kind in elpv.rows()]
     labels = spark.createDataFrame(rows, "origin string, label double, type string")
-    images = sparkdl.readImages(os.path.join(root, "images"))
+    images = sparkdl.readImages(elpv.images_dir())
     df = images.join(labels, images.image.origin == labels.origin).drop("origin", "error")
     if fraction < 1.0:
         df = df.sampleBy("label", {0.0: fraction, 1.0: fraction}, seed=seed)

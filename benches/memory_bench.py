@@ -56,7 +56,7 @@ def main():
                     done += info.numCompletedTasks
             heap = (runtime.totalMemory() - runtime.freeMemory()) // 2**20
             samples.append({"s": round(time.perf_counter() - start), "heap_mb": heap, "rss_mb": proc_status_bytes(pid, "VmRSS") // 2**20,
-                            "arrow_mb": jvm.org.sparkdl.arrow.NativeBatchRunner.allocatedBytes() // 2**20})
+                            "arrow_mb": jvm.org.sparkdl.arrow.NativeBatches.allocatedBytes() // 2**20})
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()

@@ -25,6 +25,12 @@ pub enum SparkdlError {
     Arrow(#[from] arrow::error::ArrowError),
     #[error("TensorFlow: {0}")]
     TensorFlow(String),
+    /// `TF_SessionRun` failed. `about_rows` when TensorFlow's code says the
+    /// fed values were the problem (INVALID_ARGUMENT, OUT_OF_RANGE): the rows
+    /// are then retried one by one; any other code (out of memory, a missing
+    /// kernel, an internal error) fails the whole batch, and so the task.
+    #[error("TensorFlow: {message}")]
+    ModelRun { message: String, about_rows: bool },
     #[error("JNI: {0}")]
     Jni(#[from] jni::errors::Error),
     #[error("{0}")]

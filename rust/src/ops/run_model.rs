@@ -6,29 +6,36 @@
 //! shape, e.g. images of different sizes without a resize, run in separate
 //! chunks; a tensor with a fixed batch dimension gets chunks of exactly that
 //! size, the last one padded by repeating its last row). Each output becomes a
-//! `List<Float64>` column holding the example's flattened values, and a final
-//! `error` column says why a row has null outputs: a null or misshapen input
-//! (named, with the expected size), or TensorFlow's error for that row (a
-//! failed chunk is re-run row by row so one bad row does not fail the others).
+//! column in the layout its spec asks for ([`OutputFormat`]: the tensor's own
+//! element type by default), and a final `error` column says why a row has
+//! null outputs: a null or misshapen input (named, with the expected size), or
+//! TensorFlow's error for that row.
+//!
+//! Failures: a chunk TensorFlow rejects with a code about the fed values
+//! (INVALID_ARGUMENT, OUT_OF_RANGE) is re-run row by row, so one bad row does
+//! not fail the others; if every row then fails alone, the model is at fault
+//! and the batch fails. Any other failure (out of memory, a missing kernel)
+//! fails the batch at once, with TensorFlow's message, so Spark retries the
+//! task instead of writing null rows.
 //!
 //! Run spec JSON:
 //! ```json
 //! {"inputs": [{"column": "features", "tensor": "x:0"}],
-//!  "outputs": [{"tensor": "y:0", "column": "prediction"}],
+//!  "outputs": [{"tensor": "y:0", "column": "prediction", "format": {"kind": "vector"}}],
 //!  "batchSize": 64}
 //! ```
 //! An input may add `"image": {...}` ([`ImageSpec`]) to feed an image column.
 
 mod direct;
 mod inputs;
+mod outputs;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float64Builder, ListBuilder, StringBuilder, StructArray};
-use arrow::datatypes::{DataType, Field, Fields};
+use arrow::array::{Array, StructArray};
 use serde::Deserialize;
 
 use crate::errors::{Result, SparkdlError};
@@ -36,6 +43,8 @@ use crate::ops::preprocess::{ImageSpec, Preprocessor};
 use crate::tf::model::LoadedModel;
 use crate::tf::tensor::{TensorData, TensorValue};
 use inputs::{Example, Feed};
+use outputs::Collected;
+pub use outputs::OutputFormat;
 
 /// The name of the last output column.
 pub const ERROR_COLUMN: &str = "error";
@@ -65,6 +74,8 @@ pub struct InputSpec {
 pub struct OutputSpec {
     pub tensor: String,
     pub column: String,
+    #[serde(default)]
+    pub format: OutputFormat,
 }
 
 impl RunSpec {
@@ -100,9 +111,13 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
         .iter()
         .map(|i| Feed::new(model, input, &i.column, &i.tensor, i.image.as_ref()))
         .collect::<Result<Vec<_>>>()?;
-    for o in &spec.outputs {
-        model.tensor_dtype(&o.tensor).map_err(|e| SparkdlError::InvalidArgument(format!("output column '{}': {e}", o.column)))?;
-    }
+    let dtypes = spec
+        .outputs
+        .iter()
+        .map(|o| {
+            model.tensor_dtype(&o.tensor).map_err(|e| SparkdlError::InvalidArgument(format!("output column '{}': {e}", o.column)))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let fixed = fixed_batch(&feeds)?;
     let chunk_size = fixed.unwrap_or(spec.batch_size.unwrap_or(usize::MAX)).max(1);
 
@@ -110,17 +125,18 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
     let fetches: Vec<&str> = spec.outputs.iter().map(|o| o.tensor.as_str()).collect();
     if let Some(shapes) = feeds.iter().map(Feed::direct_shape).collect::<Option<Vec<_>>>() {
         let cap = fixed.unwrap_or(chunk_size.min(n)).max(1);
-        return direct::run(model, &feeds, &shapes, n, cap, fixed.is_some(), &fetches, spec);
+        let mut out = Collected::new(n, dtypes);
+        direct::run(model, &feeds, &shapes, cap, fixed.is_some(), &fetches, &mut out)?;
+        return out.finish(spec);
     }
-    let mut errors: Vec<Option<String>> = vec![None; n];
-    let mut results: Vec<Option<Vec<Vec<f64>>>> = vec![None; n];
+    let mut out = Collected::new(n, dtypes);
     let mut examples: Vec<Option<Vec<Example>>> = Vec::with_capacity(n);
     let mut pre = Preprocessor::default();
-    for (row, error) in errors.iter_mut().enumerate() {
+    for row in 0..n {
         match feeds.iter().map(|f| f.example(row, &mut pre)).collect::<std::result::Result<Vec<_>, _>>() {
             Ok(ex) => examples.push(Some(ex)),
             Err(e) => {
-                *error = Some(e);
+                out.input_failed(row, e);
                 examples.push(None);
             }
         }
@@ -142,21 +158,36 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
     for group in &groups {
         for rows in group.chunks(chunk_size) {
             match run_chunk(model, &feeds, &examples, rows, fixed, &fetches)? {
-                Ok(per_row) => rows.iter().zip(per_row).for_each(|(r, v)| results[*r] = Some(v)),
-                Err(batch_err) if rows.len() == 1 => errors[rows[0]] = Some(batch_err),
-                Err(batch_err) => {
-                    log::warn!("a chunk of {} rows failed ({batch_err}); running its rows one by one", rows.len());
+                Ok((outputs, m)) => out.ran(rows, outputs, m, &fetches)?,
+                Err(reason) if rows.len() == 1 => out.run_failed(rows[0], reason),
+                Err(reason) => {
+                    log::warn!("a chunk of {} rows failed ({reason}); running its rows one by one", rows.len());
                     for r in rows {
-                        match run_chunk(model, &feeds, &examples, std::slice::from_ref(r), fixed, &fetches)? {
-                            Ok(mut v) => results[*r] = v.pop(),
-                            Err(e) => errors[*r] = Some(e),
+                        let one = std::slice::from_ref(r);
+                        match run_chunk(model, &feeds, &examples, one, fixed, &fetches)? {
+                            Ok((outputs, m)) => out.ran(one, outputs, m, &fetches)?,
+                            Err(reason) => out.run_failed(*r, reason),
                         }
                     }
                 }
             }
         }
     }
-    build_output(spec, &results, &errors)
+    out.finish(spec)
+}
+
+/// A run's outputs and its row count (padding included), or TensorFlow's
+/// reason for rejecting the fed rows; any other failure is the outer error.
+type RunOutcome = std::result::Result<(Vec<TensorValue>, usize), String>;
+
+/// TensorFlow's verdict on one run: an error about the fed rows becomes the
+/// inner `Err` (the caller retries row by row); any other fails the batch.
+fn outcome(result: Result<Vec<TensorValue>>, m: usize) -> Result<RunOutcome> {
+    match result {
+        Ok(outputs) => Ok(Ok((outputs, m))),
+        Err(SparkdlError::ModelRun { message, about_rows: true }) => Ok(Err(message)),
+        Err(e) => Err(e),
+    }
 }
 
 /// The batch dimension the input tensors fix, if any (all must agree).
@@ -178,9 +209,7 @@ fn fixed_batch(feeds: &[Feed]) -> Result<Option<usize>> {
     Ok(fixed.map(|(b, _)| b))
 }
 
-/// Runs `rows` as one chunk (padded to `fixed` rows). The outer error fails
-/// the batch (outputs without a batch dimension); the inner one is
-/// TensorFlow's error for these rows.
+/// Runs `rows` as one chunk (padded to `fixed` rows).
 fn run_chunk(
     model: &LoadedModel,
     feeds: &[Feed],
@@ -188,7 +217,7 @@ fn run_chunk(
     rows: &[usize],
     fixed: Option<usize>,
     fetches: &[&str],
-) -> Result<std::result::Result<Vec<Vec<Vec<f64>>>, String>> {
+) -> Result<RunOutcome> {
     let row_examples: Vec<&Vec<Example>> = rows.iter().filter_map(|r| examples.get(*r).and_then(Option::as_ref)).collect();
     let (Some(last), true) = (row_examples.last(), row_examples.len() == rows.len()) else {
         return Err(SparkdlError::Internal("run_model: a chunk holds a row without examples".into()));
@@ -208,57 +237,5 @@ fn run_chunk(
         dims.extend_from_slice(shape);
         values.push((feed.tensor.as_str(), TensorValue::new(dims, data)?));
     }
-    match model.run(&values, fetches) {
-        Ok(outputs) => split_rows(&outputs, m, rows.len(), fetches).map(Ok),
-        Err(e) => Ok(Err(e.to_string())),
-    }
-}
-
-/// The first `rows` rows of a run over `m` rows, per row and output. The
-/// error fails the batch: an output without a batch dimension.
-fn split_rows(outputs: &[TensorValue], m: usize, rows: usize, fetches: &[&str]) -> Result<Vec<Vec<Vec<f64>>>> {
-    let mut per_row: Vec<Vec<Vec<f64>>> = vec![Vec::with_capacity(fetches.len()); rows];
-    for (out, name) in outputs.iter().zip(fetches) {
-        if out.dims().first() != Some(&(m as u64)) {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "output '{name}' has shape {:?} for a batch of {m} rows; an output's first dimension must be the \
-                 batch (one entry per input row)",
-                out.dims()
-            )));
-        }
-        let k = out.len() / m;
-        for (j, row) in per_row.iter_mut().enumerate() {
-            let v = out.data().f64_range(j * k..(j + 1) * k).unwrap_or_default();
-            row.push(v);
-        }
-    }
-    Ok(per_row)
-}
-
-fn build_output(spec: &RunSpec, results: &[Option<Vec<Vec<f64>>>], errors: &[Option<String>]) -> Result<StructArray> {
-    let item = Arc::new(Field::new("item", DataType::Float64, false));
-    let mut fields = Vec::with_capacity(spec.outputs.len() + 1);
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.outputs.len() + 1);
-    for (k, o) in spec.outputs.iter().enumerate() {
-        let total: usize = results.iter().flatten().map(|r| r[k].len()).sum();
-        let mut b = ListBuilder::new(Float64Builder::with_capacity(total)).with_field(item.clone());
-        for r in results {
-            match r {
-                Some(r) => {
-                    b.values().append_slice(&r[k]);
-                    b.append(true);
-                }
-                None => b.append(false),
-            }
-        }
-        fields.push(Field::new(&o.column, DataType::List(item.clone()), true));
-        columns.push(Arc::new(b.finish()));
-    }
-    let mut e = StringBuilder::new();
-    for err in errors {
-        e.append_option(err.as_deref());
-    }
-    fields.push(Field::new(ERROR_COLUMN, DataType::Utf8, true));
-    columns.push(Arc::new(e.finish()));
-    Ok(StructArray::try_new(Fields::from(fields), columns, None)?)
+    outcome(model.run(&values, fetches), m)
 }

@@ -109,7 +109,10 @@ impl LoadedModel {
         for op in &target_ops {
             args.add_target(op);
         }
-        self.session.run(&mut args).map_err(|e| SparkdlError::TensorFlow(format!("running the model failed: {e}")))?;
+        self.session.run(&mut args).map_err(|e| SparkdlError::ModelRun {
+            about_rows: matches!(e.code(), tensorflow::Code::InvalidArgument | tensorflow::Code::OutOfRange),
+            message: format!("running the model failed: {e}"),
+        })?;
         tokens
             .into_iter()
             .zip(&wanted)

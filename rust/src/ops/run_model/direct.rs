@@ -7,10 +7,9 @@
 
 use std::cell::RefCell;
 
-use arrow::array::StructArray;
 use tensorflow::Tensor;
 
-use super::{build_output, split_rows, Feed, RunSpec};
+use super::{outcome, Collected, Feed, RunOutcome};
 use crate::errors::Result;
 use crate::ops::preprocess::Preprocessor;
 use crate::tf::model::LoadedModel;
@@ -20,30 +19,25 @@ thread_local! {
     static SCRATCH: RefCell<Vec<Tensor<f32>>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Rows per result: the outputs of each row, per fetch.
-type RowOutputs = Vec<Vec<f64>>;
-
-#[allow(clippy::too_many_arguments)]
+/// Runs every row into `out`; an `Err` fails the batch.
 pub(super) fn run(
     model: &LoadedModel,
     feeds: &[Feed],
     shapes: &[Vec<u64>],
-    n: usize,
     cap: usize,
     fixed: bool,
     fetches: &[&str],
-    spec: &RunSpec,
-) -> Result<StructArray> {
-    let mut results: Vec<Option<RowOutputs>> = vec![None; n];
-    let mut errors: Vec<Option<String>> = vec![None; n];
+    out: &mut Collected,
+) -> Result<()> {
+    let n = out.len();
     if n == 0 {
-        return build_output(spec, &results, &errors);
+        return Ok(());
     }
     let per: Vec<usize> = shapes.iter().map(|s| s.iter().product::<u64>() as usize).collect();
     let mut tensors = take_scratch(shapes, cap);
     let mut pre = Preprocessor::default();
     let mut rows: Vec<usize> = Vec::with_capacity(cap);
-    let mut outcome = Ok(());
+    let mut outcome: Result<()> = Ok(());
     let t_all = std::time::Instant::now();
     let mut t_run = std::time::Duration::ZERO;
     for row in 0..n {
@@ -55,11 +49,11 @@ pub(super) fn run(
             .try_for_each(|((feed, t), p)| feed.write_image(row, &mut pre, &mut t[k * p..(k + 1) * p]));
         match written {
             Ok(()) => rows.push(row),
-            Err(e) => errors[row] = Some(e),
+            Err(e) => out.input_failed(row, e),
         }
         if rows.len() == cap || (row + 1 == n && !rows.is_empty()) {
             let t0 = std::time::Instant::now();
-            outcome = run_chunk(model, feeds, &mut tensors, &per, &rows, fixed, fetches, &mut results, &mut errors);
+            outcome = run_chunk(model, feeds, &mut tensors, &per, &rows, fixed, fetches, out);
             t_run += t0.elapsed();
             if outcome.is_err() {
                 break;
@@ -73,8 +67,7 @@ pub(super) fn run(
         t_run.as_secs_f64() * 1e3
     );
     SCRATCH.with(|s| *s.borrow_mut() = tensors);
-    outcome?;
-    build_output(spec, &results, &errors)
+    outcome
 }
 
 /// This thread's tensors of shapes `[cap, shape...]`, reused when they match.
@@ -103,8 +96,7 @@ fn run_chunk(
     rows: &[usize],
     fixed: bool,
     fetches: &[&str],
-    results: &mut [Option<RowOutputs>],
-    errors: &mut [Option<String>],
+    out: &mut Collected,
 ) -> Result<()> {
     let k = rows.len();
     let cap = tensors[0].dims()[0] as usize;
@@ -115,22 +107,22 @@ fn run_chunk(
                 t.copy_within((k - 1) * p..k * p, i * p);
             }
         }
-        run_tensors(model, feeds, tensors, fetches, cap, k)?
+        run_tensors(model, feeds, tensors, fetches, cap)?
     } else {
         let part: Vec<Tensor<f32>> = slots(tensors, per, 0..k, k);
-        run_tensors(model, feeds, &part, fetches, k, k)?
+        run_tensors(model, feeds, &part, fetches, k)?
     };
     match outcome {
-        Ok(per_row) => rows.iter().zip(per_row).for_each(|(r, v)| results[*r] = Some(v)),
-        Err(e) if k == 1 => errors[rows[0]] = Some(e),
+        Ok((outputs, m)) => out.ran(rows, outputs, m, fetches)?,
+        Err(e) if k == 1 => out.run_failed(rows[0], e),
         Err(e) => {
             log::warn!("a chunk of {k} rows failed ({e}); running its rows one by one");
             for (i, r) in rows.iter().enumerate() {
                 let m = if fixed { cap } else { 1 };
                 let one = slots(tensors, per, i..i + 1, m);
-                match run_tensors(model, feeds, &one, fetches, m, 1)? {
-                    Ok(mut v) => results[*r] = v.pop(),
-                    Err(e) => errors[*r] = Some(e),
+                match run_tensors(model, feeds, &one, fetches, m)? {
+                    Ok((outputs, m)) => out.ran(std::slice::from_ref(r), outputs, m, fetches)?,
+                    Err(e) => out.run_failed(*r, e),
                 }
             }
         }
@@ -158,19 +150,8 @@ fn slots(tensors: &[Tensor<f32>], per: &[usize], range: std::ops::Range<usize>, 
         .collect()
 }
 
-/// One session run over `m` rows; the first `rows` rows' outputs, or
-/// TensorFlow's error for them.
-fn run_tensors(
-    model: &LoadedModel,
-    feeds: &[Feed],
-    tensors: &[Tensor<f32>],
-    fetches: &[&str],
-    m: usize,
-    rows: usize,
-) -> Result<std::result::Result<Vec<RowOutputs>, String>> {
+/// One session run over the `m` rows of `tensors`.
+fn run_tensors(model: &LoadedModel, feeds: &[Feed], tensors: &[Tensor<f32>], fetches: &[&str], m: usize) -> Result<RunOutcome> {
     let named: Vec<(&str, &Tensor<f32>)> = feeds.iter().map(|f| f.tensor.as_str()).zip(tensors).collect();
-    match model.run_f32(&named, fetches) {
-        Ok(outputs) => split_rows(&outputs, m, rows, fetches).map(Ok),
-        Err(e) => Ok(Err(e.to_string())),
-    }
+    outcome(model.run_f32(&named, fetches), m)
 }

@@ -2,16 +2,18 @@
 //! (the tensor without its batch dimension), or a reason it cannot.
 //!
 //! - Numbers: `List`, `LargeList` or `FixedSizeList` of any integer or float
-//!   type, cast to the tensor's dtype (a value that does not fit is an error
+//!   type, or Spark ML vectors (dense or sparse), cast to the tensor's dtype (a value that does not fit is an error
 //!   for its row). The row's values are reshaped to the tensor's shape without
 //!   the batch dimension; one unknown dimension is worked out from the row
 //!   length; a tensor of unknown rank takes the row as a 1-D feature.
 //! - Images (the input has an `image` spec): Spark image structs, or encoded
 //!   file bytes, preprocessed by [`crate::ops::preprocess`].
 
-use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Int32Array, LargeBinaryArray, StructArray};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float64Array, Int32Array, LargeBinaryArray, StructArray};
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, Int32Type, Int64Type, UInt8Type};
+use arrow::datatypes::{DataType, Float32Type, Float64Type, Int32Type, Int64Type, Int8Type, UInt8Type};
 
 use crate::arrow_io::column;
 use crate::errors::{Result, SparkdlError};
@@ -248,25 +250,32 @@ impl<'a> Feed<'a> {
 /// Per row: the range of the list's values it holds, or None when null.
 type Ranges = Vec<Option<(usize, usize)>>;
 
-/// Row ranges and the values cast to `dtype`, for a list column of numbers.
+/// Row ranges and the values cast to `dtype`, for a list column of numbers
+/// or a column of Spark ML vectors.
 fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRef), String> {
-    let (ranges, values): (Ranges, &ArrayRef) = match col.data_type() {
+    let (ranges, values): (Ranges, ArrayRef) = match col.data_type() {
         DataType::List(_) => {
             let l = col.as_list::<i32>();
             let o = l.value_offsets();
-            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values())
+            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values().clone())
         }
         DataType::LargeList(_) => {
             let l = col.as_list::<i64>();
             let o = l.value_offsets();
-            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values())
+            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values().clone())
         }
         DataType::FixedSizeList(_, _) => {
             let l = col.as_fixed_size_list();
             let n = l.value_length() as usize;
-            ((0..l.len()).map(|i| l.is_valid(i).then(|| (l.value_offset_at(i), l.value_offset_at(i) + n))).collect(), l.values())
+            let ranges = (0..l.len()).map(|i| l.is_valid(i).then(|| (l.value_offset_at(i), l.value_offset_at(i) + n))).collect();
+            (ranges, l.values().clone())
         }
-        other => return Err(format!("the column must be an array of numbers (list<float>, list<double>, ...), got {other}")),
+        DataType::Struct(_) => vectors(col.as_struct())?,
+        other => {
+            return Err(format!(
+                "the column must be an array of numbers (list<float>, list<double>, ...) or an ML vector, got {other}"
+            ))
+        }
     };
     let elem = values.data_type();
     if !(elem.is_integer() || elem.is_floating()) {
@@ -279,9 +288,54 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
         DType::Int64 => DataType::Int64,
         DType::Uint8 => DataType::UInt8,
     };
-    let cast = cast_with_options(values, &target, &CastOptions { safe: true, ..Default::default() })
+    let cast = cast_with_options(&values, &target, &CastOptions { safe: true, ..Default::default() })
         .map_err(|e| format!("cannot cast {elem} to {dtype}: {e}"))?;
     Ok((ranges, cast))
+}
+
+/// Spark ML vectors (`VectorUDT`'s struct: `type` 0 sparse or 1 dense,
+/// `size`, `indices`, `values`) as dense rows: dense vectors' values are
+/// used as they are, sparse ones are expanded with zeros.
+fn vectors(s: &StructArray) -> std::result::Result<(Ranges, ArrayRef), String> {
+    let field = |name: &str| s.column_by_name(name).ok_or_else(|| format!("a vector struct has fields type, size, indices, values; '{name}' is missing"));
+    let kind = field("type")?.as_primitive_opt::<Int8Type>().ok_or("a vector's 'type' must be a byte")?;
+    let size = field("size")?.as_primitive_opt::<Int32Type>().ok_or("a vector's 'size' must be an int")?;
+    let indices = field("indices")?.as_list_opt::<i32>().ok_or("a vector's 'indices' must be an array<int>")?;
+    let values = field("values")?.as_list_opt::<i32>().ok_or("a vector's 'values' must be an array<double>")?;
+    let index_values = indices.values().as_primitive_opt::<Int32Type>().ok_or("a vector's 'indices' must be an array<int>")?;
+    let value_values = values.values().as_primitive_opt::<Float64Type>().ok_or("a vector's 'values' must be an array<double>")?;
+    let all_dense = (0..s.len()).all(|i| s.is_null(i) || kind.value(i) == 1);
+    let vo = values.value_offsets();
+    if all_dense {
+        let ranges = (0..s.len())
+            .map(|i| (s.is_valid(i) && values.is_valid(i)).then(|| (vo[i] as usize, vo[i + 1] as usize)))
+            .collect();
+        return Ok((ranges, values.values().clone()));
+    }
+    let io = indices.value_offsets();
+    let mut dense: Vec<f64> = Vec::new();
+    let mut ranges: Ranges = Vec::with_capacity(s.len());
+    for i in 0..s.len() {
+        if s.is_null(i) || values.is_null(i) {
+            ranges.push(None);
+            continue;
+        }
+        let start = dense.len();
+        let (v0, v1) = (vo[i] as usize, vo[i + 1] as usize);
+        if kind.value(i) == 1 {
+            dense.extend_from_slice(&value_values.values()[v0..v1]);
+        } else {
+            let n = usize::try_from(size.value(i)).map_err(|_| format!("a sparse vector has size {}", size.value(i)))?;
+            dense.resize(start + n, 0.0);
+            let (i0, i1) = (io[i] as usize, io[i + 1] as usize);
+            for (j, v) in index_values.values()[i0..i1].iter().zip(&value_values.values()[v0..v1]) {
+                let j = usize::try_from(*j).ok().filter(|j| *j < n).ok_or_else(|| format!("a sparse vector of size {n} has index {j}"))?;
+                dense[start + j] = *v;
+            }
+        }
+        ranges.push(Some((start, dense.len())));
+    }
+    Ok((ranges, Arc::new(Float64Array::from(dense))))
 }
 
 fn slice(values: &ArrayRef, dtype: DType, r: std::ops::Range<usize>) -> Option<TensorData> {

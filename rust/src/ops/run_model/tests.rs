@@ -42,7 +42,7 @@ fn dense_spec(batch_size: Option<usize>) -> RunSpec {
     }
 }
 
-/// Per row: the output values, or the error text.
+/// Per row: the output values (float32 or float64 lists, as f64), or the error text.
 fn rows_of(out: &StructArray) -> Vec<std::result::Result<Vec<f64>, String>> {
     let pred = out.column(0).as_list::<i32>();
     let err = out.column(out.num_columns() - 1).as_string::<i32>();
@@ -50,7 +50,13 @@ fn rows_of(out: &StructArray) -> Vec<std::result::Result<Vec<f64>, String>> {
         .map(|i| {
             if pred.is_valid(i) {
                 assert!(err.is_null(i));
-                Ok(pred.value(i).as_primitive::<Float64Type>().values().to_vec())
+                let v = pred.value(i);
+                Ok(match v.data_type() {
+                    DataType::Float32 => v.as_primitive::<Float32Type>().values().iter().map(|x| f64::from(*x)).collect(),
+                    DataType::Int32 => v.as_primitive::<Int32Type>().values().iter().map(|x| f64::from(*x)).collect(),
+                    DataType::Int64 => v.as_primitive::<Int64Type>().values().iter().map(|x| *x as f64).collect(),
+                    _ => v.as_primitive::<Float64Type>().values().to_vec(),
+                })
             } else {
                 Err(err.value(i).to_string())
             }
@@ -67,7 +73,8 @@ fn good_and_bad_rows_keep_their_positions() {
     )]);
     let out = run_batch(&model, &input, &dense_spec(None)).unwrap();
     assert_eq!(out.column_names(), vec!["pred", "error"]);
-    assert_eq!(out.column(0).data_type(), &DataType::List(Arc::new(Field::new("item", DataType::Float64, false))));
+    // The tensor's own element type: Spark's array<float>.
+    assert_eq!(out.column(0).data_type(), &DataType::List(Arc::new(Field::new("item", DataType::Float32, false))));
     let rows = rows_of(&out);
     assert_eq!(rows[0], Ok(dense_expected(&[1.0, 2.0, 3.0])));
     assert_eq!(rows[1], Err("column 'features' is null".to_string()));
@@ -347,4 +354,140 @@ fn a_direct_chunk_tensorflow_rejects_is_rerun_row_by_row() {
     assert_eq!(rows[0], Ok(vec![0.0, 0.0, 0.0]));
     assert!(rows[1].as_ref().unwrap_err().contains("not finite"), "{:?}", rows[1]);
     assert_eq!(rows[2], Ok(vec![0.0, 0.0, 0.0]));
+}
+
+/// A graph whose `y` = CheckNumerics(x): fails for a row holding NaN.
+fn check_numerics_model() -> LoadedModel {
+    let mut g = Graph::new();
+    let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(3)]));
+    let mut d = g.new_operation("CheckNumerics", "y").unwrap();
+    d.add_input(tensorflow::Output { operation: x, index: 0 });
+    d.set_attr_string("message", "bad input").unwrap();
+    d.finish().unwrap();
+    load(&g.graph_def().unwrap())
+}
+
+#[test]
+fn a_model_that_fails_on_every_row_fails_the_batch() {
+    let model = check_numerics_model();
+    let nan = Some(vec![f32::NAN, 0.0, 0.0]);
+    let input = batch(vec![("features", f32_lists(&[nan.clone(), None, nan.clone(), nan]))]);
+    let err = run_batch(&model, &input, &dense_spec(None)).unwrap_err();
+    match &err {
+        SparkdlError::ModelRun { about_rows: false, message } => {
+            assert!(message.contains("failed on each of the 3 rows") && message.contains("bad input"), "{message}")
+        }
+        other => panic!("expected a batch failure, got {other:?}"),
+    }
+    // One row alone that TensorFlow rejects stays a row error.
+    let one = batch(vec![("features", f32_lists(&[Some(vec![f32::NAN, 0.0, 0.0]), None]))]);
+    let rows = rows_of(&run_batch(&model, &one, &dense_spec(None)).unwrap());
+    assert!(rows[0].as_ref().unwrap_err().contains("bad input"));
+}
+
+#[test]
+fn a_failure_that_is_not_about_the_rows_fails_the_batch_without_retrying_rows() {
+    // TF1 variables that were never initialised: FAILED_PRECONDITION, a fault
+    // of the model, not of any row.
+    let model = load(&crate::tf::test_graphs::variable_graph_def());
+    let input = batch(vec![("features", f32_lists(&[Some(vec![1.0, 2.0, 3.0]), Some(vec![4.0, 5.0, 6.0])]))]);
+    let err = run_batch(&model, &input, &dense_spec(None)).unwrap_err();
+    assert!(matches!(err, SparkdlError::ModelRun { about_rows: false, .. }), "{err:?}");
+    assert!(err.to_string().contains("uninitialized"), "{err}");
+}
+
+#[test]
+fn outputs_take_the_layout_spark_reads() {
+    let model = load(&dense_graph_def());
+    let input = batch(vec![("features", f32_lists(&[Some(vec![1.0, 2.0, 3.0]), None, Some(vec![-1.0, 0.5, 0.0])]))]);
+    let with = |format: &str| {
+        let s = spec(&format!(
+            r#"{{"inputs":[{{"column":"features","tensor":"x:0"}}],"outputs":[{{"tensor":"y:0","column":"o","format":{format}}}]}}"#
+        ));
+        run_batch(&model, &input, &s).unwrap()
+    };
+    let (e0, e2) = (dense_expected(&[1.0, 2.0, 3.0]), dense_expected(&[-1.0, 0.5, 0.0]));
+
+    // Spark ML's VectorUDT struct: type 1 (dense), size/indices null, values as doubles.
+    let out = with(r#"{"kind":"vector"}"#);
+    let v = out.column(0).as_struct();
+    assert_eq!(v.column_names(), vec!["type", "size", "indices", "values"]);
+    assert!(v.is_valid(0) && v.is_null(1) && v.is_valid(2));
+    assert_eq!(v.column(0).as_primitive::<arrow::datatypes::Int8Type>().value(0), 1);
+    assert!(v.column(1).is_null(0) && v.column(2).is_null(0));
+    let values = v.column(3).as_list::<i32>();
+    assert_eq!(values.value(0).as_primitive::<Float64Type>().values().to_vec(), e0);
+    assert_eq!(values.value(2).as_primitive::<Float64Type>().values().to_vec(), e2);
+
+    // Image data: float32 little-endian bytes, the first three channels reversed.
+    let out = with(r#"{"kind":"imageData","channels":2,"swapRgb":false}"#);
+    let data = out.column(0).as_binary::<i64>();
+    let floats: Vec<f32> = data.value(0).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(floats.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), e0);
+    assert!(data.is_null(1));
+
+    // Top k: indices and values, largest first.
+    let out = with(r#"{"kind":"topK","k":1}"#);
+    let top = out.column(0).as_list::<i32>();
+    let first = top.value(0);
+    let entries = first.as_struct();
+    assert_eq!(entries.len(), 1);
+    let best = if e0[0] >= e0[1] { 0 } else { 1 };
+    assert_eq!(entries.column(0).as_primitive::<Int32Type>().value(0), best);
+    assert_eq!(entries.column(1).as_primitive::<Float64Type>().value(0), e0[best as usize]);
+    assert!(top.is_null(1));
+
+    // Integer outputs keep their type.
+    let ints: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>([Some([Some(1), Some(2)])]));
+    let s = spec(r#"{"inputs":[{"column":"xi","tensor":"xi"}],"outputs":[{"tensor":"yi","column":"o"}]}"#);
+    let out = run_batch(&model, &batch(vec![("xi", ints)]), &s).unwrap();
+    assert_eq!(out.column(0).as_list::<i32>().value(0).as_primitive::<Int32Type>().values().to_vec(), vec![2, 4]);
+}
+
+#[test]
+fn rgb_image_outputs_go_back_to_bgr() {
+    let model = load(&dense_graph_def());
+    let input = batch(vec![("features", f32_lists(&[Some(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0])]))]);
+    let s = spec(
+        r#"{"inputs":[{"column":"features","tensor":"any"}],
+            "outputs":[{"tensor":"neg_any","column":"o","format":{"kind":"imageData","channels":3,"swapRgb":true}}]}"#,
+    );
+    let out = run_batch(&model, &input, &s).unwrap();
+    let bytes = out.column(0).as_binary::<i64>().value(0).to_vec();
+    let floats: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    assert_eq!(floats, vec![-3.0, -2.0, -1.0, -6.0, -5.0, -4.0]);
+}
+
+#[test]
+fn ml_vectors_feed_like_arrays() {
+    use arrow::array::{Int8Array, ListBuilder, Float64Builder, Int32Builder};
+    let model = load(&dense_graph_def());
+    // Row 0 dense [1,2,3]; row 1 sparse (3, [2], [5.0]); row 2 null.
+    let mut indices = ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new("element", DataType::Int32, false)));
+    indices.append(false);
+    indices.values().append_value(2);
+    indices.append(true);
+    indices.append(false);
+    let mut values = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new("element", DataType::Float64, false)));
+    values.values().append_slice(&[1.0, 2.0, 3.0]);
+    values.append(true);
+    values.values().append_slice(&[5.0]);
+    values.append(true);
+    values.append(false);
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(Int8Array::from(vec![1, 0, 1])),
+        Arc::new(Int32Array::from(vec![None, Some(3), None])),
+        Arc::new(indices.finish()),
+        Arc::new(values.finish()),
+    ];
+    let fields: Vec<Field> = ["type", "size", "indices", "values"]
+        .iter()
+        .zip(&columns)
+        .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
+        .collect();
+    let vectors = StructArray::try_new(Fields::from(fields), columns, Some(NullBuffer::from(vec![true, true, false]))).unwrap();
+    let rows = rows_of(&run_batch(&model, &batch(vec![("features", Arc::new(vectors) as ArrayRef)]), &dense_spec(None)).unwrap());
+    assert_eq!(rows[0], Ok(dense_expected(&[1.0, 2.0, 3.0])));
+    assert_eq!(rows[1], Ok(dense_expected(&[0.0, 0.0, 5.0])));
+    assert_eq!(rows[2], Err("column 'features' is null".to_string()));
 }

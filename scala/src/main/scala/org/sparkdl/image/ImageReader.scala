@@ -15,8 +15,7 @@ import org.apache.spark.sql.sparkdl.SparkdlBridge
 import org.apache.spark.unsafe.types.UTF8String
 
 import org.sparkdl.SparkdlConf
-import org.sparkdl.arrow.{NativeBatchFn, NativeBatchRunner}
-import org.sparkdl.jni.NativeLib
+import org.sparkdl.plan.SparkdlPlanner
 
 /**
  * Reading images into DataFrames.
@@ -143,7 +142,8 @@ object ImageReader {
 
   /**
    * Decodes a column of encoded image bytes. `originCol` names the string column used as the
-   * image's origin. Returns `image` and `error` plus every other column of `df`.
+   * image's origin. Returns every other column of `df`, then `image` and `error`. Builds a plan
+   * (decoding runs natively, in batches, when the result is computed).
    */
   def decode(df: DataFrame, originCol: String, contentCol: String): DataFrame = {
     val conf = df.sparkSession.conf
@@ -152,15 +152,10 @@ object ImageReader {
     require(maxPixels > 0, s"${SparkdlConf.MaxPixels} must be positive, got $maxPixels")
     val batchSize = conf.getOption(SparkdlConf.DecodeBatchSize).map(_.toInt)
       .getOrElse(SparkdlConf.DefaultDecodeBatchSize)
+    require(batchSize > 0, s"${SparkdlConf.DecodeBatchSize} must be positive, got $batchSize")
     val options = s"""{"maxPixels":$maxPixels,"applyOrientation":true}"""
-    val renamed = df.select(col(originCol).as("origin"), col(contentCol).as("content"))
-    NativeBatchRunner.run(renamed, Seq("origin", "content"), Seq.empty,
-      ImageSchema.readImagesSchema, batchSize, new DecodeImagesFn(options))
-  }
-
-  private class DecodeImagesFn(options: String) extends NativeBatchFn {
-    override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long =
-      NativeLib.decodeImages(inArray, inSchema, outArray, outSchema, options)
+    val inputs = Seq(SparkdlPlanner.input(df, originCol), SparkdlPlanner.input(df, contentCol))
+    SparkdlPlanner(df, DecodeImagesOp(options, batchSize), inputs, drop = inputs.distinct)
   }
 
   /**

@@ -3,7 +3,8 @@ package org.sparkdl.transformers
 import org.apache.spark.ml.param.{BooleanParam, IntParam, ParamValidators}
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
-import org.apache.spark.sql.functions.{col, udf}
+import org.apache.spark.sql.functions
+import org.apache.spark.sql.functions.{col, struct, typedLit}
 import org.apache.spark.sql.types._
 
 import org.sparkdl.models.Labels
@@ -27,38 +28,46 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
   def setDecodePredictions(value: Boolean): this.type = set(decodePredictions, value)
   def setTopK(value: Int): this.type = set(topK, value)
 
-  private def mode: String = if ($(decodePredictions)) "array" else "vector"
-
   override def transformSchema(schema: StructType): StructType = {
     checkParams(schema)
-    val base = inner(spec.probabilityTensor, mode, $(outputCol)).transformSchema(schema)
+    val base = inner(spec.probabilityTensor, "vector", $(outputCol)).transformSchema(schema)
     if (!$(decodePredictions)) base
     else StructType(base.fields.map(f => if (f.name == $(outputCol)) f.copy(dataType = DeepImagePredictor.decodedType) else f))
   }
 
   override def transform(dataset: Dataset[_]): DataFrame = {
-    transformSchema(dataset.schema)
-    val out = inner(spec.probabilityTensor, mode, $(outputCol)).transform(dataset)
-    if (!$(decodePredictions)) out
+    val schema = transformSchema(dataset.schema)
+    val t = inner(spec.probabilityTensor, "vector", $(outputCol))
+    if (!$(decodePredictions)) t.transform(dataset)
     else {
       val labels = Labels(spec.labels)
-      val k = $(topK)
       if (labels.length != spec.numClasses) {
         throw new IllegalStateException(s"label set ${spec.labels} has ${labels.length} classes, the model ${spec.numClasses}")
       }
-      // (id, name, probability) tuples, cast to the named struct fields.
-      val decode = udf { (p: Seq[Double]) =>
-        if (p == null) null
-        else p.toArray.zipWithIndex.sortBy(-_._1).take(k).map { case (prob, i) =>
-          (labels(i).id, labels(i).name, prob)
-        }.toSeq
-      }
-      out.withColumn($(outputCol), decode(col($(outputCol))).cast(DeepImagePredictor.decodedType))
+      // The top k (index, probability) pairs come from native code; their names are looked up
+      // in the label set by a Catalyst expression (no per-row Scala function).
+      val df = dataset.toDF()
+      val top = "__sparkdl_top"
+      val raw = t.runImages(df, StructField(top, DeepImagePredictor.topType, nullable = true),
+        Map("kind" -> "topK", "k" -> $(topK)))
+      val ids = typedLit(labels.indices.map(i => labels(i).id))
+      val names = typedLit(labels.indices.map(i => labels(i).name))
+      val decoded = functions.transform(col(top), x => struct(
+        ids(x.getField("index")).as("class"),
+        names(x.getField("index")).as("description"),
+        x.getField("probability").as("probability")))
+      raw.select(df.columns.map(col).toSeq :+ decoded.cast(DeepImagePredictor.decodedType).as($(outputCol)) :+
+        col(schema.fields.last.name): _*)
     }
   }
 }
 
 object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
+  /** The native top-k layout: class index and probability, best first. */
+  private val topType: DataType = ArrayType(StructType(Seq(
+    StructField("index", IntegerType, nullable = false),
+    StructField("probability", DoubleType, nullable = false))), containsNull = false)
+
   val decodedType: DataType = ArrayType(StructType(Seq(
     StructField("class", StringType), StructField("description", StringType),
     StructField("probability", DoubleType, nullable = false))), containsNull = true)

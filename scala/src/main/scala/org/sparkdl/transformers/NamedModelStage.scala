@@ -39,6 +39,8 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
   def setWeightsPath(value: String): this.type = set(weightsPath, value)
 
   @transient private var resolved: (String, Option[String], TFModel) = _
+  /** The model's broadcast, shared by every transform() of this stage (and its copies). */
+  private var broadcasts = new org.sparkdl.tf.ModelBroadcast
 
   protected def spec: NamedModel = {
     if (!isDefined(modelName)) {
@@ -73,6 +75,7 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
       .setScale(p.scale).setMean(p.mean.toArray).setStd(p.std.toArray)
       .setOutputMode(outputMode).setBatchSize($(batchSize))
       .setImageSize(if ($(imageSize).nonEmpty) $(imageSize) else Array(s.height, s.width))
+    t.shareBroadcast(broadcasts)
     t.setErrorCol(errorName)
   }
 
@@ -88,6 +91,7 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
   override def copy(extra: ParamMap): NamedModelStage = {
     val that = defaultCopy[NamedModelStage](extra)
     if (resolved != null) that.resolved = resolved
+    that.broadcasts = broadcasts
     that
   }
 

@@ -1,16 +1,14 @@
 package org.sparkdl.transformers
 
-import java.nio.{ByteBuffer, ByteOrder}
-
-import org.apache.spark.ml.functions.array_to_vector
 import org.apache.spark.ml.param.{DoubleArrayParam, DoubleParam, IntArrayParam, Param, ParamValidators}
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{Column, DataFrame, Dataset}
-import org.apache.spark.sql.functions.{col, lit, struct, udf, when}
+import org.apache.spark.sql.functions.{col, lit, struct, when}
 import org.apache.spark.sql.types._
 
 import org.sparkdl.image.{ImageReader, ImageSchema}
 import org.sparkdl.param.{HasInputCol, HasOutputCol}
+import org.sparkdl.plan.SparkdlPlanner
 import org.sparkdl.tf.TensorInfo
 
 /**
@@ -40,7 +38,8 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
     "channel order the graph expects: RGB, BGR (Spark's image order) or L (grey)",
     ParamValidators.inArray(Array("RGB", "BGR", "L")))
   final val outputMode = new Param[String](this, "outputMode",
-    "vector (an MLlib DenseVector), array (array<double>) or image (an image struct, float32 pixels)",
+    "vector (an MLlib DenseVector, the default), array (the output tensor's own type: array<float> for " +
+      "float32) or image (an image struct, float32 pixels)",
     ParamValidators.inArray(Array("vector", "array", "image")))
   final val resizeMethod = new Param[String](this, "resizeMethod",
     "how images are resized to the input tensor's size: bilinear, nearest, bicubic or lanczos3",
@@ -140,10 +139,10 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
     }
     targetSize(in)
     val out = info.tensor($(outputTensor), "outputTensor")
-    TFTransformer.sparkType(out, "outputTensor")
+    val elem = TFTransformer.sparkType(out, "outputTensor")
     val outType = $(outputMode) match {
       case "vector" => org.apache.spark.ml.linalg.SQLDataTypes.VectorType
-      case "array" => ArrayType(DoubleType, containsNull = false)
+      case "array" => ArrayType(elem, containsNull = false)
       case "image" => outputImageShape(out); ImageSchema.columnSchema
     }
     requireNewColumn(schema, $(outputCol), "outputCol")
@@ -155,45 +154,60 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
 
   override def transform(dataset: Dataset[_]): DataFrame = {
     val schema = transformSchema(dataset.schema)
-    val df = dataset.toDF()
-    val original = df.columns.toSeq
-    val in = modelInfo.tensor($(inputTensor), "inputTensor")
-    val size = targetSize(in)
-    val kind = df.schema($(inputCol)).dataType match {
-      case BinaryType | StringType => "encoded"
-      case _ => "struct"
-    }
-    val source: Column = df.schema($(inputCol)).dataType match {
-      case StringType => ImageReader.readBytesColumn(col($(inputCol)))
-      case _ => col($(inputCol))
-    }
-    val rawOut = s"__sparkdl_out"
-    val prepared = df.select(original.map(col) :+ source.as("__sparkdl_in_0"): _*)
-    val image = Map(
-      "kind" -> kind,
-      "height" -> size.map(_._1), "width" -> size.map(_._2),
-      "channelOrder" -> $(channelOrder), "resize" -> $(resizeMethod), "scale" -> $(scale),
-      "mean" -> $(mean).toSeq, "std" -> $(std).toSeq, "layout" -> $(layout))
-    val spec = org.json4s.jackson.Serialization.write(Map(
-      "inputs" -> Seq(Map("column" -> "__sparkdl_in_0", "tensor" -> in.name, "image" -> image)),
-      "outputs" -> Seq(Map("tensor" -> modelInfo.tensor($(outputTensor), "outputTensor").name, "column" -> rawOut))
-    ))(org.json4s.DefaultFormats)
-    val errorName = schema.fields.last.name
-    val raw = runNative(prepared, original, Seq("__sparkdl_in_0"),
-      Seq(StructField(rawOut, ArrayType(DoubleType, containsNull = false), nullable = true)), errorName, spec)
-    val output: Column = $(outputMode) match {
-      case "vector" => when(col(rawOut).isNull, lit(null)).otherwise(array_to_vector(col(rawOut)))
-      case "array" => col(rawOut)
+    val out = modelInfo.tensor($(outputTensor), "outputTensor")
+    $(outputMode) match {
+      case "vector" =>
+        runImages(dataset.toDF(), schema($(outputCol)), Map("kind" -> "vector"))
+      case "array" =>
+        runImages(dataset.toDF(), schema($(outputCol)), Map("kind" -> "list"))
       case "image" =>
-        val (h, w, c) = outputImageShape(modelInfo.tensor($(outputTensor), "outputTensor"))
+        // Native code writes the float32 pixels (back in Spark's BGR order); the struct around
+        // them is a plain Catalyst expression.
+        val (h, w, c) = outputImageShape(out)
+        val data = "__sparkdl_image_data"
+        val df = dataset.toDF()
+        val raw = runImages(df, StructField(data, BinaryType, nullable = true),
+          Map("kind" -> "imageData", "channels" -> c, "swapRgb" -> ($(channelOrder) == "RGB")))
         val origin = df.schema($(inputCol)).dataType match {
           case _: StructType => col(s"${$(inputCol)}.origin")
           case StringType => col($(inputCol))
           case _ => lit("")
         }
-        TFImageTransformer.toImageColumn(col(rawOut), origin, h, w, c, $(channelOrder) == "RGB")
+        val errorName = schema.fields.last.name
+        raw.select(df.columns.map(col).toSeq :+
+          TFImageTransformer.imageColumn(col(data), origin, h, w, c).as($(outputCol)) :+ col(errorName): _*)
     }
-    raw.select(original.map(col) :+ output.as($(outputCol)) :+ col(errorName): _*)
+  }
+
+  /**
+   * `df` with the model's output tensor as column `output` (laid out natively as `format`, see
+   * `OutputFormat` in `rust/src/ops/run_model/outputs.rs`) and the error column.
+   */
+  private[sparkdl] def runImages(df: DataFrame, output: StructField, format: Map[String, Any]): DataFrame = {
+    val in = modelInfo.tensor($(inputTensor), "inputTensor")
+    val size = targetSize(in)
+    val inputType = df.schema($(inputCol)).dataType
+    val kind = inputType match {
+      case BinaryType | StringType => "encoded"
+      case _ => "struct"
+    }
+    // Paths are read on the executors (any Hadoop filesystem), row by row, as the batch is written.
+    val input = inputType match {
+      case StringType => SparkdlPlanner.input(df, ImageReader.readBytesColumn(col($(inputCol))))
+      case _ => SparkdlPlanner.input(df, $(inputCol))
+    }
+    val image = Map(
+      "kind" -> kind,
+      "height" -> size.map(_._1), "width" -> size.map(_._2),
+      "channelOrder" -> $(channelOrder), "resize" -> $(resizeMethod), "scale" -> $(scale),
+      "mean" -> $(mean).toSeq, "std" -> $(std).toSeq, "layout" -> $(layout))
+    val outTensor = modelInfo.tensor($(outputTensor), "outputTensor").name
+    val spec = org.json4s.jackson.Serialization.write(Map(
+      "inputs" -> Seq(Map("column" -> "image", "tensor" -> in.name, "image" -> image)),
+      "outputs" -> Seq(Map("tensor" -> outTensor, "column" -> output.name, "format" -> format))
+    ))(org.json4s.DefaultFormats)
+    val errorName = errorColumnName($(outputCol))
+    runNative(df, Seq(input), Seq("image"), Seq(output), errorName, spec, s"${in.name} -> $outTensor")
   }
 }
 
@@ -202,35 +216,16 @@ object TFImageTransformer extends MLReadable[TFImageTransformer] {
     new TFStage.Reader[TFImageTransformer](new TFImageTransformer(_), classOf[TFImageTransformer].getName)
 
   /**
-   * Output values (row-major h x w x c) to Spark's image struct with float32 pixels (CV_32FC*),
-   * channels put back in Spark's BGR order when the graph worked in RGB.
+   * Spark's image struct around float32 pixel bytes `data` (null stays null): mode CV_32FC1/3/4.
    */
-  private[sparkdl] def toImageColumn(values: Column, origin: Column, h: Int, w: Int, c: Int, fromRgb: Boolean): Column = {
-    val toBytes = udf { (values: Seq[Double]) =>
-      val buf = ByteBuffer.allocate(h * w * c * 4).order(ByteOrder.LITTLE_ENDIAN)
-      if (values != null) {
-        // One pass into an array: Spark may hand the UDF a Seq without O(1) indexing.
-        val v = values.toArray
-        var p = 0
-        while (p < h * w) {
-          var k = 0
-          while (k < c) {
-            val src = if (fromRgb && c >= 3 && k < 3) 2 - k else k
-            buf.putFloat(v(p * c + src).toFloat)
-            k += 1
-          }
-          p += 1
-        }
-      }
-      buf.array()
-    }.asNonNullable()
+  private[sparkdl] def imageColumn(data: Column, origin: Column, h: Int, w: Int, c: Int): Column = {
     val mode = c match {
       case 1 => ImageSchema.OcvTypes.CV_32FC1
       case 3 => ImageSchema.OcvTypes.CV_32FC3
       case _ => ImageSchema.OcvTypes.CV_32FC4
     }
-    when(values.isNull, lit(null)).otherwise(struct(origin.cast(StringType).as("origin"),
+    when(data.isNull, lit(null)).otherwise(struct(origin.cast(StringType).as("origin"),
       lit(h).as("height"), lit(w).as("width"), lit(c).as("nChannels"), lit(mode).as("mode"),
-      toBytes(values).as("data")))
+      data.as("data")))
   }
 }

@@ -7,16 +7,18 @@ import org.apache.spark.ml.param.{ParamMap, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
 import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.types.{StructField, StructType}
+import org.apache.spark.sql.catalyst.expressions.Expression
+import org.apache.spark.sql.types.{StringType, StructField, StructType}
 
-import org.sparkdl.arrow.NativeBatchRunner
 import org.sparkdl.param.{HasBatchSize, HasErrorCol}
-import org.sparkdl.tf.{ModelInfo, RunModelFn, TFModel}
+import org.sparkdl.plan.SparkdlPlanner
+import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
 
 /**
  * The machinery shared by the TensorFlow transformers: the model (bytes, not a Param, saved
- * beside the params), its description for validation on the driver, native execution through
- * [[NativeBatchRunner]], and MLlib persistence.
+ * beside the params), its description for validation on the driver, its broadcast, native
+ * execution as a [[org.sparkdl.plan.NativeEval]] node of the DataFrame's plan, and MLlib
+ * persistence.
  */
 private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol
     with TFStage.PersistsModel {
@@ -74,26 +76,36 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
     }
   }
 
+  /** The model's broadcast, shared by every transform() of this stage and its copies. */
+  private var broadcasts = new ModelBroadcast
+
+  /** Shares `other`'s model broadcast (a stage that wraps this one passes its own). */
+  private[sparkdl] def shareBroadcast(from: ModelBroadcast): this.type = { broadcasts = from; this }
+
   /**
-   * Runs the model: `prepared` holds the original columns plus the native input columns
-   * `nativeInputs`; the result holds the original columns, `outputs` and the error column.
+   * `df` with the model applied, as a plan: `inputs` (expressions over `df`, one per run-spec
+   * input column, named `inputNames`) go to the model; the result is `df`'s columns followed by
+   * `outputs` (the run spec's output columns, in its order) and the error column.
    */
   protected def runNative(
-      prepared: DataFrame,
-      original: Seq[String],
-      nativeInputs: Seq[String],
+      df: DataFrame,
+      inputs: Seq[Expression],
+      inputNames: Seq[String],
       outputs: Seq[StructField],
       errorName: String,
-      runSpecJson: String): DataFrame = {
-    val spark = prepared.sparkSession
-    val model = spark.sparkContext.broadcast(getModel)
-    val outSchema = StructType(outputs :+ StructField(errorName, org.apache.spark.sql.types.StringType, nullable = true))
-    NativeBatchRunner.run(prepared, nativeInputs, original, outSchema, $(batchSize), new RunModelFn(model, runSpecJson))
+      runSpecJson: String,
+      what: String): DataFrame = {
+    val spark = df.sparkSession
+    val model = broadcasts(spark.sparkContext, getModel)
+    val resultSchema = StructType(outputs :+ StructField(errorName, StringType, nullable = true))
+    val op = RunModelOp(model, runSpecJson, inputNames, resultSchema, $(batchSize), s"$what (${getModel.toString})")
+    SparkdlPlanner(df, op, inputs)
   }
 
   override def copy(extra: ParamMap): TFStage = {
     val that = defaultCopy[TFStage](extra)
     if (tfModel != null) that.setModel(tfModel)
+    that.broadcasts = broadcasts
     that
   }
 

@@ -2,14 +2,13 @@ package org.sparkdl.transformers
 
 import scala.jdk.CollectionConverters._
 
-import org.apache.spark.ml.functions.vector_to_array
 import org.apache.spark.ml.linalg.SQLDataTypes.VectorType
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
-import org.apache.spark.sql.functions.{col, lit, when}
 import org.apache.spark.sql.types._
 
 import org.sparkdl.param.StringMapParam
+import org.sparkdl.plan.SparkdlPlanner
 import org.sparkdl.tf.TensorInfo
 
 /**
@@ -20,11 +19,13 @@ import org.sparkdl.tf.TensorInfo
  *     .setGraph(frozenGraphDefBytes)
  *     .setInputMapping(Map("features" -> "x:0"))
  *     .setOutputMapping(Map("y:0" -> "prediction"))
- *   t.transform(df)   // adds prediction: array<double>, and prediction_error: string
+ *   t.transform(df)   // adds prediction: array<float> (the tensor's type), and prediction_error: string
  * }}}
  *
  * Each row is one example: its values are reshaped to the input tensor's shape without the batch
- * dimension. A row that cannot be fed (null, wrong length) gets null outputs and the reason in the
+ * dimension. Each output column holds the output tensor's values in its own type (float32 gives
+ * `array<float>`, float64 `array<double>`, int32 `array<int>`, int64 `array<bigint>`, uint8
+ * `array<smallint>`). A row that cannot be fed (null, wrong length) gets null outputs and the reason in the
  * error column; the other rows run.
  */
 class TFTransformer(override val uid: String) extends TFStage {
@@ -73,9 +74,9 @@ class TFTransformer(override val uid: String) extends TFStage {
       TFTransformer.sparkType(info.tensor(tensor, "inputMapping"), "inputMapping")
     }
     val outFields = outputs.map { case (tensor, column) =>
-      TFTransformer.sparkType(info.tensor(tensor, "outputMapping"), "outputMapping")
+      val elem = TFTransformer.sparkType(info.tensor(tensor, "outputMapping"), "outputMapping")
       requireNewColumn(schema, column, "outputMapping")
-      StructField(column, ArrayType(DoubleType, containsNull = false), nullable = true)
+      StructField(column, ArrayType(elem, containsNull = false), nullable = true)
     }
     val errorName = errorColumnName(outputs.head._2)
     requireNewColumn(schema, errorName, "errorCol")
@@ -86,25 +87,16 @@ class TFTransformer(override val uid: String) extends TFStage {
     val schema = transformSchema(dataset.schema)
     val info = modelInfo
     val df = dataset.toDF()
-    val original = df.columns.toSeq
-    val native = inputs.zipWithIndex.map { case ((column, name), i) =>
-      val tensor = info.tensor(name, "inputMapping")
-      val elem = TFTransformer.sparkType(tensor, "inputMapping")
-      val source = df.schema(column).dataType match {
-        case VectorType =>
-          when(col(column).isNull, lit(null))
-            .otherwise(vector_to_array(col(column), if (elem == FloatType) "float32" else "float64"))
-        case _ => col(column)
-      }
-      (s"__sparkdl_in_$i", source.cast(ArrayType(elem)), tensor.name)
-    }
-    val prepared = df.select(original.map(col) ++ native.map { case (n, c, _) => c.as(n) }: _*)
+    // Columns go to native code as they are: arrays of any numbers and ML vectors (dense or
+    // sparse) are cast and reshaped to each tensor there.
+    val names = inputs.indices.map(i => s"in$i")
     val spec = org.json4s.jackson.Serialization.write(Map(
-      "inputs" -> native.map { case (n, _, t) => Map("column" -> n, "tensor" -> t) },
+      "inputs" -> inputs.zip(names).map { case ((_, t), n) => Map("column" -> n, "tensor" -> info.tensor(t, "inputMapping").name) },
       "outputs" -> outputs.map { case (t, c) => Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c) }
     ))(org.json4s.DefaultFormats)
-    val outFields = schema.fields.slice(original.length, schema.length - 1).toSeq
-    runNative(prepared, original, native.map(_._1), outFields, schema.fields.last.name, spec)
+    val outFields = schema.fields.slice(df.columns.length, schema.length - 1).toSeq
+    runNative(df, inputs.map { case (c, _) => SparkdlPlanner.input(df, c) }, names, outFields,
+      schema.fields.last.name, spec, s"TFTransformer ${outputs.map(_._1).mkString(", ")}")
   }
 }
 

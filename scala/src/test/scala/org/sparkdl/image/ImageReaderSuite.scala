@@ -7,7 +7,7 @@ import org.apache.spark.sql.functions.col
 import org.scalatest.funsuite.AnyFunSuite
 
 import org.sparkdl.{SharedSpark, SparkdlConf}
-import org.sparkdl.arrow.NativeBatchRunner
+import org.sparkdl.arrow.NativeBatches
 
 class ImageReaderSuite extends AnyFunSuite with SharedSpark {
 
@@ -112,13 +112,13 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
     (0 until 25).foreach(i => TestImages.writeLossless(Files.createDirectory(dir.resolve(s"d$i"))))
     spark.conf.set(SparkdlConf.DecodeBatchSize, "1")
     try {
-      val before = NativeBatchRunner.allocatedBytes
+      val before = NativeBatches.allocatedBytes
       var batches = 0L
       (0 until 10).foreach { _ =>
         batches += ImageReader.readImages(spark, dir.toString, recursive = true).where(col("image").isNotNull).count()
       }
       assert(batches == 1000)
-      assert(NativeBatchRunner.allocatedBytes == before)
+      assert(NativeBatches.allocatedBytes == before)
     } finally spark.conf.unset(SparkdlConf.DecodeBatchSize)
   }
 }

@@ -44,7 +44,7 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
     val dir = Files.createTempDirectory("sparkdl-featurizer-").resolve("stage").toString
     featurizer.write.save(dir)
     val again = DeepImageFeaturizer.load(dir).transform(images).select("f").head().getAs[Vector](0)
-    assert(again.toArray.zip(f.toArray).forall { case (a, b) => math.abs(a - b) < 1e-6 })
+    assert(again.size == f.size && again.toArray.zip(f.toArray).forall { case (a, b) => math.abs(a - b) < 1e-6 })
   }
 
   test("featureLayer and imageSize: multiscale features of 1536, other sizes, errors that list the choices") {
@@ -56,7 +56,7 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
     val multi = features(new DeepImageFeaturizer().setFeatureLayer("multiscale"))
     assert(multi.length == 1536)
     // The last 1280 of "multiscale" are the default features.
-    assert(multi.drop(256).zip(pool).forall { case (a, b) => math.abs(a - b) < 1e-4 * (1 + math.abs(b)) })
+    assert(pool.length == 1280 && multi.drop(256).zip(pool).forall { case (a, b) => math.abs(a - b) < 1e-4 * (1 + math.abs(b)) })
     val at300 = features(new DeepImageFeaturizer().setImageSize(Array(300, 300)))
     assert(at300.length == 1280 && at300.zip(pool).exists { case (a, b) => math.abs(a - b) > 1e-3 })
     // Saved and loaded with its Params.

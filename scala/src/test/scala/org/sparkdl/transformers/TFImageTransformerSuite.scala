@@ -37,7 +37,8 @@ class TFImageTransformerSuite extends AnyFunSuite with SharedSpark {
         assert(r.isNullAt(2) && !r.isNullAt(3))
       } else {
         val img = r.getStruct(0)
-        val got = r.getSeq[Double](2)
+        val got = r.getSeq[Float](2)
+        assert(got.length == 3, got)
         rgbMeans(img.getAs[Array[Byte]](5), img.getInt(3)).zip(got).foreach { case (e, g) =>
           assert(math.abs(e - g) < 1e-3, s"${img.getString(0)}: $got")
         }

@@ -30,11 +30,14 @@ class TFTransformerSuite extends AnyFunSuite with SharedSpark {
     val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 3), schema)
       .union(spark.createDataFrame(spark.sparkContext.parallelize(Seq.empty[Row], 1), schema))
     for (batch <- Seq(1, 7, 64)) {
-      val out = transformer(batch).transform(df).collect()
+      val t = transformer(batch)
+      assert(t.transformSchema(df.schema)("y").dataType == ArrayType(FloatType, containsNull = false))
+      val out = t.transform(df).collect()
       assert(out.length == 101)
       out.zipWithIndex.foreach { case (r, i) =>
         assert(r.getInt(0) == i && r.getString(1) == s"r$i")
-        val y = r.getSeq[Double](3)
+        val y = r.getSeq[Float](3)
+        assert(y.length == 2, s"row $i: $y")
         expected(inputs(101)(i)).zip(y).foreach { case (e, g) => assert(math.abs(e - g) < 1e-5, s"row $i: $y") }
         assert(r.isNullAt(4))
       }
@@ -48,7 +51,8 @@ class TFTransformerSuite extends AnyFunSuite with SharedSpark {
       (2, Vectors.dense(1.0, 2.0)),
       (3, null)).toDF("id", "x")
     val out = transformer().transform(df).orderBy("id").collect()
-    assert(out(0).getSeq[Double](2).zip(expected(Seq(1.0, 2.0, 3.0))).forall { case (a, b) => math.abs(a - b) < 1e-5 })
+    val y0 = out(0).getSeq[Float](2)
+    assert(y0.length == 2 && y0.zip(expected(Seq(1.0, 2.0, 3.0))).forall { case (a, b) => math.abs(a - b) < 1e-5 }, y0)
     assert(out(1).isNullAt(2) && out(1).getString(3).contains("3"), out(1).getString(3))
     assert(out(2).isNullAt(2) && out(2).getString(3).nonEmpty)
   }
@@ -71,9 +75,9 @@ class TFTransformerSuite extends AnyFunSuite with SharedSpark {
     val dir = Files.createTempDirectory("sparkdl-pipeline-").resolve("m").toString
     model.save(dir)
     val reloaded = PipelineModel.load(dir)
-    val a = model.transform(df).select("y").collect().map(_.getSeq[Double](0))
-    val b = reloaded.transform(df).select("y").collect().map(_.getSeq[Double](0))
-    assert(a.toSeq == b.toSeq)
+    val a = model.transform(df).select("y").collect().map(_.getSeq[Float](0))
+    val b = reloaded.transform(df).select("y").collect().map(_.getSeq[Float](0))
+    assert(a.length == 10 && a.forall(_.length == 2) && a.toSeq == b.toSeq)
     assert(reloaded.stages.head.asInstanceOf[TFTransformer].getBatchSize == 3)
   }
 }

@@ -1,13 +1,14 @@
 package org.apache.spark.sql.sparkdl
 
-import org.apache.arrow.vector.types.pojo.Schema
-
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
-import org.apache.spark.sql.{classic, DataFrame, Row, SparkSession}
+import org.apache.spark.sql.{classic, Column, DataFrame, Row, SparkSession}
+import org.apache.spark.sql.execution.SparkStrategy
 import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{Alias, Expression}
+import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
+import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.types.StructType
-import org.apache.spark.sql.util.ArrowUtils
 import org.apache.spark.util.SerializableConfiguration
 
 /**
@@ -17,12 +18,32 @@ import org.apache.spark.util.SerializableConfiguration
  */
 object SparkdlBridge {
 
-  /** Spark schema to Arrow schema, the way Spark's own Arrow paths convert it. */
-  def toArrowSchema(schema: StructType, timeZoneId: String): Schema =
-    ArrowUtils.toArrowSchema(schema, timeZoneId, true, false)
+  /** `df`'s analyzed logical plan. */
+  def analyzed(df: DataFrame): LogicalPlan = classicDataset(df).queryExecution.analyzed
 
-  /** The rows of `df` as Spark's internal rows, without converting them to `Row`s. */
-  def internalRows(df: DataFrame): RDD[InternalRow] = classicDataset(df).queryExecution.toRdd
+  /** A DataFrame over a logical plan (analyzed, not executed). */
+  def ofRows(spark: SparkSession, plan: LogicalPlan): DataFrame = classic.Dataset.ofRows(classicSession(spark), plan)
+
+  /** `column` resolved against `df`, as a Catalyst expression over `df`'s attributes. */
+  def expression(df: DataFrame, column: Column): Expression =
+    classicDataset(df).select(column).queryExecution.analyzed match {
+      case Project(Seq(Alias(e, _)), _) => e
+      case Project(Seq(e), _) => e
+      case other => throw new IllegalStateException(s"expected a projection of one column, got $other")
+    }
+
+  /**
+   * Adds a planner strategy and optimizer rules to `spark`'s experimental methods, once (a
+   * session with the sparkdl extension has them already and gains nothing by a second copy).
+   */
+  def addExperimental(spark: SparkSession, strategy: SparkStrategy, rules: Seq[Rule[LogicalPlan]]): Unit = {
+    val exp = classicSession(spark).experimental
+    exp.synchronized {
+      if (!exp.extraStrategies.contains(strategy)) exp.extraStrategies = exp.extraStrategies :+ strategy
+      val missing = rules.filterNot(exp.extraOptimizations.contains)
+      if (missing.nonEmpty) exp.extraOptimizations = exp.extraOptimizations ++ missing
+    }
+  }
 
   /** A DataFrame over internal rows that already match `schema`. */
   def createDataFrame(spark: SparkSession, rows: RDD[InternalRow], schema: StructType): DataFrame =
@@ -31,9 +52,6 @@ object SparkdlBridge {
   /** The session's Hadoop configuration, serializable so tasks can open files with it. */
   def serializableHadoopConf(spark: SparkSession): Broadcast[SerializableConfiguration] =
     spark.sparkContext.broadcast(new SerializableConfiguration(classicSession(spark).sessionState.newHadoopConf()))
-
-  def sessionTimeZone(spark: SparkSession): String =
-    classicSession(spark).sessionState.conf.sessionLocalTimeZone
 
   private def classicDataset(df: DataFrame): classic.Dataset[Row] = df match {
     case d: classic.Dataset[Row @unchecked] => d

@@ -1,0 +1,18 @@
+package org.sparkdl.image
+
+import org.apache.spark.sql.types.StructType
+
+import org.sparkdl.jni.NativeLib
+import org.sparkdl.plan.{NativeCall, NativeOp}
+
+/** Native image decoding: (origin, content) rows to (image struct, error) rows. */
+private[sparkdl] case class DecodeImagesOp(optionsJson: String, batchSize: Int) extends NativeOp {
+  override def inputNames: Seq[String] = Seq("origin", "content")
+  override def resultSchema: StructType = ImageSchema.readImagesSchema
+  override def describe: String = s"decodeImages $optionsJson"
+  override def open(): NativeCall = new NativeCall {
+    override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long =
+      NativeLib.decodeImages(inArray, inSchema, outArray, outSchema, optionsJson)
+    override def close(): Unit = ()
+  }
+}

@@ -1,0 +1,154 @@
+package org.sparkdl.plan
+
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.spark.TaskContext
+import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.catalyst.InternalRow
+import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference, AttributeSet, BindReferences, BoundReference, Expression, JoinedRow, MutableProjection, UnsafeProjection}
+import org.apache.spark.sql.catalyst.plans.physical.{Partitioning, UnknownPartitioning}
+import org.apache.spark.sql.catalyst.expressions.SortOrder
+import org.apache.spark.sql.execution.{SparkPlan, UnaryExecNode}
+import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
+
+import org.sparkdl.arrow.NativeBatches
+
+/**
+ * Physical operator of [[NativeEval]]. Per partition: up to `batchSize` rows at a time, only the
+ * input columns are written to a reused Arrow batch, straight from the child's rows; the batch
+ * goes to native code through the Arrow C Data Interface; the result batch comes back without a
+ * copy, and each output row is projected once from (the child's other columns, the input batch,
+ * the result batch), in order.
+ *
+ * While a batch is out, only the child's columns that are not inputs and that the output keeps
+ * are held (copied) per row; columns that are inputs and are kept are read back from the Arrow
+ * input batch, so an image is not held twice.
+ */
+case class NativeEvalExec(
+    op: NativeOp,
+    inputs: Seq[Expression],
+    results: Seq[Attribute],
+    dropped: Seq[Attribute],
+    child: SparkPlan) extends UnaryExecNode {
+
+  override def output: Seq[Attribute] = NativeEval.passThrough(child.output, dropped) ++ results
+
+  override def producedAttributes: AttributeSet = AttributeSet(results)
+
+  // Rows stay in their partitions and order; with columns dropped, partitioning and ordering may
+  // name columns that are gone, so they are only claimed when every column is kept.
+  override def outputPartitioning: Partitioning =
+    if (dropped.isEmpty) child.outputPartitioning else UnknownPartitioning(child.outputPartitioning.numPartitions)
+  override def outputOrdering: Seq[SortOrder] = if (dropped.isEmpty) child.outputOrdering else Nil
+
+  override lazy val metrics: Map[String, SQLMetric] = Map(
+    "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of output rows"),
+    "numBatches" -> SQLMetrics.createMetric(sparkContext, "number of native batches"),
+    "nativeTime" -> SQLMetrics.createNanoTimingMetric(sparkContext, "time in native code"))
+
+  override def simpleString(maxFields: Int): String =
+    s"NativeEval ${op.describe} [${inputs.map(_.sql).mkString(", ")}] -> [${results.mkString(", ")}]"
+
+  override protected def doExecute(): RDD[InternalRow] = {
+    val childOutput = child.output
+    val bound = inputs.map(BindReferences.bindReference(_, childOutput))
+    // Inputs that are columns are read by ordinal; the others are evaluated per row.
+    val computed = bound.zipWithIndex.collect { case (e, i) if !e.isInstanceOf[BoundReference] => (e, i) }
+    val inputAttrs: Seq[Attribute] = inputs.zipWithIndex.map {
+      case (a: Attribute, _) => a
+      case (e, i) => AttributeReference(s"_in$i", e.dataType, e.nullable)()
+    }
+    val inputSet = AttributeSet(inputs.collect { case a: Attribute => a })
+    val kept = NativeEval.passThrough(childOutput, dropped)
+    val held = kept.filterNot(inputSet.contains)
+    val outputs = output
+    val numOutputRows = longMetric("numOutputRows")
+    val numBatches = longMetric("numBatches")
+    val nativeTime = longMetric("nativeTime")
+    val theOp = op
+    val types = inputs.map(_.dataType)
+
+    child.execute().mapPartitionsWithIndex { (_, rows) =>
+      val compute: Option[MutableProjection] =
+        if (computed.isEmpty) None else Some(MutableProjection.create(computed.map(_._1)))
+      val holdProj = if (held.isEmpty) None else Some(UnsafeProjection.create(held, childOutput))
+      val outProj = UnsafeProjection.create(outputs, held ++ inputAttrs ++ results)
+      val batches = new NativeBatches(theOp, types, TaskContext.get())
+      val ordinals: Array[Int] = bound.map {
+        case b: BoundReference => b.ordinal
+        case _ => -1
+      }.toArray
+      val computedAt: Array[Int] = {
+        val a = Array.fill(bound.length)(-1)
+        computed.zipWithIndex.foreach { case ((_, i), j) => a(i) = j }
+        a
+      }
+      new NativeEvalIterator(rows, batches, theOp.batchSize, ordinals, computedAt, compute, holdProj, outProj,
+        numOutputRows, numBatches, nativeTime)
+    }
+  }
+
+  override protected def withNewChildInternal(newChild: SparkPlan): NativeEvalExec = copy(child = newChild)
+}
+
+/** The rows of one partition through native batches. */
+private final class NativeEvalIterator(
+    rows: Iterator[InternalRow],
+    batches: NativeBatches,
+    batchSize: Int,
+    ordinals: Array[Int],
+    computedAt: Array[Int],
+    compute: Option[MutableProjection],
+    holdProj: Option[UnsafeProjection],
+    outProj: UnsafeProjection,
+    numOutputRows: SQLMetric,
+    numBatches: SQLMetric,
+    nativeTime: SQLMetric) extends Iterator[InternalRow] {
+
+  private val held = new ArrayBuffer[InternalRow](if (holdProj.isDefined) batchSize else 0)
+  private val empty = InternalRow.empty
+  private val inner = new JoinedRow
+  private val outer = new JoinedRow
+  private var n = 0
+  private var i = 0
+
+  override def hasNext: Boolean = {
+    if (i < n) true
+    else if (rows.hasNext) { nextBatch(); i < n }
+    else { batches.close(); false }
+  }
+
+  override def next(): InternalRow = {
+    if (!hasNext) throw new NoSuchElementException("no more rows")
+    val h = if (holdProj.isDefined) held(i) else empty
+    val row = outProj(outer(inner(h, batches.inputRow(i)), batches.resultRow(i)))
+    i += 1
+    numOutputRows += 1
+    row
+  }
+
+  private def nextBatch(): Unit = {
+    batches.startBatch()
+    held.clear()
+    var count = 0
+    while (count < batchSize && rows.hasNext) {
+      val row = rows.next()
+      val values = compute.map(_.apply(row))
+      var k = 0
+      while (k < ordinals.length) {
+        if (ordinals(k) >= 0) batches.input.write(k, row, ordinals(k))
+        else batches.input.write(k, values.get, computedAt(k))
+        k += 1
+      }
+      batches.input.endRow()
+      holdProj.foreach(p => held += p(row).copy())
+      count += 1
+    }
+    val t0 = System.nanoTime()
+    batches.run()
+    nativeTime += System.nanoTime() - t0
+    numBatches += 1
+    n = count
+    i = 0
+  }
+}

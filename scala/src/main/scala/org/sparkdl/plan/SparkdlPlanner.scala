@@ -1,0 +1,50 @@
+package org.sparkdl.plan
+
+import org.apache.spark.sql.{Column, DataFrame, SparkSession}
+import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference, Expression}
+import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
+import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy}
+import org.apache.spark.sql.sparkdl.SparkdlBridge
+
+/** Plans [[NativeEval]] as [[NativeEvalExec]]. */
+object NativeEvalStrategy extends SparkStrategy {
+  override def apply(plan: LogicalPlan): Seq[SparkPlan] = plan match {
+    case e: NativeEval => NativeEvalExec(e.op, e.inputs, e.results, e.dropped, planLater(e.child)) :: Nil
+    case _ => Nil
+  }
+}
+
+/**
+ * Puts native operations into DataFrame plans. The planner strategy and the two optimizer rules
+ * come with the session extension (`spark.sql.extensions`); sessions without it get them through
+ * `spark.experimental` the first time a sparkdl stage builds a plan there.
+ */
+object SparkdlPlanner {
+
+  val optimizerRules = Seq(PruneNativeEval, PushFilterBelowNativeEval)
+
+  /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
+  def install(spark: SparkSession): Unit = SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
+
+  /**
+   * `df` with `op` applied to `inputs` (expressions over `df`'s columns, see [[input]]): `df`'s
+   * columns, less `drop` (op inputs only), followed by one column per column of
+   * `op.resultSchema`. Builds a plan; runs nothing.
+   */
+  def apply(df: DataFrame, op: NativeOp, inputs: Seq[Expression], drop: Seq[Attribute] = Nil): DataFrame = {
+    val spark = df.sparkSession
+    install(spark)
+    val results = op.resultSchema.fields.toSeq.map(f => AttributeReference(f.name, f.dataType, f.nullable)())
+    SparkdlBridge.ofRows(spark, NativeEval(op, inputs, results, drop, SparkdlBridge.analyzed(df)))
+  }
+
+  /** Column `name` of `df` as an input. */
+  def input(df: DataFrame, name: String): Attribute = {
+    val output = SparkdlBridge.analyzed(df).output
+    output.find(_.name == name).getOrElse(throw new IllegalArgumentException(
+      s"no column '$name' (columns: ${output.map(_.name).mkString(", ")})"))
+  }
+
+  /** A column expression over `df` (e.g. a file read from a path column) as an input. */
+  def input(df: DataFrame, column: Column): Expression = SparkdlBridge.expression(df, column)
+}

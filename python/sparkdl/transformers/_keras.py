@@ -123,7 +123,7 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
         g = self._keras_graph()
         return g.input_name, g.output_name, g.input_shape
 
-    def _tf_stage(self, input_col: str, output_col: str, error_col: str) -> Any:
+    def _tf_stage(self, input_col: str, output_col: str, error_col: str, output_mode: str = "array") -> Any:
         """The TFTransformer that runs the model: ``input_col`` -> ``output_col``."""
         from sparkdl.transformers.tf_tensor import TFTransformer
 
@@ -138,6 +138,7 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
         stage.setOutputMapping({out: output_col})
         stage.setBatchSize(self.getOrDefault(self.batchSize))
         stage.setErrorCol(error_col)
+        stage.setOutputMode(output_mode)
         return stage
 
     # -- persistence --------------------------------------------------------------------

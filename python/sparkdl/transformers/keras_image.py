@@ -20,7 +20,8 @@ class KerasImageFileTransformer(KerasStage):
     workers; only its float32 arrays cross to the JVM (as Arrow), where the model, exported
     once to a frozen TensorFlow graph, runs batched in sparkdl's native engine.
 
-    ``outputMode``: "vector" (MLlib DenseVector, the default) or "array" (array<double>).
+    ``outputMode``: "vector" (MLlib DenseVector, the default) or "array" (the model output's own
+    type, array<float> for float32).
     A row whose loader fails, returns the wrong shape, or whose URI is null gets a null output
     and the reason in ``errorCol`` (default ``<outputCol>_error``); the job goes on.
     """
@@ -51,7 +52,6 @@ class KerasImageFileTransformer(KerasStage):
         return self._set(outputMode=value)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        from pyspark.ml.functions import array_to_vector
         from pyspark.sql import functions as F
         from pyspark.sql.types import StringType
 
@@ -86,10 +86,8 @@ class KerasImageFileTransformer(KerasStage):
         staged = dataset.withColumn(loaded, load(F.col(column))).select(
             *[F.col(c) for c in original], F.col(loaded + ".x").alias(values),
             F.col(loaded + ".error").alias(load_error))
-        ran = self._tf_stage(values, raw, tf_error).transform(staged)
-        out = F.col(raw) if mode == "array" else F.when(F.col(raw).isNull(), None).otherwise(
-            array_to_vector(F.col(raw)))
-        return ran.select(*[F.col(c) for c in original], out.alias(output),
+        ran = self._tf_stage(values, raw, tf_error, mode).transform(staged)
+        return ran.select(*[F.col(c) for c in original], F.col(raw).alias(output),
                           F.coalesce(F.col(load_error), F.col(tf_error)).alias(error))
 
     # The loader is a function, not JSON: it is cloudpickled into the saved stage.

@@ -14,7 +14,7 @@ class KerasTransformer(KerasStage):
     input shape. The model is exported to a frozen TensorFlow graph once, on the driver, and
     run batched in sparkdl's native engine on the executors; Python does no per-row work.
 
-    Adds ``outputCol`` (array<double>, the flattened model output) and ``errorCol`` (the reason
+    Adds ``outputCol`` (the flattened model output, in its own type: array<float> for float32) and ``errorCol`` (the reason
     when a row's output is null, e.g. a null input or one of the wrong length).
     """
 

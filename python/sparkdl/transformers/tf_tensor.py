@@ -3,6 +3,7 @@
 from typing import Any, Dict, Optional
 
 from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
 
 from sparkdl.transformers._base import TFStage
 from sparkdl.transformers.graph import tensor_name
@@ -19,9 +20,14 @@ class TFTransformer(TFStage):
     """Applies a TensorFlow graph to numeric array or vector columns.
 
     ``inputMapping``: {column: tensor}; ``outputMapping``: {tensor: column}. Tensors may be
-    names ("x:0") or tf.Tensors. Outputs are array<double> columns, one example per row.
+    names ("x:0") or tf.Tensors. Outputs are arrays of the output tensor's own type (float32
+    gives array<float>), one example per row; ``outputMode="vector"`` gives MLlib vectors.
     The mappings live on the JVM stage (they are saved with it).
     """
+
+    outputMode = Param(Params._dummy(), "outputMode",
+                       "array (the output tensor's own type, e.g. array<float>) or vector (MLlib vectors)",
+                       typeConverter=TypeConverters.toString)
 
     _java_class_name = "org.sparkdl.transformers.TFTransformer"
 
@@ -29,9 +35,10 @@ class TFTransformer(TFStage):
     def __init__(self, *, graph: Any = None, modelPath: Optional[str] = None,
                  inputMapping: Optional[Dict[str, Any]] = None,
                  outputMapping: Optional[Dict[Any, str]] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None,
+                 outputMode: Optional[str] = None) -> None:
         super().__init__()
-        self._setDefault(batchSize=64)
+        self._setDefault(batchSize=64, outputMode="array")
         kwargs = dict(self._input_kwargs)
         inputs = kwargs.pop("inputMapping", None)
         outputs = kwargs.pop("outputMapping", None)
@@ -59,6 +66,9 @@ class TFTransformer(TFStage):
             if self.hasParam(name):
                 self._paramMap.pop(self.getParam(name), None)
                 self._defaultParamMap.pop(self.getParam(name), None)
+
+    def setOutputMode(self, value: str) -> "TFTransformer":
+        return self._set(outputMode=value)
 
     def getInputMapping(self) -> Dict[str, str]:
         return dict(self._java_obj.getInputMappingJava())

@@ -1,8 +1,8 @@
 package org.sparkdl.plan
 
 import org.apache.spark.sql.{Column, DataFrame, SparkSession}
-import org.apache.spark.sql.catalyst.expressions.{Attribute, AttributeReference, Expression}
-import org.apache.spark.sql.catalyst.plans.logical.LogicalPlan
+import org.apache.spark.sql.catalyst.expressions.{Alias, Attribute, AttributeReference, AttributeSet, Expression}
+import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
 import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy}
 import org.apache.spark.sql.sparkdl.SparkdlBridge
 
@@ -35,7 +35,13 @@ object SparkdlPlanner {
     val spark = df.sparkSession
     install(spark)
     val results = op.resultSchema.fields.toSeq.map(f => AttributeReference(f.name, f.dataType, f.nullable)())
-    SparkdlBridge.ofRows(spark, NativeEval(op, inputs, results, drop, SparkdlBridge.analyzed(df)))
+    val node = NativeEval(op, inputs, results, drop, SparkdlBridge.analyzed(df))
+    // The results are named again by a projection: the analyzer gives a projection's aliases new
+    // ids where a plan meets itself (a self-join), which it cannot do for a node it does not know.
+    // The optimizer removes the projection where nothing needs it.
+    val produced = AttributeSet(results)
+    val named = node.output.map(a => if (produced.contains(a)) Alias(a, a.name)() else a)
+    SparkdlBridge.ofRows(spark, Project(named, node))
   }
 
   /** Column `name` of `df` as an input. */

@@ -3,6 +3,7 @@ package org.sparkdl.transformers
 import scala.jdk.CollectionConverters._
 
 import org.apache.spark.ml.linalg.SQLDataTypes.VectorType
+import org.apache.spark.ml.param.{Param, ParamValidators}
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
 import org.apache.spark.sql.types._
@@ -25,7 +26,7 @@ import org.sparkdl.tf.TensorInfo
  * Each row is one example: its values are reshaped to the input tensor's shape without the batch
  * dimension. Each output column holds the output tensor's values in its own type (float32 gives
  * `array<float>`, float64 `array<double>`, int32 `array<int>`, int64 `array<bigint>`, uint8
- * `array<smallint>`). A row that cannot be fed (null, wrong length) gets null outputs and the reason in the
+ * `array<smallint>`); with `outputMode` "vector", MLlib vectors. A row that cannot be fed (null, wrong length) gets null outputs and the reason in the
  * error column; the other rows run.
  */
 class TFTransformer(override val uid: String) extends TFStage {
@@ -36,6 +37,15 @@ class TFTransformer(override val uid: String) extends TFStage {
     "input column name -> input tensor name (op or op:index)")
   final val outputMapping = new StringMapParam(this, "outputMapping",
     "output tensor name (op or op:index) -> output column name")
+
+  final val outputMode = new Param[String](this, "outputMode",
+    "array (default: each output in its tensor's own type, e.g. array<float>) or vector (MLlib " +
+      "dense vectors of doubles, built natively)",
+    ParamValidators.inArray(Array("array", "vector")))
+  setDefault(outputMode -> "array")
+
+  def setOutputMode(value: String): this.type = set(outputMode, value)
+  def getOutputMode: String = $(outputMode)
 
   def getInputMapping: Map[String, String] = $(inputMapping)
   def setInputMapping(value: Map[String, String]): this.type = set(inputMapping, value)
@@ -76,7 +86,8 @@ class TFTransformer(override val uid: String) extends TFStage {
     val outFields = outputs.map { case (tensor, column) =>
       val elem = TFTransformer.sparkType(info.tensor(tensor, "outputMapping"), "outputMapping")
       requireNewColumn(schema, column, "outputMapping")
-      StructField(column, ArrayType(elem, containsNull = false), nullable = true)
+      val t = if ($(outputMode) == "vector") VectorType else ArrayType(elem, containsNull = false)
+      StructField(column, t, nullable = true)
     }
     val errorName = errorColumnName(outputs.head._2)
     requireNewColumn(schema, errorName, "errorCol")
@@ -92,7 +103,10 @@ class TFTransformer(override val uid: String) extends TFStage {
     val names = inputs.indices.map(i => s"in$i")
     val spec = org.json4s.jackson.Serialization.write(Map(
       "inputs" -> inputs.zip(names).map { case ((_, t), n) => Map("column" -> n, "tensor" -> info.tensor(t, "inputMapping").name) },
-      "outputs" -> outputs.map { case (t, c) => Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c) }
+      "outputs" -> outputs.map { case (t, c) =>
+        Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c,
+          "format" -> Map("kind" -> (if ($(outputMode) == "vector") "vector" else "list")))
+      }
     ))(org.json4s.DefaultFormats)
     val outFields = schema.fields.slice(df.columns.length, schema.length - 1).toSeq
     runNative(df, inputs.map { case (c, _) => SparkdlPlanner.input(df, c) }, names, outFields,

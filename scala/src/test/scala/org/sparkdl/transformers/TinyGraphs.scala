@@ -96,4 +96,15 @@ object TinyGraphs {
       "value" -> attrTensor(intTensor(Seq(2), Seq(h, w)))),
     node("resize/ResizeBilinear", "ResizeBilinear", Seq("sparkdl_image_input", "resize/size"),
       "T" -> attrType(DtFloat), "align_corners" -> attrBool(false), "half_pixel_centers" -> attrBool(true)))
+
+  /** y = CheckNumerics(x), x float (batch, 3): TensorFlow rejects a batch holding NaN or inf. */
+  def checkNumerics: Array[Byte] = graph(
+    node("x", "Placeholder", Nil, "dtype" -> attrType(DtFloat), "shape" -> attrShape(Seq(-1, 3))),
+    node("y", "CheckNumerics", Seq("x"), "T" -> attrType(DtFloat), "message" -> new Msg().bytes(2, "not finite".getBytes("UTF-8"))))
+
+  /** y = x + v with v a TF1 variable never initialised: every run fails (FAILED_PRECONDITION). */
+  def uninitialized: Array[Byte] = graph(
+    node("x", "Placeholder", Nil, "dtype" -> attrType(DtFloat), "shape" -> attrShape(Seq(-1, 3))),
+    node("v", "VariableV2", Nil, "dtype" -> attrType(DtFloat), "shape" -> attrShape(Seq(3))),
+    node("y", "Add", Seq("x", "v"), "T" -> attrType(DtFloat)))
 }

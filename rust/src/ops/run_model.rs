@@ -33,7 +33,6 @@ mod outputs;
 mod tests;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use arrow::array::{Array, StructArray};
 use serde::Deserialize;

@@ -37,8 +37,14 @@ pub enum OutputFormat {
     #[serde(rename_all = "camelCase")]
     ImageData { channels: usize, swap_rgb: bool },
     /// The `k` largest values, largest first:
-    /// `list<struct<index: int, probability: double>>`.
-    TopK { k: usize },
+    /// `list<struct<index: int, probability: double>>`, or with `labels`
+    /// (`[id, name]` per class index) `list<struct<class: string,
+    /// description: string, probability: double>>`.
+    TopK {
+        k: usize,
+        #[serde(default)]
+        labels: Option<Vec<(String, String)>>,
+    },
 }
 
 /// The outputs of one `Session::run`: per fetch, a tensor whose first
@@ -167,7 +173,7 @@ impl Collected {
             },
             OutputFormat::Vector => self.vector(k),
             OutputFormat::ImageData { channels, swap_rgb } => self.image_data(k, *channels, *swap_rgb)?,
-            OutputFormat::TopK { k: top } => self.top_k(k, *top),
+            OutputFormat::TopK { k: top, labels } => self.top_k(k, *top, labels.as_deref())?,
         })
     }
 
@@ -254,17 +260,24 @@ impl Collected {
         Ok(Arc::new(b.finish()))
     }
 
-    fn top_k(&self, k: usize, top: usize) -> ArrayRef {
-        let fields = Fields::from(vec![
-            Field::new("index", DataType::Int32, false),
-            Field::new("probability", DataType::Float64, false),
-        ]);
+    fn top_k(&self, k: usize, top: usize, labels: Option<&[(String, String)]>) -> Result<ArrayRef> {
+        let fields = match labels {
+            Some(_) => Fields::from(vec![
+                Field::new("class", DataType::Utf8, true),
+                Field::new("description", DataType::Utf8, true),
+                Field::new("probability", DataType::Float64, false),
+            ]),
+            None => Fields::from(vec![
+                Field::new("index", DataType::Int32, false),
+                Field::new("probability", DataType::Float64, false),
+            ]),
+        };
         let item = Arc::new(Field::new("element", DataType::Struct(fields.clone()), false));
-        let entries = StructBuilder::new(
-            fields,
-            vec![Box::new(Int32Builder::new()), Box::new(Float64Builder::new())],
-        );
-        let mut b = ListBuilder::new(entries).with_field(item);
+        let builders: Vec<Box<dyn arrow::array::ArrayBuilder>> = match labels {
+            Some(_) => vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new()), Box::new(Float64Builder::new())],
+            None => vec![Box::new(Int32Builder::new()), Box::new(Float64Builder::new())],
+        };
+        let mut b = ListBuilder::new(StructBuilder::new(fields, builders)).with_field(item);
         let mut values: Vec<f64> = Vec::new();
         let mut order: Vec<usize> = Vec::new();
         for row in self.rows(k) {
@@ -274,23 +287,47 @@ impl Collected {
             };
             values.clear();
             f64::append_to_vec(data, range, &mut values);
+            if let Some(l) = labels {
+                if l.len() != values.len() {
+                    return Err(SparkdlError::InvalidArgument(format!(
+                        "top k: the label set has {} classes but the output has {} values per row",
+                        l.len(),
+                        values.len()
+                    )));
+                }
+            }
             order.clear();
             order.extend(0..values.len());
             // Largest first; NaN last; ties keep the lower index first.
             order.sort_by(|a, b| values[*b].partial_cmp(&values[*a]).unwrap_or_else(|| values[*a].is_nan().cmp(&values[*b].is_nan())));
             let s = b.values();
             for i in order.iter().take(top) {
-                if let Some(f) = s.field_builder::<Int32Builder>(0) {
-                    f.append_value(*i as i32);
-                }
-                if let Some(f) = s.field_builder::<Float64Builder>(1) {
-                    f.append_value(values[*i]);
+                match labels {
+                    Some(l) => {
+                        if let Some(f) = s.field_builder::<StringBuilder>(0) {
+                            f.append_value(&l[*i].0);
+                        }
+                        if let Some(f) = s.field_builder::<StringBuilder>(1) {
+                            f.append_value(&l[*i].1);
+                        }
+                        if let Some(f) = s.field_builder::<Float64Builder>(2) {
+                            f.append_value(values[*i]);
+                        }
+                    }
+                    None => {
+                        if let Some(f) = s.field_builder::<Int32Builder>(0) {
+                            f.append_value(*i as i32);
+                        }
+                        if let Some(f) = s.field_builder::<Float64Builder>(1) {
+                            f.append_value(values[*i]);
+                        }
+                    }
                 }
                 s.append(true);
             }
             b.append(true);
         }
-        Arc::new(b.finish())
+        Ok(Arc::new(b.finish()))
     }
 }
 

@@ -437,6 +437,18 @@ fn outputs_take_the_layout_spark_reads() {
     assert_eq!(entries.column(1).as_primitive::<Float64Type>().value(0), e0[best as usize]);
     assert!(top.is_null(1));
 
+    // With labels: class id and name instead of the index.
+    let out = with(r#"{"kind":"topK","k":2,"labels":[["c0","zero"],["c1","one"]]}"#);
+    let first = out.column(0).as_list::<i32>().value(2);
+    let entries = first.as_struct();
+    assert_eq!(entries.column_names(), vec!["class", "description", "probability"]);
+    let best = if e2[0] >= e2[1] { 0 } else { 1 };
+    assert_eq!(entries.column(0).as_string::<i32>().value(0), ["c0", "c1"][best]);
+    assert_eq!(entries.column(1).as_string::<i32>().value(1), ["one", "zero"][best]);
+    let s = spec(r#"{"inputs":[{"column":"features","tensor":"x:0"}],"outputs":[{"tensor":"y:0","column":"o","format":{"kind":"topK","k":1,"labels":[["a","b"]]}}]}"#);
+    let err = run_batch(&model, &input, &s).unwrap_err().to_string();
+    assert!(err.contains("output column 'o': top k: the label set has 1 classes but the output has 2"), "{err}");
+
     // Integer outputs keep their type.
     let ints: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>([Some([Some(1), Some(2)])]));
     let s = spec(r#"{"inputs":[{"column":"xi","tensor":"xi"}],"outputs":[{"tensor":"yi","column":"o"}]}"#);

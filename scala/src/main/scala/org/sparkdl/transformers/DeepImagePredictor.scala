@@ -3,8 +3,6 @@ package org.sparkdl.transformers
 import org.apache.spark.ml.param.{BooleanParam, IntParam, ParamValidators}
 import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
-import org.apache.spark.sql.functions
-import org.apache.spark.sql.functions.{col, struct, typedLit}
 import org.apache.spark.sql.types._
 
 import org.sparkdl.models.Labels
@@ -44,29 +42,14 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
       if (labels.length != spec.numClasses) {
         throw new IllegalStateException(s"label set ${spec.labels} has ${labels.length} classes, the model ${spec.numClasses}")
       }
-      // The top k (index, probability) pairs come from native code; their names are looked up
-      // in the label set by a Catalyst expression (no per-row Scala function).
-      val df = dataset.toDF()
-      val top = "__sparkdl_top"
-      val raw = t.runImages(df, StructField(top, DeepImagePredictor.topType, nullable = true),
-        Map("kind" -> "topK", "k" -> $(topK)))
-      val ids = typedLit(labels.indices.map(i => labels(i).id))
-      val names = typedLit(labels.indices.map(i => labels(i).name))
-      val decoded = functions.transform(col(top), x => struct(
-        ids(x.getField("index")).as("class"),
-        names(x.getField("index")).as("description"),
-        x.getField("probability").as("probability")))
-      raw.select(df.columns.map(col).toSeq :+ decoded.cast(DeepImagePredictor.decodedType).as($(outputCol)) :+
-        col(schema.fields.last.name): _*)
+      // The top k classes, named from the label set, come from native code as they are.
+      t.runImages(dataset.toDF(), schema($(outputCol)),
+        Map("kind" -> "topK", "k" -> $(topK), "labels" -> labels.map(l => Seq(l.id, l.name))))
     }
   }
 }
 
 object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
-  /** The native top-k layout: class index and probability, best first. */
-  private val topType: DataType = ArrayType(StructType(Seq(
-    StructField("index", IntegerType, nullable = false),
-    StructField("probability", DoubleType, nullable = false))), containsNull = false)
 
   val decodedType: DataType = ArrayType(StructType(Seq(
     StructField("class", StringType), StructField("description", StringType),

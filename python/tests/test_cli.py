@@ -62,7 +62,10 @@ def test_train_predict_and_report(classes, tmp_path):
                          "--validation", "0.3", "--report", str(tmp_path / "report.html"))
     assert code == 0, err[-3000:]
     assert "accuracy" in out and "model saved" in out
-    assert "featurize + fit" in err                       # progress lines (not a terminal)
+    # Progress in a log (not a terminal): a line when each phase starts and ends, however fast.
+    assert "MobileNetV2: featurize + fit: started, 24 images" in err
+    assert re.search(r"MobileNetV2: featurize \+ fit: done, 24 images in [0-9.:]+( s)? \([0-9.]+ img/s\)", err), err
+    assert "saving the model: started" in err and "saving the model: done in" in err
     assert os.path.isdir(tmp_path / "model" / "stages")
     assert not glob.glob(str(tmp_path / ".model.tmp-*"))
     dom = check_report(tmp_path / "report.html", expect_images=1)

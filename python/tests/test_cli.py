@@ -121,6 +121,8 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     import json
     rows = [json.loads(line) for f in glob.glob(str(tmp_path / "f.jsonl" / "*.json")) for line in open(f)]
     assert len(rows) == 12 and all(len(r["features"]) == 1280 for r in rows)
+    # Fewer images than 20 progress steps: one task, so one output file, per image.
+    assert len(glob.glob(str(tmp_path / "f.jsonl" / "*.json"))) == 12
 
 
 def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):

@@ -62,7 +62,10 @@ def test_train_predict_and_report(classes, tmp_path):
                          "--validation", "0.3", "--report", str(tmp_path / "report.html"))
     assert code == 0, err[-3000:]
     assert "accuracy" in out and "model saved" in out
-    assert "featurize + fit" in err                       # progress lines (not a terminal)
+    # Progress in a log (not a terminal): a line when each phase starts and ends, however fast.
+    assert "MobileNetV2: featurize + fit: started, 24 images" in err
+    assert re.search(r"MobileNetV2: featurize \+ fit: done, 24 images in [0-9.:]+( s)? \([0-9.]+ img/s\)", err), err
+    assert "saving the model: started" in err and "saving the model: done in" in err
     assert os.path.isdir(tmp_path / "model" / "stages")
     assert not glob.glob(str(tmp_path / ".model.tmp-*"))
     dom = check_report(tmp_path / "report.html", expect_images=1)
@@ -118,6 +121,8 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     import json
     rows = [json.loads(line) for f in glob.glob(str(tmp_path / "f.jsonl" / "*.json")) for line in open(f)]
     assert len(rows) == 12 and all(len(r["features"]) == 1280 for r in rows)
+    # Fewer images than 20 progress steps: one task, so one output file, per image.
+    assert len(glob.glob(str(tmp_path / "f.jsonl" / "*.json"))) == 12
 
 
 def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):

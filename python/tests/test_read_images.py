@@ -173,6 +173,23 @@ def test_read_images_recursive(spark, tmp_path):
     assert sorted(_name(r.image.origin) for r in deep) == ["nested.png", "top.png"]
 
 
+@pytest.mark.parametrize("reader", [readImages, readImageFiles])
+def test_a_folder_of_sub_folders_without_recursive_says_to_pass_it(spark, tmp_path, reader):
+    """photos/cats/*.jpg, photos/dogs/*.jpg read as "photos/": an error that says what to do,
+    not an empty DataFrame that fails much later (e.g. in a classifier's fit)."""
+    from pyspark.errors import IllegalArgumentException
+
+    for cls in ("cats", "dogs"):
+        (tmp_path / cls).mkdir()
+        Image.new("RGB", (4, 4), (200, 40, 40)).save(tmp_path / cls / "a.jpg")
+    with pytest.raises(IllegalArgumentException) as e:
+        reader(str(tmp_path), spark=spark)
+    message = str(e.value)
+    assert f"{tmp_path} holds no files, only sub-folders (cats/, dogs/)" in message, message
+    assert "pass recursive=True (Python)" in message, message
+    assert reader(str(tmp_path), recursive=True, spark=spark).count() == 2
+
+
 def test_read_images_sample_ratio(spark, image_dir):
     df = readImages(str(image_dir), sampleRatio=0.5, spark=spark)
     assert df.columns == ["image", "error"]

@@ -84,8 +84,10 @@ def _jobs(spark):
 
 def _train(spark, api, data_jdf, args, model: str, weights: str, progress, n: int, label: str):
     progress.set_phase(f"{label}: featurize + fit", n)
-    return api.cliTrain(spark._jsparkSession, data_jdf, model, weights or "", args.classifier if hasattr(args, "classifier") else "logistic",
-                        float(getattr(args, "reg_param", 0.01)), float(getattr(args, "validation", 0.2)), int(args.seed))
+    result = api.cliTrain(spark._jsparkSession, data_jdf, model, weights or "", args.classifier if hasattr(args, "classifier") else "logistic",
+                          float(getattr(args, "reg_param", 0.01)), float(getattr(args, "validation", 0.2)), int(args.seed))
+    progress.end_phase()  # before the caller logs the result
+    return result
 
 
 def _predictions(spark, result) -> List[Tuple[str, str, str, Any]]:
@@ -147,7 +149,7 @@ def train(args) -> int:
         with SparkProgress(spark, n, args.quiet) as progress:
             progress.log(f"{n} labelled images; model {args.model}, classifier {args.classifier}")
             result = _train(spark, api, data, args, args.model, args.weights, progress, n, args.model)
-            progress.set_phase("saving", n)
+            progress.set_phase("saving the model")
             _jobs(spark).saveModel(result.model(), args.out)
         labels = list(api.cliLabels(result))
         print(f"classes: {', '.join(labels)}; train {result.trainCount()}, validation {result.validationCount()}")

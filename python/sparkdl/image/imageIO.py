@@ -474,7 +474,9 @@ def readImages(
     (string: null when the file decoded, else the reason).
 
     :param path: an image file, or a folder of image files (path or URI).
-    :param recursive: also read files in sub-folders.
+    :param recursive: also read files in sub-folders. Without it, a folder that holds only
+        sub-folders (e.g. ``photos/cats``, ``photos/dogs``) fails with a message saying so,
+        rather than giving no rows.
     :param numPartitions: number of partitions of the result (None: Spark's choice).
     :param dropInvalid: drop the files that could not be decoded.
     :param sampleRatio: fraction of the files to read, in (0, 1].

@@ -32,7 +32,8 @@ object ImageReader {
    * Reads the images under `path` (a folder, a file or a glob; any URI Spark's Hadoop layer
    * reads) and decodes them natively into Spark's image struct.
    *
-   * @param recursive     also read files in sub-folders
+   * @param recursive     also read files in sub-folders (without it, a folder that holds only
+   *                      sub-folders is an error that says so, rather than no rows)
    * @param numPartitions repartition the files into this many partitions (-1: Spark's default)
    * @param dropInvalid   drop files that do not decode; otherwise they give a row with a null
    *                      `image` and the reason in `error`
@@ -181,6 +182,19 @@ object ImageReader {
         else if (recursive) walk(s)
         else Seq.empty
       }
-    matches.flatMap(walk)
+    val files = matches.flatMap(walk)
+    if (files.isEmpty && !recursive) {
+      // photos/cats/*.jpg, photos/dogs/*.jpg read as "photos/" without recursive: an empty
+      // DataFrame would only fail much later (e.g. fitting a classifier on no rows).
+      val subFolders = matches.filter(_.isDirectory).flatMap(d => fs.listStatus(d.getPath).toSeq)
+        .filter(s => s.isDirectory && visible(s)).map(_.getPath.getName).distinct.sorted
+      if (subFolders.nonEmpty) {
+        val shown = subFolders.take(5).map(_ + "/").mkString(", ") +
+          (if (subFolders.size > 5) s" and ${subFolders.size - 5} more" else "")
+        throw new IllegalArgumentException(s"readImages: $path holds no files, only sub-folders ($shown); " +
+          "to read the images in sub-folders pass recursive=True (Python) / recursive = true (Scala)")
+      }
+    }
+    files
   }
 }

@@ -85,6 +85,27 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
     assert(ImageReader.readImages(spark, s"$dir/*.png").count() == 3)
   }
 
+  test("a folder of sub-folders read without recursive fails, naming recursive = true and the sub-folders") {
+    val dir = tempDir()
+    Seq("cats", "dogs").foreach(c => TestImages.writeLossless(Files.createDirectory(dir.resolve(c))))
+    Files.createDirectory(dir.resolve(".thumbnails"))
+    for (read <- Seq[() => Any](() => ImageReader.readImages(spark, dir.toString),
+                                () => ImageReader.readImageFiles(spark, dir.toString))) {
+      val e = intercept[IllegalArgumentException](read())
+      assert(e.getMessage.contains(s"$dir holds no files, only sub-folders (cats/, dogs/)"), e.getMessage)
+      assert(e.getMessage.contains("recursive = true (Scala)") && e.getMessage.contains("recursive=True (Python)"))
+    }
+    assert(ImageReader.readImages(spark, dir.toString, recursive = true, dropInvalid = true).count() == 8)
+    // Many sub-folders: a few are named.
+    (1 to 5).foreach(i => Files.createDirectory(dir.resolve(s"more$i")))
+    val e = intercept[IllegalArgumentException](ImageReader.readImages(spark, dir.toString))
+    assert(e.getMessage.contains("(cats/, dogs/, more1/, more2/, more3/ and 2 more)"), e.getMessage)
+    // A folder with a file next to its sub-folders reads that file; an empty folder reads no rows.
+    TestImages.writeJpeg(dir)
+    assert(ImageReader.readImages(spark, dir.toString).count() == 1)
+    assert(ImageReader.readImages(spark, tempDir().toString).count() == 0)
+  }
+
   test("wrong arguments fail at once with a message naming the parameter") {
     val e1 = intercept[IllegalArgumentException](ImageReader.readImages(spark, "/tmp", sampleRatio = 0.0))
     assert(e1.getMessage.contains("sampleRatio"))

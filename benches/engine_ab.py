@@ -46,7 +46,7 @@ def worker(args):
         t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=open(graph, "rb").read(),
                                        inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
                                        mean=MEAN.tolist(), std=STD.tolist(), outputMode="array",
-                                       batchSize=args.batch)
+                                       imageSize=[224, 224], batchSize=args.batch)
         count(t.transform(paths), "f")
         n, s = timed(lambda: count(t.transform(paths), "f"))
         out[f"TFImageTransformer {name}"] = n / s

@@ -38,7 +38,7 @@ def main():
     rows.count()
     t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph, inputTensor="input:0",
                                    outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(), std=STD.tolist(),
-                                   outputMode="array", batchSize=args.batch)
+                                   outputMode="array", imageSize=[224, 224], batchSize=args.batch)
     jvm = spark.sparkContext._jvm
     pid = int(jvm.ProcessHandle.current().pid())
     runtime = jvm.java.lang.Runtime.getRuntime()

@@ -209,7 +209,7 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
     # --- sparkdl -----------------------------------------------------------------------
     t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
                                    outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
-                                   std=STD.tolist(), outputMode="array", batchSize=args.batch)
+                                   std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
     count(t.transform(paths), "f")  # warm: session cache, JIT
     with JvmMemory(spark) as mem:
         n, s = timed(lambda: count(t.transform(paths), "f"))
@@ -337,7 +337,7 @@ def main():
     # --- our cost per image besides inference (a graph that only averages the pixels) -------
     t0 = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=TFGraphTrivial.graph_def(),
                                     inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
-                                    mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", batchSize=args.batch)
+                                    mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
     count(t0.transform(paths), "f")
     n, s = timed(lambda: count(t0.transform(paths), "f"))
     results["sparkdl_non_inference_ms"] = cores * 1000 * s / n
@@ -359,7 +359,7 @@ def main():
     # --- linearity and bounded memory (our PySpark path, the last graph) -------------------
     t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graphs[args.graphs[-1]],
                                    inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
-                                   mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", batchSize=args.batch)
+                                   mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
     results["scaling"] = []
     for factor in args.scale:
         rows = spark.createDataFrame([("file://" + files[i % len(files)],) for i in range(factor * len(files))],

@@ -10,6 +10,8 @@ object SparkdlConf {
   /** Rows per Arrow batch handed to native image decoding. */
   val DecodeBatchSize = "spark.sparkdl.image.decodeBatchSize"
   val DefaultDecodeBatchSize: Int = 32
+  /** Users' saved models as SQL functions: `name=path,...` (read when a session starts). */
+  val SqlModels = "spark.sparkdl.sql.models"
   /** Log level of the native library: off, error, warn (default), info, debug, trace. */
   val NativeLogLevel = "spark.sparkdl.native.logLevel"
 }

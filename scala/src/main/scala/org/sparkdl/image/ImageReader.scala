@@ -147,16 +147,20 @@ object ImageReader {
    * (decoding runs natively, in batches, when the result is computed).
    */
   def decode(df: DataFrame, originCol: String, contentCol: String): DataFrame = {
-    val conf = df.sparkSession.conf
+    val inputs = Seq(SparkdlPlanner.input(df, originCol), SparkdlPlanner.input(df, contentCol))
+    SparkdlPlanner(df, decodeOp(df.sparkSession, "image", "error"), inputs, drop = inputs.distinct)
+  }
+
+  /** The decoding of this session's settings, writing columns `imageCol` and `errorCol`. */
+  private[sparkdl] def decodeOp(spark: SparkSession, imageCol: String, errorCol: String): DecodeImagesOp = {
+    val conf = spark.conf
     val maxPixels = conf.getOption(SparkdlConf.MaxPixels).map(_.toLong)
       .getOrElse(SparkdlConf.DefaultMaxPixels)
     require(maxPixels > 0, s"${SparkdlConf.MaxPixels} must be positive, got $maxPixels")
     val batchSize = conf.getOption(SparkdlConf.DecodeBatchSize).map(_.toInt)
       .getOrElse(SparkdlConf.DefaultDecodeBatchSize)
     require(batchSize > 0, s"${SparkdlConf.DecodeBatchSize} must be positive, got $batchSize")
-    val options = s"""{"maxPixels":$maxPixels,"applyOrientation":true}"""
-    val inputs = Seq(SparkdlPlanner.input(df, originCol), SparkdlPlanner.input(df, contentCol))
-    SparkdlPlanner(df, DecodeImagesOp(options, batchSize), inputs, drop = inputs.distinct)
+    DecodeImagesOp(s"""{"maxPixels":$maxPixels,"applyOrientation":true}""", batchSize, imageCol, errorCol)
   }
 
   /**

@@ -24,7 +24,12 @@ object SparkdlPlanner {
   val optimizerRules = Seq(PruneNativeEval, PushFilterBelowNativeEval)
 
   /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
-  def install(spark: SparkSession): Unit = SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
+  def install(spark: SparkSession): Unit = {
+    val extensions = spark.conf.getOption("spark.sql.extensions").getOrElse("")
+    if (!extensions.split(",").map(_.trim).contains("org.sparkdl.sql.SparkdlExtensions")) {
+      SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
+    }
+  }
 
   /**
    * `df` with `op` applied to `inputs` (expressions over `df`'s columns, see [[input]]): `df`'s

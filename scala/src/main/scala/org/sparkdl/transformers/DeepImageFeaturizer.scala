@@ -30,21 +30,26 @@ class DeepImageFeaturizer(override val uid: String) extends NamedModelStage {
   final val featureLayer = new Param[String](this, "featureLayer",
     "which of the model's feature outputs to give: 'pool' (default: the layer before the classifier) " +
       "or another the registry lists for the model (MobileNetV2: 'multiscale')")
-  setDefault(featureLayer -> org.sparkdl.models.ModelRegistry.DefaultFeatureLayer)
+  final val outputMode = new Param[String](this, "outputMode",
+    "vector (default: MLlib vectors, what Spark ML estimators take) or array (array<float>, half the size)",
+    org.apache.spark.ml.param.ParamValidators.inArray(Array("vector", "array")))
+  setDefault(featureLayer -> org.sparkdl.models.ModelRegistry.DefaultFeatureLayer, outputMode -> "vector")
 
   def setFeatureLayer(value: String): this.type = set(featureLayer, value)
   def getFeatureLayer: String = $(featureLayer)
+  def setOutputMode(value: String): this.type = set(outputMode, value)
+  def getOutputMode: String = $(outputMode)
 
   private def featureTensor: String = spec.featureLayer($(featureLayer)).tensor
 
   override def transformSchema(schema: StructType): StructType = {
     checkParams(schema)
-    inner(featureTensor, "vector", $(outputCol)).transformSchema(schema)
+    inner(featureTensor, $(outputMode), $(outputCol)).transformSchema(schema)
   }
 
   override def transform(dataset: Dataset[_]): DataFrame = {
     transformSchema(dataset.schema)
-    inner(featureTensor, "vector", $(outputCol)).transform(dataset)
+    inner(featureTensor, $(outputMode), $(outputCol)).transform(dataset)
   }
 }
 

@@ -21,4 +21,8 @@ object MLBridge {
 
   def loadUid(path: String, spark: SparkSession, expectedClass: String): String =
     DefaultParamsReader.loadMetadata(path, spark, expectedClass).uid
+
+  /** Any saved stage (its class read from its metadata), loaded with that class's own reader. */
+  def loadStage[T](path: String, spark: SparkSession): T =
+    DefaultParamsReader.loadParamsInstance[T](path, spark)
 }

@@ -5,7 +5,8 @@ import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{classic, Column, DataFrame, Row, SparkSession}
 import org.apache.spark.sql.execution.SparkStrategy
 import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.expressions.{Alias, Expression}
+import org.apache.spark.sql.catalyst.FunctionIdentifier
+import org.apache.spark.sql.catalyst.expressions.{Alias, Expression, ExpressionInfo}
 import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.types.StructType
@@ -31,6 +32,11 @@ object SparkdlBridge {
       case Project(Seq(e), _) => e
       case other => throw new IllegalStateException(s"expected a projection of one column, got $other")
     }
+
+  /** Registers (or replaces) a SQL function in this session's function registry. */
+  def registerFunction(spark: SparkSession, name: FunctionIdentifier, info: ExpressionInfo,
+      builder: Seq[Expression] => Expression): Unit =
+    classicSession(spark).sessionState.functionRegistry.registerFunction(name, info, builder)
 
   /**
    * Adds a planner strategy and optimizer rules to `spark`'s experimental methods, once (a

@@ -1,0 +1,47 @@
+package org.sparkdl.sql
+
+import org.apache.spark.sql.SparkSessionExtensions
+import org.apache.spark.sql.catalyst.plans.logical.{Filter, LogicalPlan, Project}
+
+import org.sparkdl.plan.{NativeEvalStrategy, PruneNativeEval, PushFilterBelowNativeEval}
+
+/**
+ * sparkdl in every session of a Spark application: its SQL functions, the optimizer rules that
+ * pull their calls into native nodes, and the planner strategy for those nodes.
+ *
+ * {{{
+ *   spark-submit --conf spark.sql.extensions=org.sparkdl.sql.SparkdlExtensions ...
+ * }}}
+ *
+ * Every session sees the functions, so do clients of the Thrift JDBC server and of Spark
+ * Connect. `spark.sparkdl.sql.models=name=path,...` adds users' saved models by name.
+ */
+class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
+  override def apply(ext: SparkSessionExtensions): Unit = {
+    (ModelFunctions.builtins ++ ModelFunctions.configured).foreach(ext.injectFunction)
+    ext.injectOptimizerRule(spark => new ExtractModelCalls(spark))
+    ext.injectOptimizerRule(_ => PruneNativeEval)
+    ext.injectOptimizerRule(_ => PushFilterBelowNativeEval)
+    ext.injectPlannerStrategy(_ => NativeEvalStrategy)
+    ext.injectCheckRule(_ => SparkdlExtensions.checkCallPlaces)
+  }
+}
+
+object SparkdlExtensions {
+  /** The value of `spark.sql.extensions` that enables sparkdl. */
+  val className: String = classOf[SparkdlExtensions].getName
+
+  /**
+   * Model calls run where a projection or a filter computes them; elsewhere (an aggregate, a
+   * sort, a join condition) the query is refused at analysis with a way out.
+   */
+  private[sql] def checkCallPlaces(plan: LogicalPlan): Unit = plan.foreach {
+    case _: Project | _: Filter => ()
+    case other =>
+      other.expressions.flatMap(_.collect { case c: ModelCall => c }).headOption.foreach { c =>
+        throw new IllegalArgumentException(
+          s"${c.model.function} can be used in SELECT and WHERE; here it is in a ${other.nodeName}. Compute it " +
+            s"in a subquery first, e.g. SELECT ..., agg(p) FROM (SELECT ${c.sql} AS p FROM ...) GROUP BY ...")
+      }
+  }
+}

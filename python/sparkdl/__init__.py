@@ -32,6 +32,8 @@ _LAZY = {
     "KerasImageFileTransformer": "sparkdl.transformers.keras_image",
     "DeepImageFeaturizer": "sparkdl.transformers.named_image",
     "DeepImagePredictor": "sparkdl.transformers.named_image",
+    "registerModel": "sparkdl.udf",
+    "registerKerasImageUDF": "sparkdl.udf",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

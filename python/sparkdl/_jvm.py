@@ -20,6 +20,8 @@ __all__ = ["jar_path", "session", "tensorflow_lib_dir", "tensorflow_version"]
 
 JAR_NAME = "sparkdl-assembly.jar"
 JAR_ENV = "SPARKDL_JAR"
+EXTENSIONS_CONF = "spark.sql.extensions"
+EXTENSIONS_CLASS = "org.sparkdl.sql.SparkdlExtensions"
 TF_LIB_DIR_CONF = "spark.sparkdl.tensorflow.libDir"
 TF_LIB_DIR_ENV = "SPARKDL_TENSORFLOW_LIB_DIR"
 TF_LIBRARY = "libtensorflow_cc.so.2"
@@ -160,6 +162,12 @@ def _session_settings(conf: Optional[Mapping[str, Any]], master: str = "local[*]
         jars.append(jar)
     settings["spark.jars"] = ",".join(jars)
 
+    # The SQL functions and the native operator in every session (an existing list is kept).
+    extensions = [e for e in (x.strip() for x in settings.get(EXTENSIONS_CONF, "").split(",")) if e]
+    if EXTENSIONS_CLASS not in extensions:
+        extensions.append(EXTENSIONS_CLASS)
+    settings[EXTENSIONS_CONF] = ",".join(extensions)
+
     if TF_LIB_DIR_CONF not in settings and not os.environ.get(TF_LIB_DIR_ENV):
         lib_dir = tensorflow_lib_dir()
         if lib_dir is not None:
@@ -177,7 +185,9 @@ def session(
     :param master: Spark master URL, used only when a new session is created.
     :param app_name: application name, used only when a new session is created.
     :param conf: extra Spark properties for a new session. ``spark.jars`` given here is
-        kept and the sparkdl jar appended to it. ``spark.sparkdl.tensorflow.libDir`` is
+        kept and the sparkdl jar appended to it; so is ``spark.sql.extensions``, with sparkdl's
+        (``org.sparkdl.sql.SparkdlExtensions``: the SQL functions ``sparkdl_decode_image``,
+        ``sparkdl_featurize``, ``sparkdl_predict`` and users' models). ``spark.sparkdl.tensorflow.libDir`` is
         set to the folder of an installed ``tensorflow``/``tensorflow-cpu`` package unless
         it is given here or the environment variable ``SPARKDL_TENSORFLOW_LIB_DIR`` is set.
     :raises RuntimeError: when a session is already active (or its JVM already running)

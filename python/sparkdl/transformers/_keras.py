@@ -48,14 +48,19 @@ class KerasGraph:
                              "file; copy files from distributed storage to the driver first)")
         import keras
 
-        from sparkdl.transformers.graph import freeze_with_names
-
         try:
             model = keras.models.load_model(path, compile=False)
         except Exception as e:  # Keras raises many types; name the file and the format
             raise ValueError(f"modelFile: Keras could not load {model_file}: {e}") from e
+        return KerasGraph.from_model(model, model_file)
+
+    @staticmethod
+    def from_model(model: Any, what: str = "the model") -> "KerasGraph":
+        """Freezes a loaded Keras model's inference graph."""
+        from sparkdl.transformers.graph import freeze_with_names
+
         if len(model.inputs) != 1 or len(model.outputs) != 1:
-            raise ValueError(f"modelFile: {model_file} has {len(model.inputs)} inputs and "
+            raise ValueError(f"modelFile: {what} has {len(model.inputs)} inputs and "
                              f"{len(model.outputs)} outputs; the Keras stages take models with one "
                              "of each (use TFTransformer with inputMapping/outputMapping for more)")
         graph_def, inputs, outputs = freeze_with_names(model)

@@ -61,7 +61,8 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
 
 class DeepImageFeaturizer(_NamedImageModel):
     """Features of a named pretrained network (by default the layer before its classifier) as
-    MLlib vectors, e.g. 1280 for MobileNetV2. Input: image structs, encoded bytes or paths.
+    MLlib vectors, e.g. 1280 for MobileNetV2 (``outputMode="array"``: ``array<float>``). Input:
+    image structs, encoded bytes or paths.
 
     ``featureLayer`` picks another feature output the registry lists for the model
     (``sparkdl.models.describeModel(name)["featureLayers"]``), e.g. MobileNetV2's
@@ -72,18 +73,25 @@ class DeepImageFeaturizer(_NamedImageModel):
     featureLayer = Param(Params._dummy(), "featureLayer",
                          "which feature output: 'pool' (default) or another the registry lists",
                          typeConverter=TypeConverters.toString)
+    outputMode = Param(Params._dummy(), "outputMode",
+                       "vector (MLlib vectors, the default) or array (array<float>, half the size)",
+                       typeConverter=TypeConverters.toString)
 
     @keyword_only
     def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
                  modelName: Optional[str] = None, weightsPath: Optional[str] = None,
                  featureLayer: Optional[str] = None, imageSize: Optional[List[int]] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None,
+                 outputMode: Optional[str] = None) -> None:
         super().__init__()
-        self._setDefault(featureLayer="pool")
+        self._setDefault(featureLayer="pool", outputMode="vector")
         self._set_checked(self._input_kwargs)
 
     def setFeatureLayer(self, value: str):
         return self._set(featureLayer=value)
+
+    def setOutputMode(self, value: str):
+        return self._set(outputMode=value)
 
 
 class DeepImagePredictor(_NamedImageModel):

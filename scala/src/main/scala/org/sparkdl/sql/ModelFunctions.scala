@@ -115,6 +115,27 @@ object ModelFunctions {
       info(name, s"_FUNC_(input) - the sparkdl model ${stage.uid}."), builder(name, stage))
   }
 
+  /**
+   * Makes `name(image)` a SQL function of this session that feeds `stage` with what the SQL
+   * function `preprocess` (e.g. a Python UDF) makes of the image's path: `image` is an image
+   * struct (its origin is the path) or a path. For `registerKerasImageUDF`'s preprocessor.
+   */
+  def registerWithPreprocessor(spark: SparkSession, name: String, preprocess: String, stage: Transformer): Unit = {
+    lazy val model = StageFunction(name, stage)
+    val lookup = SparkdlBridge.functionBuilder(spark, FunctionIdentifier(preprocess))
+    SparkdlBridge.registerFunction(spark, FunctionIdentifier(name),
+      info(name, s"_FUNC_(image) - the sparkdl model ${stage.uid} on $preprocess(the image's path)."), {
+        case Seq(image) =>
+          val path = image.dataType match {
+            case s: org.apache.spark.sql.types.StructType if s.fieldNames.contains("origin") =>
+              org.apache.spark.sql.catalyst.expressions.GetStructField(image, s.fieldIndex("origin"), Some("origin"))
+            case _ => image
+          }
+          ModelCall(model, Seq(lookup(Seq(path))))
+        case args => ModelCall(BadCall(name, s"$name takes one argument (an image struct or a path), got ${args.length}"), args)
+      })
+  }
+
   private val loaded = new ConcurrentHashMap[String, Transformer]()
 
   /** The saved stage or PipelineModel at `path`, loaded once per JVM. */

@@ -10,7 +10,7 @@ import org.apache.spark.sql.types._
 import org.sparkdl.image.{ImageReader, ImageSchema}
 import org.sparkdl.models.ModelRegistry
 import org.sparkdl.plan.SparkdlPlanner
-import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor}
+import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, TFTransformer}
 
 /**
  * What one sparkdl SQL function call computes, with its constant arguments bound: a stage
@@ -107,12 +107,19 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
     case s => (s, s)
   }
 
-  /** A column-name Param of `stage` (every stage with one input and one output column has them). */
-  private def column(stage: Transformer, param: String, what: String): String =
-    if (stage.hasParam(param) && stage.isDefined(stage.getParam(param))) stage.getOrDefault(stage.getParam(param)).toString
-    else throw new IllegalArgumentException(
+  /**
+   * A column-name Param of `stage`: stages with one input and one output column have them; a
+   * TFTransformer has them through single-entry mappings.
+   */
+  private def column(stage: Transformer, param: String, what: String): String = stage match {
+    case t: TFTransformer if param == "inputCol" && t.getInputMapping.size == 1 => t.getInputMapping.head._1
+    case t: TFTransformer if param == "outputCol" && t.getOutputMapping.size == 1 => t.getOutputMapping.head._2
+    case _ if stage.hasParam(param) && stage.isDefined(stage.getParam(param)) => stage.getOrDefault(stage.getParam(param)).toString
+    case _ => throw new IllegalArgumentException(
       s"$function: the stage ${stage.getClass.getSimpleName} has no $param; a model function needs a stage (or " +
-        s"a PipelineModel $what one) with one input column (inputCol) and one output column (outputCol)")
+        s"a PipelineModel $what one) with one input column (inputCol) and one output column (outputCol), " +
+        "or a TFTransformer with one input and one output mapping")
+  }
 
   private def inputCol: String = column(first, "inputCol", "starting with")
   private def outputCol: String = column(last, "outputCol", "ending with")

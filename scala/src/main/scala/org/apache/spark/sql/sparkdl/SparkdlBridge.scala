@@ -38,6 +38,12 @@ object SparkdlBridge {
       builder: Seq[Expression] => Expression): Unit =
     classicSession(spark).sessionState.functionRegistry.registerFunction(name, info, builder)
 
+  /** The builder of SQL function `name` in this session (a Python UDF, a built-in, ...). */
+  def functionBuilder(spark: SparkSession, name: FunctionIdentifier): Seq[Expression] => Expression = {
+    val registry = classicSession(spark).sessionState.functionRegistry
+    args => registry.lookupFunction(name, args)
+  }
+
   /**
    * Adds a planner strategy and optimizer rules to `spark`'s experimental methods, once (a
    * session with the sparkdl extension has them already and gains nothing by a second copy).

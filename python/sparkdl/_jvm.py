@@ -215,6 +215,22 @@ def session(
     return spark
 
 
+def is_connect(spark: Any = None) -> bool:
+    """Whether ``spark`` (or, when None, this process's PySpark) is a Spark Connect client:
+    no JVM here, so no py4j; sparkdl then goes through SQL and Spark Connect's ML."""
+    if spark is not None:
+        return type(spark).__module__.startswith("pyspark.sql.connect")
+    from pyspark.sql.utils import is_remote
+
+    return is_remote()
+
+
+def connect_unsupported(what: str, instead: str) -> NotImplementedError:
+    """The error for what needs a local JVM, on a Spark Connect client."""
+    return NotImplementedError(f"{what} needs the Spark driver's JVM in this process, which a Spark Connect "
+                               f"client does not have. {instead}")
+
+
 def _resolve_spark(spark: Optional["SparkSession"]) -> "SparkSession":
     if spark is not None:
         return spark

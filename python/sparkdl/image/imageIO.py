@@ -484,13 +484,18 @@ def readImages(
     """
     from pyspark.sql import DataFrame
 
-    from sparkdl._jvm import _jvm_api, _resolve_spark
+    from sparkdl._jvm import _jvm_api, _resolve_spark, is_connect
 
     caller = "readImages"
     path = _pathArg(path, caller)
     n = _numPartitionsArg(numPartitions, caller)
     ratio = _sampleRatioArg(sampleRatio, caller)
     spark = _resolve_spark(spark)
+    if is_connect(spark):
+        # No JVM here: the server's table function (the sparkdl SQL extension) reads them.
+        return spark.sql("SELECT * FROM sparkdl_read_images(:path, :recursive, :n, :drop, :ratio)",
+                         args={"path": path, "recursive": bool(recursive), "n": n, "drop": bool(dropInvalid),
+                               "ratio": float(ratio)})
     jdf = _jvm_api(spark).readImages(
         spark._jsparkSession, path, bool(recursive), n, bool(dropInvalid), ratio
     )
@@ -513,12 +518,15 @@ def readImageFiles(
     """
     from pyspark.sql import DataFrame
 
-    from sparkdl._jvm import _jvm_api, _resolve_spark
+    from sparkdl._jvm import _jvm_api, _resolve_spark, is_connect
 
     caller = "readImageFiles"
     path = _pathArg(path, caller)
     n = _numPartitionsArg(numPartitions, caller)
     ratio = _sampleRatioArg(sampleRatio, caller)
     spark = _resolve_spark(spark)
+    if is_connect(spark):
+        return spark.sql("SELECT * FROM sparkdl_read_image_files(:path, :recursive, :n, :ratio)",
+                         args={"path": path, "recursive": bool(recursive), "n": n, "ratio": float(ratio)})
     jdf = _jvm_api(spark).readImageFiles(spark._jsparkSession, path, bool(recursive), n, ratio)
     return DataFrame(jdf, spark)

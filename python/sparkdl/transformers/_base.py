@@ -4,7 +4,7 @@ from typing import Any, Dict
 
 from pyspark import keyword_only  # noqa: F401  (re-exported for the stage modules)
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable
+from pyspark.ml.util import JavaMLReadable, JavaMLReader, JavaMLWritable, try_remote_read
 from pyspark.ml.wrapper import JavaTransformer
 
 from sparkdl.transformers.graph import tensor_name, to_model
@@ -51,16 +51,33 @@ class HasBatchSizeAndErrorCol(Params):
 
 
 class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWritable):
-    """Base of the TensorFlow stages: the model is bytes held by the Scala stage."""
+    """Base of the TensorFlow stages: the model is bytes held by the Scala stage.
+
+    On a Spark Connect client (no JVM in this process) the stage is its class name and its
+    Params, which the server instantiates (Spark Connect's ML finds sparkdl's stages through
+    the jar's service registration); the model is then a file the server reads:
+    ``graph="/path/model.pb"`` (Param ``graphFile``) or ``modelPath="/path/saved_model"``."""
 
     _java_class_name = ""
 
+    graphFile = Param(Params._dummy(), "graphFile",
+                      "a frozen GraphDef file (.pb) the driver reads (Spark Connect: the server's driver)",
+                      typeConverter=TypeConverters.toString)
+    modelPath = Param(Params._dummy(), "modelPath",
+                      "a SavedModel folder the driver reads (Spark Connect: the server's driver)",
+                      typeConverter=TypeConverters.toString)
+
     def __init__(self) -> None:
         super().__init__()
-        from sparkdl._jvm import _jvm_api, _resolve_spark
+        from sparkdl._jvm import _jvm_api, _resolve_spark, is_connect
 
-        _jvm_api(_resolve_spark(None))  # a clear error when the jar is missing
+        if not is_connect():
+            _jvm_api(_resolve_spark(None))  # a clear error when the jar is missing
         self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+
+    @property
+    def _remote(self) -> bool:
+        return isinstance(self._java_obj, str)
 
     def _set_tf(self, kwargs: Dict[str, Any]) -> None:
         graph = kwargs.pop("graph", None)
@@ -77,6 +94,14 @@ class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWr
     def setGraph(self, graph: Any) -> "TFStage":
         """A frozen GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model, a
         `.pb` file or a SavedModel folder."""
+        if self._remote:
+            if not isinstance(graph, str):
+                from sparkdl._jvm import connect_unsupported
+
+                raise connect_unsupported(
+                    f"graph={type(graph).__name__}", "Save the frozen graph where the server reads it and pass its "
+                    "path (graph='/models/model.pb'), or a SavedModel folder (modelPath='/models/m').")
+            return self._set(graphFile=graph)
         kind, value = to_model(graph)
         if kind == "savedmodel":
             return self.setModelPath(value)
@@ -85,10 +110,13 @@ class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWr
 
     def setModelPath(self, path: str, tags=("serve",)) -> "TFStage":
         """A SavedModel folder (copied into the stage, and into saved pipelines)."""
+        if self._remote:
+            return self._set(modelPath=str(path))
         self._java_obj.setModelPathJava(str(path), list(tags))
         return self
 
     @classmethod
+    @try_remote_read  # on Spark Connect, the server loads the stage
     def read(cls):
         return _StageReader(cls)
 

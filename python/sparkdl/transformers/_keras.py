@@ -80,6 +80,13 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
 
     def __init__(self) -> None:
         super().__init__()
+        from sparkdl._jvm import connect_unsupported, is_connect
+
+        if is_connect():
+            raise connect_unsupported(
+                f"{type(self).__name__} (Keras in this Python process, py4j to the JVM)",
+                "Export the model to a frozen graph or SavedModel the server reads and use TFImageTransformer "
+                "(graph='/path/model.pb' or modelPath=...), or run the Keras stages where the driver is.")
         self._setDefault(batchSize=64)
         self._graph: Optional[KerasGraph] = None
         self._graph_for: Optional[Tuple[str, float]] = None

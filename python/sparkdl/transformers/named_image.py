@@ -5,7 +5,7 @@ from typing import List, Optional
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import JavaMLReadable, JavaMLWritable
+from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
 from pyspark.ml.wrapper import JavaTransformer
 
 from sparkdl.transformers._base import HasBatchSizeAndErrorCol, _StageReader
@@ -26,20 +26,27 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
 
     def __init__(self) -> None:
         super().__init__()
-        from sparkdl._jvm import _jvm_api, _resolve_spark
+        from sparkdl._jvm import _jvm_api, _resolve_spark, is_connect
 
-        _jvm_api(_resolve_spark(None))
+        if not is_connect():
+            _jvm_api(_resolve_spark(None))
         self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
         self._setDefault(batchSize=64, imageSize=[])
 
+    @property
+    def _remote(self) -> bool:
+        # On a Spark Connect client the stage is its class name; the server checks modelName.
+        return isinstance(self._java_obj, str)
+
     def _set_checked(self, kwargs) -> None:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if "modelName" in kwargs:
+        if "modelName" in kwargs and not self._remote:
             self._java_obj.setModelName(kwargs["modelName"])  # the JVM lists valid names
         self._set(**kwargs)
 
     def setModelName(self, value: str):
-        self._java_obj.setModelName(value)
+        if not self._remote:
+            self._java_obj.setModelName(value)
         return self._set(modelName=value)
 
     def setWeightsPath(self, value: str):
@@ -55,6 +62,7 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
         return self._set(outputCol=value)
 
     @classmethod
+    @try_remote_read  # on Spark Connect, the server loads the stage
     def read(cls):
         return _StageReader(cls)
 
@@ -69,6 +77,9 @@ class DeepImageFeaturizer(_NamedImageModel):
     ``"multiscale"`` (1536); ``imageSize`` resizes to another size where the graph allows it."""
 
     _java_class_name = "org.sparkdl.transformers.DeepImageFeaturizer"
+    # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
+    # too, finds a stage's Python and JVM classes from each other by that name.
+    __module__ = "org.sparkdl.transformers"
 
     featureLayer = Param(Params._dummy(), "featureLayer",
                          "which feature output: 'pool' (default) or another the registry lists",
@@ -99,6 +110,9 @@ class DeepImagePredictor(_NamedImageModel):
     ``decodePredictions=True`` the ``topK`` classes as (class, description, probability)."""
 
     _java_class_name = "org.sparkdl.transformers.DeepImagePredictor"
+    # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
+    # too, finds a stage's Python and JVM classes from each other by that name.
+    __module__ = "org.sparkdl.transformers"
 
     decodePredictions = Param(Params._dummy(), "decodePredictions",
                               "output the topK classes with names instead of probabilities",

@@ -19,6 +19,9 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
     """
 
     _java_class_name = "org.sparkdl.transformers.TFImageTransformer"
+    # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
+    # too, finds a stage's Python and JVM classes from each other by that name.
+    __module__ = "org.sparkdl.transformers"
 
     inputTensor = Param(Params._dummy(), "inputTensor", "the graph's image input tensor",
                         typeConverter=TypeConverters.toString)

@@ -30,6 +30,9 @@ class TFTransformer(TFStage):
                        typeConverter=TypeConverters.toString)
 
     _java_class_name = "org.sparkdl.transformers.TFTransformer"
+    # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
+    # too, finds a stage's Python and JVM classes from each other by that name.
+    __module__ = "org.sparkdl.transformers"
 
     @keyword_only
     def __init__(self, *, graph: Any = None, modelPath: Optional[str] = None,
@@ -48,12 +51,22 @@ class TFTransformer(TFStage):
         if outputs is not None:
             self.setOutputMapping(outputs)
 
+    def _local_only(self) -> None:
+        if self._remote:
+            from sparkdl._jvm import connect_unsupported
+
+            raise connect_unsupported("TFTransformer's inputMapping/outputMapping",
+                                      "Use TFImageTransformer, or run TFTransformer where the driver is "
+                                      "(spark-submit, a notebook attached to the cluster).")
+
     def setInputMapping(self, value: Dict[str, Any]) -> "TFTransformer":
+        self._local_only()
         value = {str(c): tensor_name(t) for c, t in _names(value, "inputMapping").items()}
         self._java_obj.setInputMappingJava(value)
         return self
 
     def setOutputMapping(self, value: Dict[Any, str]) -> "TFTransformer":
+        self._local_only()
         value = {tensor_name(t): str(c) for t, c in _names(value, "outputMapping").items()}
         self._java_obj.setOutputMappingJava(value)
         return self

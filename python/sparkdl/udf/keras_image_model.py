@@ -6,9 +6,14 @@ from sparkdl.transformers.graph import tensor_name
 
 
 def _session(spark: Any) -> Any:
-    from sparkdl._jvm import _jvm_api, _resolve_spark
+    from sparkdl._jvm import _jvm_api, _resolve_spark, connect_unsupported, is_connect
 
     spark = _resolve_spark(spark)
+    if is_connect(spark):
+        raise connect_unsupported(
+            "Registering a model from Python", "Save the model (stage.write().save(path)) and start the server "
+            "with it: sparkdl serve-connect --model NAME=PATH (the conf spark.sparkdl.sql.models); then "
+            "SELECT NAME(image) works from every client.")
     _jvm_api(spark)  # a clear error when the jar is missing
     return spark
 

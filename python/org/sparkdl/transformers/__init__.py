@@ -4,7 +4,8 @@ When PySpark loads a saved pipeline it turns each JVM stage's class name into a 
 replacing ``org.apache.spark`` with ``pyspark``; names outside Spark stay as they are, so
 ``org.sparkdl.transformers.TFTransformer`` must be importable under that name. This package
 (installed with sparkdl; ``org`` and ``org.sparkdl`` are namespace packages) re-exports the
-wrappers, and nothing else.
+wrappers, and nothing else. The wrappers' ``__module__`` is this package's name, because Spark
+Connect's ML client also derives a stage's JVM class name from its Python class's module.
 """
 
 from sparkdl.transformers.named_image import DeepImageFeaturizer, DeepImagePredictor

@@ -20,6 +20,12 @@ case class ModelCall(model: SqlModel, children: Seq[Expression]) extends Express
 
   override def nullable: Boolean = true
 
+  // A model call is a function of its inputs, but it is declared non-deterministic so that the
+  // optimizer neither copies it (into a pushed-down filter) nor merges its projection into an
+  // aggregate before ExtractModelCalls has turned it into a native node's column; after that,
+  // nothing non-deterministic is left and filters and pruning work around the node as usual.
+  override lazy val deterministic: Boolean = false
+
   override def dataType: DataType = model.resultType(children.map(_.dataType)).fold(
     reason => throw new IllegalStateException(reason), identity)
 

@@ -19,6 +19,7 @@ import org.sparkdl.plan.{NativeEvalStrategy, PruneNativeEval, PushFilterBelowNat
 class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(ext: SparkSessionExtensions): Unit = {
     (ModelFunctions.builtins ++ ModelFunctions.configured).foreach(ext.injectFunction)
+    ImageTableFunctions.all.foreach(ext.injectTableFunction)
     ext.injectOptimizerRule(spark => new ExtractModelCalls(spark))
     ext.injectOptimizerRule(_ => PruneNativeEval)
     ext.injectOptimizerRule(_ => PushFilterBelowNativeEval)

@@ -56,4 +56,7 @@ class DeepImageFeaturizer(override val uid: String) extends NamedModelStage {
 object DeepImageFeaturizer extends MLReadable[DeepImageFeaturizer] {
   override def read: MLReader[DeepImageFeaturizer] =
     new TFStage.Reader[DeepImageFeaturizer](new DeepImageFeaturizer(_), classOf[DeepImageFeaturizer].getName)
+
+  // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
+  override def load(path: String): DeepImageFeaturizer = super.load(path)
 }

@@ -57,4 +57,7 @@ object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
 
   override def read: MLReader[DeepImagePredictor] =
     new TFStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)
+
+  // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
+  override def load(path: String): DeepImagePredictor = super.load(path)
 }

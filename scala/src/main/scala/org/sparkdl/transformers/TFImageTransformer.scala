@@ -215,6 +215,9 @@ object TFImageTransformer extends MLReadable[TFImageTransformer] {
   override def read: MLReader[TFImageTransformer] =
     new TFStage.Reader[TFImageTransformer](new TFImageTransformer(_), classOf[TFImageTransformer].getName)
 
+  // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
+  override def load(path: String): TFImageTransformer = super.load(path)
+
   /**
    * Spark's image struct around float32 pixel bytes `data` (null stays null): mode CV_32FC1/3/4.
    */

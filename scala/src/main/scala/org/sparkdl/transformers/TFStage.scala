@@ -3,7 +3,7 @@ package org.sparkdl.transformers
 import org.apache.hadoop.fs.Path
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.{ParamMap, Params}
+import org.apache.spark.ml.param.{Param, ParamMap, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
 import org.apache.spark.sql.{DataFrame, SparkSession}
@@ -26,6 +26,16 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
   @transient private var modelInfoCache: ModelInfo = _
   private var tfModel: TFModel = _
 
+  /**
+   * Where the model is, as Params (so a stage built on a Spark Connect client, which holds no
+   * model bytes, names a file the server reads): read on the driver when the stage first needs
+   * its model, unless a model was set directly.
+   */
+  final val graphFile = new Param[String](this, "graphFile",
+    "a frozen GraphDef file (.pb), on any filesystem Spark reads; read on the driver when the stage first runs")
+  final val modelPath = new Param[String](this, "modelPath",
+    "a SavedModel folder (local to the driver); copied into the stage when it first runs")
+
   /** The model to run. */
   def setModel(model: TFModel): this.type = {
     tfModel = model
@@ -37,12 +47,16 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
   def setGraph(graphDef: Array[Byte]): this.type = setModel(TFModel.fromGraphDef(graphDef))
 
   /** A frozen GraphDef file (`.pb`), read once on the driver through Hadoop's FileSystem. */
-  def setGraphFile(path: String): this.type =
+  def setGraphFile(path: String): this.type = {
+    set(graphFile, path)
     setModel(TFModel.fromGraphDefFile(SparkSession.active, path))
+  }
 
   /** A SavedModel folder; it is copied into the stage (and into saved pipelines). */
-  def setModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type =
+  def setModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type = {
+    set(modelPath, dir)
     setModel(TFModel.fromSavedModel(dir, tags))
+  }
 
   /** For py4j callers. */
   def setModelPathJava(dir: String, tags: java.util.List[String]): this.type = {
@@ -52,9 +66,11 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
 
   def getModel: TFModel = {
     if (tfModel == null) {
-      throw new IllegalArgumentException(
-        s"$uid: no model set. Call setGraph(bytes) with a frozen GraphDef, setModelPath(dir) with " +
-          "a SavedModel folder, or setModel(TFModel).")
+      if (isDefined(graphFile)) setModel(TFModel.fromGraphDefFile(SparkSession.active, $(graphFile)))
+      else if (isDefined(modelPath)) setModel(TFModel.fromSavedModel($(modelPath)))
+      else throw new IllegalArgumentException(
+        s"$uid: no model set. Call setGraph(bytes) with a frozen GraphDef, setGraphFile(path) with a .pb " +
+          "file, setModelPath(dir) with a SavedModel folder, or setModel(TFModel).")
     }
     tfModel
   }

@@ -118,6 +118,9 @@ object TFTransformer extends MLReadable[TFTransformer] {
   override def read: MLReader[TFTransformer] =
     new TFStage.Reader[TFTransformer](new TFTransformer(_), classOf[TFTransformer].getName)
 
+  // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
+  override def load(path: String): TFTransformer = super.load(path)
+
   private[sparkdl] def isNumericInput(t: DataType): Boolean = t match {
     case ArrayType(_: NumericType, _) => true
     case VectorType => true

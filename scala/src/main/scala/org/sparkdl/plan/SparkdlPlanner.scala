@@ -26,7 +26,7 @@ object SparkdlPlanner {
   /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
   def install(spark: SparkSession): Unit = {
     val extensions = spark.conf.getOption("spark.sql.extensions").getOrElse("")
-    if (!extensions.split(",").map(_.trim).contains("org.sparkdl.sql.SparkdlExtensions")) {
+    if (!extensions.split(",").map(_.trim).contains(org.sparkdl.sql.SparkdlExtensions.className)) {
       SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
     }
   }

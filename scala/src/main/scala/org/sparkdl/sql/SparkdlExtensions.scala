@@ -1,7 +1,6 @@
 package org.sparkdl.sql
 
 import org.apache.spark.sql.SparkSessionExtensions
-import org.apache.spark.sql.catalyst.plans.logical.{Filter, LogicalPlan, Project}
 
 import org.sparkdl.plan.{NativeEvalStrategy, PruneNativeEval, PushFilterBelowNativeEval}
 
@@ -24,25 +23,10 @@ class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
     ext.injectOptimizerRule(_ => PruneNativeEval)
     ext.injectOptimizerRule(_ => PushFilterBelowNativeEval)
     ext.injectPlannerStrategy(_ => NativeEvalStrategy)
-    ext.injectCheckRule(_ => SparkdlExtensions.checkCallPlaces)
   }
 }
 
 object SparkdlExtensions {
   /** The value of `spark.sql.extensions` that enables sparkdl. */
   val className: String = classOf[SparkdlExtensions].getName
-
-  /**
-   * Model calls run where a projection or a filter computes them; elsewhere (an aggregate, a
-   * sort, a join condition) the query is refused at analysis with a way out.
-   */
-  private[sql] def checkCallPlaces(plan: LogicalPlan): Unit = plan.foreach {
-    case _: Project | _: Filter => ()
-    case other =>
-      other.expressions.flatMap(_.collect { case c: ModelCall => c }).headOption.foreach { c =>
-        throw new IllegalArgumentException(
-          s"${c.model.function} can be used in SELECT and WHERE; here it is in a ${other.nodeName}. Compute it " +
-            s"in a subquery first, e.g. SELECT ..., agg(p) FROM (SELECT ${c.sql} AS p FROM ...) GROUP BY ...")
-      }
-  }
 }

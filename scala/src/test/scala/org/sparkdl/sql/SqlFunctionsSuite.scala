@@ -99,9 +99,14 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     assert(notConstant.contains("argument 2 (modelName) must be a constant string"), notConstant)
     val layer = analysisError(s"SELECT sparkdl_featurize(content, 'MobileNetV2', 'nope') FROM $files")
     assert(layer.contains("sparkdl_featurize") && layer.contains("multiscale"), layer)
-    val aggregate = intercept[IllegalArgumentException](
-      sql.sql(s"SELECT count(sparkdl_predict(content, 'MobileNetV2')) FROM $files").collect()).getMessage
-    assert(aggregate.contains("sparkdl_predict can be used in SELECT and WHERE"), aggregate)
+    // Inside an aggregate or a sort: refused at analysis, naming the call (computed in a
+    // subquery, it works).
+    val aggregate = analysisError(s"SELECT count(sparkdl_predict(content, 'MobileNetV2')) FROM $files")
+    assert(aggregate.contains("sparkdl_predict(content, 'MobileNetV2', 5)"), aggregate)
+    val sorted = analysisError(s"SELECT path FROM $files ORDER BY sparkdl_predict(content, 'MobileNetV2')[0].probability")
+    assert(sorted.contains("sparkdl_predict(content, 'MobileNetV2', 5)"), sorted)
+    assert(sql.sql(s"SELECT count(p) FROM (SELECT sparkdl_predict(content, 'MobileNetV2') AS p FROM $files)")
+      .head().getLong(0) == 5)
     // The session goes on.
     assert(sql.sql(s"SELECT count(*) FROM $files WHERE sparkdl_decode_image(content) IS NOT NULL").head().getLong(0) == 5)
   }

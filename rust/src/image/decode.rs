@@ -1,5 +1,9 @@
 //! The decoding pipeline: sniff, read the header, guard the size, decode,
-//! convert to Spark's layout, orient.
+//! convert to Spark's layout, orient. JPEGs go through libjpeg-turbo
+//! ([`super::turbo`]), at a reduced scale in the DCT domain when the caller
+//! resizes to a smaller target next; CMYK/YCCK JPEGs, JPEGs of more than 8
+//! bits per sample, and files libjpeg-turbo cannot read go the general way
+//! (`image`'s decoders), which gives them the same treatment as before.
 //!
 //! Order matters for safety: the pixel count is checked against
 //! `max_pixels` from the header alone, before any pixel buffer exists, and
@@ -17,6 +21,7 @@ use image::{ImageDecoder, ImageFormat, ImageReader, Limits};
 use super::convert::{self, AlphaPolicy};
 use super::error::ImageError;
 use super::sniff::{self, Sniffed};
+use super::turbo::{self, Scale};
 use super::{jpeg_check, orient, DecodeOptions, SparkImage};
 
 /// The most bytes per pixel any decoder output has (RGBA, 32-bit float).
@@ -36,14 +41,77 @@ pub(crate) fn decode(bytes: &[u8], opts: &DecodeOptions) -> Result<SparkImage, I
         Sniffed::Unsupported { name, reason } => return Err(ImageError::unsupported(name, reason)),
         Sniffed::Unknown => return Err(sniff::unknown_format(bytes)),
     };
+    if format == ImageFormat::Jpeg {
+        if let Some(done) = guarded(name, || decode_jpeg(bytes, opts))? {
+            return Ok(done);
+        }
+    }
     guarded(name, || decode_known(bytes, format, name, opts))
 }
 
+/// A JPEG through libjpeg-turbo, or `Ok(None)` to hand it to the general path:
+/// a header libjpeg-turbo cannot read, a colour space or precision it does
+/// not decode to 8-bit BGR/grey here, or a decode it fails (the general
+/// decoder then decides, with its own error message).
+fn decode_jpeg(bytes: &[u8], opts: &DecodeOptions) -> Result<Option<SparkImage>, ImageError> {
+    const NAME: &str = "JPEG";
+    let Ok(header) = turbo::header(bytes) else { return Ok(None) };
+    let Some(channels) = header.channels else { return Ok(None) };
+    let (width, height) = (header.width, header.height);
+    check_size(width, height, opts, NAME)?;
+    jpeg_check::check_complete(bytes).map_err(|reason| ImageError::corrupt(NAME, reason))?;
+    let orientation = if opts.apply_orientation {
+        // Broken metadata must not cost the pixels: ignore it.
+        jpeg_check::exif(bytes).and_then(Orientation::from_exif_chunk).unwrap_or(Orientation::NoTransforms)
+    } else {
+        Orientation::NoTransforms
+    };
+    let scale = match opts.shrink_to {
+        // The target is the upright picture's; the file's pixels come before the rotation.
+        Some((th, tw)) if swaps_sides(orientation) => Scale::for_target(width, height, th, tw),
+        Some((th, tw)) => Scale::for_target(width, height, tw, th),
+        None => Scale::FULL,
+    };
+    let bytes_out = u64::from(scale.of(width)) * u64::from(scale.of(height)) * u64::from(channels);
+    if bytes_out > MAX_SPARK_BYTES {
+        return Err(too_many_bytes(NAME, bytes_out));
+    }
+    let decoded = match turbo::decode(bytes, scale) {
+        Ok(d) => d,
+        Err(reason) => {
+            log::debug!("libjpeg-turbo could not decode a JPEG ({reason}); trying the general decoder");
+            return Ok(None);
+        }
+    };
+    let px = convert::SparkPixels { channels: decoded.channels, data: decoded.data };
+    finish(orientation, decoded.width, decoded.height, px, NAME).map(Some)
+}
+
+/// The size guard, from the header alone: the pixel limit, no pixels, and
+/// Spark's 32-bit sides.
+fn check_size(width: u32, height: u32, opts: &DecodeOptions, name: &'static str) -> Result<(), ImageError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > opts.max_pixels {
+        return Err(ImageError::TooLarge { width, height, pixels, limit: opts.max_pixels });
+    }
+    if pixels == 0 {
+        return Err(ImageError::corrupt(name, format!("the header gives a size of {width}x{height}, which has no pixels")));
+    }
+    if i32::try_from(width).is_err() || i32::try_from(height).is_err() {
+        return Err(ImageError::unsupported(name, format!("{width}x{height} does not fit Spark's 32-bit width and height")));
+    }
+    Ok(())
+}
+
+fn too_many_bytes(name: &'static str, bytes: u64) -> ImageError {
+    ImageError::unsupported(name, format!("{bytes} decoded bytes exceed the 2 GiB that a Spark binary value can hold"))
+}
+
 /// Runs `work`, turning a panic into a `Corrupt` error for `name`.
-fn guarded(
+fn guarded<T>(
     name: &'static str,
-    work: impl FnOnce() -> Result<SparkImage, ImageError>,
-) -> Result<SparkImage, ImageError> {
+    work: impl FnOnce() -> Result<T, ImageError>,
+) -> Result<T, ImageError> {
     // `work` only reads the input bytes and options; nothing it could leave
     // half-updated outlives a panic.
     panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
@@ -72,26 +140,7 @@ fn decode_known(
 
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
-    if pixels > opts.max_pixels {
-        return Err(ImageError::TooLarge {
-            width,
-            height,
-            pixels,
-            limit: opts.max_pixels,
-        });
-    }
-    if pixels == 0 {
-        return Err(ImageError::corrupt(
-            name,
-            format!("the header gives a size of {width}x{height}, which has no pixels"),
-        ));
-    }
-    if i32::try_from(width).is_err() || i32::try_from(height).is_err() {
-        return Err(ImageError::unsupported(
-            name,
-            format!("{width}x{height} does not fit Spark's 32-bit width and height"),
-        ));
-    }
+    check_size(width, height, opts, name)?;
     if format == ImageFormat::Jpeg {
         jpeg_check::check_complete(bytes).map_err(|reason| ImageError::corrupt(name, reason))?;
     }
@@ -102,13 +151,6 @@ fn decode_known(
     } else {
         Orientation::NoTransforms
     };
-    if let (ImageFormat::Jpeg, Some((th, tw))) = (format, opts.shrink_to) {
-        // The target is the upright picture's; the file's pixels come before the rotation.
-        let (th, tw) = if swaps_sides(orientation) { (tw, th) } else { (th, tw) };
-        if let Some((w, h, px)) = jpeg_scaled(bytes, width, height, tw, th, name)? {
-            return finish(orientation, w, h, px, name);
-        }
-    }
     let color = decoder.color_type();
     let total = decoder.total_bytes();
     let total = usize::try_from(total).map_err(|_| ImageError::TooLarge {
@@ -130,13 +172,7 @@ fn decode_known(
     let px = convert::to_spark_layout(color, buf, alpha)
         .map_err(|reason| ImageError::unsupported(name, reason))?;
     if px.data.len() as u64 > MAX_SPARK_BYTES {
-        return Err(ImageError::unsupported(
-            name,
-            format!(
-                "{} decoded bytes exceed the 2 GiB that a Spark binary value can hold",
-                px.data.len()
-            ),
-        ));
+        return Err(too_many_bytes(name, px.data.len() as u64));
     }
     finish(orientation, width, height, px, name)
 }
@@ -170,58 +206,6 @@ fn swaps_sides(o: Orientation) -> bool {
             | Orientation::Rotate90FlipH
             | Orientation::Rotate270FlipH
     )
-}
-
-/// Decodes a JPEG at 1/2, 1/4 or 1/8 of its size in the DCT domain, the
-/// largest reduction that is still at least `tw` x `th`: only the low
-/// frequencies that size needs go through the inverse DCT (`jpeg-decoder`'s
-/// scaled IDCT, as libjpeg's `scale_denom`). `None` when no reduction fits,
-/// or for pixel formats other than grey and RGB (CMYK goes the full way).
-fn jpeg_scaled(
-    bytes: &[u8],
-    width: u32,
-    height: u32,
-    tw: u32,
-    th: u32,
-    name: &'static str,
-) -> Result<Option<(u32, u32, convert::SparkPixels)>, ImageError> {
-    if tw == 0 || th == 0 {
-        return Ok(None);
-    }
-    // The decoder's output is ceil(side / f) for a reduction by f.
-    let reduced = |side: u32, f: u32| side.div_ceil(f);
-    let Some(f) = [8u32, 4, 2].into_iter().find(|f| reduced(width, *f) >= tw && reduced(height, *f) >= th) else {
-        return Ok(None);
-    };
-    // `scale` takes the largest reduction where either side reaches the request,
-    // so ask for this reduction's own size.
-    let (Ok(rw), Ok(rh)) = (u16::try_from(reduced(width, f)), u16::try_from(reduced(height, f))) else {
-        return Ok(None);
-    };
-    let corrupt = |e: jpeg_decoder::Error| ImageError::corrupt(name, e.to_string());
-    let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.read_info().map_err(corrupt)?;
-    let Some(info) = decoder.info() else { return Ok(None) };
-    let (color, channels) = match info.pixel_format {
-        jpeg_decoder::PixelFormat::L8 => (image::ColorType::L8, 1usize),
-        jpeg_decoder::PixelFormat::RGB24 => (image::ColorType::Rgb8, 3usize),
-        _ => return Ok(None),
-    };
-    let (ow, oh) = decoder.scale(rw, rh).map_err(corrupt)?;
-    let (ow, oh) = (u32::from(ow), u32::from(oh));
-    if ow < tw || oh < th {
-        return Ok(None);
-    }
-    let pixels = decoder.decode().map_err(corrupt)?;
-    if pixels.len() != ow as usize * oh as usize * channels {
-        return Err(ImageError::corrupt(
-            name,
-            format!("the scaled decoder gave {} bytes for {ow}x{oh}x{channels}", pixels.len()),
-        ));
-    }
-    let px = convert::to_spark_layout(color, pixels, AlphaPolicy::Keep)
-        .map_err(|reason| ImageError::unsupported(name, reason))?;
-    Ok(Some((ow, oh, px)))
 }
 
 /// `image::Limits` for one decode: room for the largest legal output plus
@@ -278,7 +262,7 @@ mod tests {
 
     #[test]
     fn a_panicking_decoder_becomes_corrupt() {
-        let err = guarded("PNG", || panic!("index out of bounds")).unwrap_err();
+        let err = guarded::<()>("PNG", || panic!("index out of bounds")).unwrap_err();
         assert_eq!(
             err.to_string(),
             "corrupt or truncated PNG: the decoder crashed on this file (index out of bounds)"

@@ -79,6 +79,40 @@ pub(crate) fn check_complete(bytes: &[u8]) -> Result<(), String> {
     }
 }
 
+/// The payload of the first APP1 "Exif" segment before the first scan (the
+/// TIFF structure after `Exif\0\0`, as `Orientation::from_exif_chunk` takes
+/// it), if there is one. Malformed headers simply have none.
+pub(crate) fn exif(bytes: &[u8]) -> Option<&[u8]> {
+    const APP1: u8 = 0xE1;
+    const PREFIX: &[u8] = b"Exif\0\0";
+    if bytes.len() < 2 || bytes[0] != 0xFF || bytes[1] != SOI {
+        return None;
+    }
+    let mut pos = 2;
+    loop {
+        pos += bytes.get(pos..)?.iter().position(|&b| b == 0xFF)?;
+        while bytes.get(pos) == Some(&0xFF) {
+            pos += 1;
+        }
+        let marker = *bytes.get(pos)?;
+        pos += 1;
+        match marker {
+            SOS | EOI => return None,
+            0x00 | TEM | SOI | 0xD0..=0xD7 => continue,
+            _ => {}
+        }
+        let seg_len = usize::from(u16::from_be_bytes([*bytes.get(pos)?, *bytes.get(pos + 1)?]));
+        if seg_len < 2 {
+            return None;
+        }
+        let payload = bytes.get(pos + 2..pos + seg_len)?;
+        if marker == APP1 && payload.starts_with(PREFIX) {
+            return Some(&payload[PREFIX.len()..]);
+        }
+        pos += seg_len;
+    }
+}
+
 /// Given the start of a scan's entropy-coded data, the position of the `FF`
 /// that begins the next real marker, or `None` if the data runs out first.
 fn end_of_entropy_data(bytes: &[u8], mut pos: usize) -> Option<usize> {
@@ -141,6 +175,21 @@ mod tests {
         let b = [0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x00, 0xFF, 0xD9];
         let err = check_complete(&b).unwrap_err();
         assert!(err.contains("invalid length 0"), "{err}");
+    }
+
+    #[test]
+    fn finds_the_exif_payload_before_the_scan() {
+        let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x04, 0x00, 0x00];
+        b.extend_from_slice(&[0xFF, 0xE1, 0x00, 0x0C]);
+        b.extend_from_slice(b"Exif\0\0MM\0*");
+        b.extend_from_slice(&skeleton()[2..]);
+        assert_eq!(exif(&b), Some(&b"MM\0*"[..]));
+        assert_eq!(exif(&skeleton()), None);
+        // A cut header has none, and no walk past the end.
+        for cut in 0..b.len() {
+            let _ = exif(&b[..cut]);
+        }
+        assert_eq!(exif(&b[..14]), None);
     }
 
     #[test]

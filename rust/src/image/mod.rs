@@ -14,7 +14,9 @@
 //!
 //! Files:
 //! - `sniff`: format detection from magic bytes, descriptions of non-images;
-//! - `jpeg_check`: refusing truncated JPEGs the decoder would grey-fill;
+//! - `jpeg_check`: refusing truncated JPEGs the decoder would grey-fill, and
+//!   finding a JPEG's EXIF block;
+//! - `turbo`: JPEGs through libjpeg-turbo, at a reduced DCT scale when asked;
 //! - `convert`: decoder output to BGR/BGRA/grey 8-bit;
 //! - `orient`: EXIF orientation;
 //! - `decode`: the pipeline, size guard and panic guard;
@@ -26,6 +28,7 @@ mod error;
 mod jpeg_check;
 mod orient;
 mod sniff;
+mod turbo;
 
 #[cfg(test)]
 mod test_images;
@@ -68,7 +71,8 @@ pub struct DecodeOptions {
     /// When set to (height, width) of the upright picture: a JPEG at least
     /// twice that size in both directions is decoded at 1/2, 1/4 or 1/8 of
     /// its size in the DCT domain (the largest reduction that stays at least
-    /// this size), which skips most of the inverse DCT and colour work. For
+    /// this size), which skips most of the inverse DCT and colour work, and
+    /// at 1/8 the decoding of the AC coefficients' values. For
     /// model inputs that are resized to this size next; never for
     /// `readImages`, whose structs keep the file's own size.
     pub shrink_to: Option<(u32, u32)>,

@@ -105,6 +105,52 @@ def test_feature_layers_and_image_size(spark, tmp_path, picture_dir):
         DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="fc").transform(images)
 
 
+def _cpu_has_bf16():
+    """Whether this CPU has native bf16 arithmetic (where oneDNN's rewrite is known to run)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def test_bf16_precision_keeps_top1_and_features_close_to_float32(spark, pictures, tmp_path):
+    """precision="bf16" (oneDNN's bfloat16 auto-mixed-precision rewrite; docs/PERFORMANCE.md): on
+    the test photos the top-1 class is float32's and the features are within a cosine of 0.995
+    (measured: 0.999 and above). Persisted, and reachable through the session conf too."""
+    f32 = DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array")
+    bf16 = DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array",
+                               precision="bf16")
+    assert bf16.getPrecision() == "bf16" and f32.getPrecision() == "float32"
+    a = {r.name: np.array(r.f) for r in f32.transform(pictures).collect()}
+    b = {r.name: np.array(r.f) for r in bf16.transform(pictures).collect()}
+    top = {}
+    for p in (None, "bf16"):
+        pred = DeepImagePredictor(inputCol="path", outputCol="p", modelName="MobileNetV2", precision=p)
+        top[p] = {r.name: int(np.argmax(r.p.toArray())) for r in pred.transform(pictures).collect()}
+    for name in a:
+        cosine = float(a[name] @ b[name] / np.linalg.norm(a[name]) / np.linalg.norm(b[name]))
+        print(name, "bf16 cosine to float32", round(cosine, 5), top[None][name], top["bf16"][name])
+        assert cosine >= 0.995, (name, cosine)
+        if _cpu_has_bf16():
+            assert not np.array_equal(a[name], b[name]), "bf16 changed nothing: the rewrite did not run"
+    assert top[None] == top["bf16"]
+    bf16.write().overwrite().save(str(tmp_path / "bf16"))
+    assert DeepImageFeaturizer.load(str(tmp_path / "bf16")).getPrecision() == "bf16"
+    spark.conf.set("spark.sparkdl.tensorflow.precision", "bf16")
+    try:
+        c = {r.name: np.array(r.f) for r in f32.transform(pictures).collect()}
+        assert all(np.allclose(c[n], b[n], rtol=1e-5, atol=1e-5) for n in c)
+        spark.conf.set("spark.sparkdl.tensorflow.precision", "fp16")
+        with pytest.raises(Exception, match="spark.sparkdl.tensorflow.precision must be float32 or bf16, got 'fp16'"):
+            f32.transform(pictures)
+    finally:
+        spark.conf.unset("spark.sparkdl.tensorflow.precision")
+    with pytest.raises(ValueError, match="precision must be 'float32' or 'bf16'"):
+        DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", precision="half")
+
+
 def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_path):
     """Model inputs from JPEG files at least twice the model's size are decoded at 1/2, 1/4 or 1/8
     scale in the DCT domain; image structs from readImages are full-size decodes. The features of

@@ -50,7 +50,25 @@ class HasBatchSizeAndErrorCol(Params):
         return self._set(errorCol=value)
 
 
-class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWritable):
+class HasPrecision(Params):
+    """``precision``: "float32" (the graph as it is) or "bf16" (oneDNN's bfloat16
+    auto-mixed-precision rewrite: about 1.8x faster inference on CPUs with AVX512_BF16 or AMX,
+    features within a cosine of 0.999 of float32; docs/PERFORMANCE.md). Unset: the session's
+    ``spark.sparkdl.tensorflow.precision``, else float32."""
+
+    precision = Param(Params._dummy(), "precision", "float32 or bf16 (bfloat16 mixed precision, CPUs with bf16)",
+                      typeConverter=TypeConverters.toString)
+
+    def setPrecision(self, value: str):
+        if value not in ("float32", "bf16"):
+            raise ValueError(f"precision must be 'float32' or 'bf16', got {value!r}")
+        return self._set(precision=value)
+
+    def getPrecision(self) -> str:
+        return self.getOrDefault(self.precision) if self.isDefined(self.precision) else "float32"
+
+
+class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, HasPrecision, JavaMLReadable, JavaMLWritable):
     """Base of the TensorFlow stages: the model is bytes held by the Scala stage.
 
     On a Spark Connect client (no JVM in this process) the stage is its class name and its
@@ -85,6 +103,8 @@ class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, JavaMLReadable, JavaMLWr
         for key in ("inputTensor", "outputTensor"):
             if kwargs.get(key) is not None:
                 kwargs[key] = tensor_name(kwargs[key])
+        if kwargs.get("precision") is not None:
+            self.setPrecision(kwargs.pop("precision"))
         self._set(**{k: v for k, v in kwargs.items() if v is not None})
         if graph is not None:
             self.setGraph(graph)

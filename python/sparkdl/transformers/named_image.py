@@ -8,11 +8,11 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
 from pyspark.ml.wrapper import JavaTransformer
 
-from sparkdl.transformers._base import HasBatchSizeAndErrorCol, _StageReader
+from sparkdl.transformers._base import HasBatchSizeAndErrorCol, HasPrecision, _StageReader
 
 
-class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, JavaMLReadable,
-                       JavaMLWritable):
+class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, HasPrecision,
+                       JavaMLReadable, JavaMLWritable):
     _java_class_name = ""
 
     modelName = Param(Params._dummy(), "modelName", "a named model (sparkdl.models.listModels())",
@@ -40,6 +40,8 @@ class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeA
 
     def _set_checked(self, kwargs) -> None:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
+        if "precision" in kwargs:
+            self.setPrecision(kwargs.pop("precision"))
         if "modelName" in kwargs and not self._remote:
             self._java_obj.setModelName(kwargs["modelName"])  # the JVM lists valid names
         self._set(**kwargs)
@@ -93,7 +95,7 @@ class DeepImageFeaturizer(_NamedImageModel):
                  modelName: Optional[str] = None, weightsPath: Optional[str] = None,
                  featureLayer: Optional[str] = None, imageSize: Optional[List[int]] = None,
                  batchSize: Optional[int] = None, errorCol: Optional[str] = None,
-                 outputMode: Optional[str] = None) -> None:
+                 outputMode: Optional[str] = None, precision: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(featureLayer="pool", outputMode="vector")
         self._set_checked(self._input_kwargs)
@@ -124,7 +126,8 @@ class DeepImagePredictor(_NamedImageModel):
     def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
                  modelName: Optional[str] = None, weightsPath: Optional[str] = None,
                  decodePredictions: Optional[bool] = None, topK: Optional[int] = None,
-                 imageSize: Optional[List[int]] = None, batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 imageSize: Optional[List[int]] = None, batchSize: Optional[int] = None, errorCol: Optional[str] = None,
+                 precision: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(decodePredictions=False, topK=5)
         self._set_checked(self._input_kwargs)

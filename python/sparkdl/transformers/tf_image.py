@@ -50,7 +50,8 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
                  scale: Optional[float] = None, mean: Optional[List[float]] = None,
                  std: Optional[List[float]] = None, layout: Optional[str] = None,
                  imageSize: Optional[List[int]] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None,
+                 precision: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(channelOrder="RGB", outputMode="vector", resizeMethod="bilinear",
                          scale=1.0, mean=[], std=[], layout="NHWC", imageSize=[], batchSize=64)

@@ -39,7 +39,7 @@ class TFTransformer(TFStage):
                  inputMapping: Optional[Dict[str, Any]] = None,
                  outputMapping: Optional[Dict[Any, str]] = None,
                  batchSize: Optional[int] = None, errorCol: Optional[str] = None,
-                 outputMode: Optional[str] = None) -> None:
+                 outputMode: Optional[str] = None, precision: Optional[str] = None) -> None:
         super().__init__()
         self._setDefault(batchSize=64, outputMode="array")
         kwargs = dict(self._input_kwargs)

@@ -9,6 +9,16 @@
 //! | `inter_op_parallelism_threads` | 5 | non-zero (0: TensorFlow picks) |
 //! | `gpu_options` {`allow_growth`=4, `visible_device_list`=5} | 6 | either is set |
 //! | `allow_soft_placement` | 7 | always (graphs pinned to `/device:GPU:0` still run on CPU) |
+//! | `graph_options` {`optimizer_options` (3) {`global_jit_level` (5) = ON_1}} | 10 | `xlaJit` |
+//! | `graph_options` {`rewrite_options` (10) {`auto_mixed_precision_onednn_bfloat16` (31) = ON}} | 10 | `precision` is `bf16` |
+//! | `experimental` {`disable_thread_spinning` (9)} | 16 | `threadSpinning` is false |
+//!
+//! `bf16` is Grappler's oneDNN auto-mixed-precision rewrite: the graph's
+//! convolutions, matrix products and the element-wise ops between them run in
+//! bfloat16 (inputs, outputs and the rest stay float32). It pays on CPUs with
+//! native bf16 arithmetic (AVX512_BF16 or AMX: Intel Cooper Lake, Sapphire
+//! Rapids and later, AMD Zen 4 and later); elsewhere oneDNN emulates it and it
+//! is slower. docs/PERFORMANCE.md has the measured speed and accuracy.
 
 use serde::{Deserialize, Serialize};
 use tensorflow::SessionOptions;
@@ -16,8 +26,8 @@ use tensorflow::SessionOptions;
 use crate::errors::{Result, SparkdlError};
 use crate::tf::wire::{put_bytes_field, put_varint_field};
 
-/// JSON: `{"intraOpThreads":4,"interOpThreads":1,"gpuVisibleDevices":"0,1","allowGrowth":true}`,
-/// every field optional.
+/// JSON: `{"intraOpThreads":4,"interOpThreads":1,"gpuVisibleDevices":"0,1","allowGrowth":true,
+/// "precision":"bf16","xlaJit":false,"threadSpinning":true}`, every field optional.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionConfig {
@@ -36,6 +46,26 @@ pub struct SessionConfig {
     /// executors can share a GPU.
     #[serde(default = "yes")]
     pub allow_growth: bool,
+    /// "float32" (the graph as it is) or "bf16" (oneDNN's bfloat16
+    /// auto-mixed-precision rewrite).
+    #[serde(default)]
+    pub precision: Precision,
+    /// Compile clusters of the graph with XLA (`global_jit_level` ON_1).
+    #[serde(default)]
+    pub xla_jit: bool,
+    /// Let idle pool threads spin before they sleep (TensorFlow's default).
+    #[serde(default = "yes")]
+    pub thread_spinning: bool,
+}
+
+/// The arithmetic a session runs the graph's heavy ops in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum Precision {
+    #[default]
+    #[serde(rename = "float32")]
+    Float32,
+    #[serde(rename = "bf16")]
+    Bf16,
 }
 
 fn yes() -> bool {
@@ -44,7 +74,15 @@ fn yes() -> bool {
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { intra_op_threads: 0, inter_op_threads: 0, gpu_visible_devices: None, allow_growth: true }
+        SessionConfig {
+            intra_op_threads: 0,
+            inter_op_threads: 0,
+            gpu_visible_devices: None,
+            allow_growth: true,
+            precision: Precision::Float32,
+            xla_jit: false,
+            thread_spinning: true,
+        }
     }
 }
 
@@ -101,6 +139,25 @@ impl SessionConfig {
             put_bytes_field(&mut out, 6, &gpu);
         }
         put_varint_field(&mut out, 7, 1);
+        let mut graph = Vec::new();
+        if self.xla_jit {
+            let mut optimizer = Vec::new();
+            put_varint_field(&mut optimizer, 5, 1);
+            put_bytes_field(&mut graph, 3, &optimizer);
+        }
+        if self.precision == Precision::Bf16 {
+            let mut rewrite = Vec::new();
+            put_varint_field(&mut rewrite, 31, 1);
+            put_bytes_field(&mut graph, 10, &rewrite);
+        }
+        if !graph.is_empty() {
+            put_bytes_field(&mut out, 10, &graph);
+        }
+        if !self.thread_spinning {
+            let mut experimental = Vec::new();
+            put_varint_field(&mut experimental, 9, 1);
+            put_bytes_field(&mut out, 16, &experimental);
+        }
         out
     }
 
@@ -136,6 +193,13 @@ mod tests {
     const GPU_PINNED: &[u8] = &[16, 4, 40, 1, 50, 7, 32, 1, 42, 3, 48, 44, 49, 56, 1];
     const CPU_THREADS: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 16, 2, 40, 3, 56, 1];
     const ALL_GPUS: &[u8] = &[16, 172, 2, 56, 1];
+    // The default_cpu config plus, each alone:
+    // c.graph_options.rewrite_options.auto_mixed_precision_onednn_bfloat16 = RewriterConfig.ON
+    // c.graph_options.optimizer_options.global_jit_level = OptimizerOptions.ON_1
+    // c.experimental.disable_thread_spinning = True
+    const BF16: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 50, 2, 32, 1, 56, 1, 82, 5, 82, 3, 248, 1, 1];
+    const XLA: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 50, 2, 32, 1, 56, 1, 82, 4, 26, 2, 40, 1];
+    const NO_SPIN: &[u8] = &[10, 7, 10, 3, 71, 80, 85, 16, 0, 50, 2, 32, 1, 56, 1, 130, 1, 2, 72, 1];
 
     #[test]
     fn bytes_match_python_config_proto() {
@@ -145,15 +209,32 @@ mod tests {
         )
         .unwrap();
         assert_eq!(pinned.to_config_proto(), GPU_PINNED);
-        let cpu = SessionConfig { intra_op_threads: 2, inter_op_threads: 3, gpu_visible_devices: None, allow_growth: false };
+        let cpu = SessionConfig { intra_op_threads: 2, inter_op_threads: 3, allow_growth: false, ..Default::default() };
         assert_eq!(cpu.to_config_proto(), CPU_THREADS);
         let all = SessionConfig::from_json(r#"{"intraOpThreads":300,"gpuVisibleDevices":"","allowGrowth":false}"#).unwrap();
         assert_eq!(all.to_config_proto(), ALL_GPUS);
     }
 
     #[test]
+    fn precision_jit_and_spinning_bytes_match_python_config_proto() {
+        assert_eq!(SessionConfig::from_json(r#"{"precision":"bf16"}"#).unwrap().to_config_proto(), BF16);
+        assert_eq!(SessionConfig::from_json(r#"{"xlaJit":true}"#).unwrap().to_config_proto(), XLA);
+        assert_eq!(SessionConfig::from_json(r#"{"threadSpinning":false}"#).unwrap().to_config_proto(), NO_SPIN);
+        assert_eq!(SessionConfig::from_json(r#"{"precision":"float32","xlaJit":false}"#).unwrap().to_config_proto(), DEFAULT_CPU);
+        // Each setting is part of the session cache key.
+        let bf16 = SessionConfig { precision: Precision::Bf16, ..Default::default() };
+        assert_ne!(bf16.fingerprint(), SessionConfig::default().fingerprint());
+        let err = SessionConfig::from_json(r#"{"precision":"fp16"}"#).unwrap_err();
+        assert!(err.to_string().contains("fp16"), "{err}");
+    }
+
+    #[test]
     fn tensorflow_accepts_the_config() {
-        for cfg in [SessionConfig::default(), SessionConfig { intra_op_threads: 2, inter_op_threads: 1, ..Default::default() }] {
+        for cfg in [
+            SessionConfig::default(),
+            SessionConfig { intra_op_threads: 2, inter_op_threads: 1, ..Default::default() },
+            SessionConfig { precision: Precision::Bf16, xla_jit: true, thread_spinning: false, ..Default::default() },
+        ] {
             cfg.session_options().unwrap();
         }
     }

@@ -8,9 +8,10 @@ import org.sparkdl.plan.{NativeCall, NativeOp}
 
 /**
  * A model run as a native operation: `runSpecJson` (inputs, outputs and their layouts, see
- * `rust/src/ops/run_model.rs`) over batches of `batchSize` rows. The model handle is taken on
- * a task's first batch and given back when its partition is done; the TensorFlow session behind
- * it is shared by the executor's tasks.
+ * `rust/src/ops/run_model.rs`) over batches of `batchSize` rows, in `precision` (float32 or
+ * bf16, resolved on the driver). The model handle is taken on a task's first batch and given
+ * back when its partition is done; the TensorFlow session behind it is shared by the executor's
+ * tasks (one per model and settings).
  */
 private[sparkdl] case class RunModelOp(
     model: Broadcast[TFModel],
@@ -18,13 +19,14 @@ private[sparkdl] case class RunModelOp(
     inputNames: Seq[String],
     resultSchema: StructType,
     batchSize: Int,
-    describe: String) extends NativeOp {
+    describe: String,
+    precision: String = SessionSettings.DefaultPrecision) extends NativeOp {
 
   override def open(): NativeCall = new NativeCall {
     private var handle = 0L
 
     override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long = {
-      if (handle == 0L) handle = ModelHandles.acquire(model.value)
+      if (handle == 0L) handle = ModelHandles.acquire(model.value, precision)
       NativeLib.runModel(handle, inArray, inSchema, outArray, outSchema, runSpecJson)
     }
 

@@ -35,17 +35,39 @@ object SessionSettings {
 
   val IntraOpConf = "spark.sparkdl.tensorflow.intraOpThreads"
   val InterOpConf = "spark.sparkdl.tensorflow.interOpThreads"
+  /** float32 (default) or bf16: see `HasPrecision`; a stage's `precision` Param wins. */
+  val PrecisionConf = "spark.sparkdl.tensorflow.precision"
+  /** true: compile the graph's clusters with XLA (`global_jit_level` ON_1). Default false. */
+  val XlaJitConf = "spark.sparkdl.tensorflow.xlaJit"
+  val Precisions: Seq[String] = Seq("float32", "bf16")
+  val DefaultPrecision = "float32"
 
-  def json(): String = json(Option(SparkEnv.get).map(_.conf), gpuAddresses())
+  /** A precision setting checked, or float32 when absent. */
+  def precisionFrom(value: Option[String]): String = value.map(_.trim.toLowerCase) match {
+    case None => DefaultPrecision
+    case Some(p) if Precisions.contains(p) => p
+    case Some(other) => throw new IllegalArgumentException(
+      s"$PrecisionConf must be ${Precisions.mkString(" or ")}, got '$other'")
+  }
 
-  def json(conf: Option[SparkConf], gpus: Seq[String]): String = {
+  def json(precision: String = DefaultPrecision): String =
+    json(Option(SparkEnv.get).map(_.conf), gpuAddresses(), precision)
+
+  def json(conf: Option[SparkConf], gpus: Seq[String]): String = json(conf, gpus, DefaultPrecision)
+
+  def json(conf: Option[SparkConf], gpus: Seq[String], precision: String): String = {
     val cores = executorCores(conf)
     def threads(key: String, default: Int): Int = conf.flatMap(_.getOption(key)).map { v =>
       v.trim.toIntOption.filter(_ > 0).getOrElse(throw new IllegalArgumentException(
         s"$key must be a positive number of threads, got '$v'"))
     }.getOrElse(default)
     val gpuField = if (gpus.isEmpty) "" else s""","gpuVisibleDevices":"${gpus.mkString(",")}""""
+    val precisionField = if (precisionFrom(Some(precision)) == DefaultPrecision) "" else s""","precision":"$precision""""
+    val xla = conf.flatMap(_.getOption(XlaJitConf)).map { v =>
+      v.trim.toBooleanOption.getOrElse(throw new IllegalArgumentException(s"$XlaJitConf must be true or false, got '$v'"))
+    }.getOrElse(false)
+    val xlaField = if (xla) ""","xlaJit":true""" else ""
     s"""{"intraOpThreads":${threads(IntraOpConf, cores)},"interOpThreads":${threads(InterOpConf, cores)},""" +
-      s""""allowGrowth":true$gpuField}"""
+      s""""allowGrowth":true$gpuField$precisionField$xlaField}"""
   }
 }

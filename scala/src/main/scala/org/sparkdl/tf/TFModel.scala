@@ -152,9 +152,9 @@ object TFModel {
 object ModelHandles {
   private val savedModelDirs = new java.util.concurrent.ConcurrentHashMap[String, Path]()
 
-  def acquire(model: TFModel): Long = {
+  def acquire(model: TFModel, precision: String = SessionSettings.DefaultPrecision): Long = {
     NativeLoader.ensureLoaded()
-    val config = SessionSettings.json()
+    val config = SessionSettings.json(precision)
     model.format match {
       case TFModel.GraphDef => NativeLib.loadGraphDef(model.key, model.bytes, config)
       case TFModel.SavedModel =>

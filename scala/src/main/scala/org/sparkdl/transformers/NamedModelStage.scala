@@ -6,7 +6,7 @@ import org.apache.spark.ml.util.MLWriter
 import org.apache.spark.sql.types.StructType
 
 import org.sparkdl.models.{ModelRegistry, NamedModel}
-import org.sparkdl.param.{HasBatchSize, HasErrorCol, HasInputCol, HasOutputCol}
+import org.sparkdl.param.{HasBatchSize, HasErrorCol, HasInputCol, HasOutputCol, HasPrecision}
 import org.sparkdl.tf.TFModel
 
 /**
@@ -16,7 +16,8 @@ import org.sparkdl.tf.TFModel
  * the graph's bytes, so a reloaded stage needs neither the weights nor the network.
  */
 private[sparkdl] abstract class NamedModelStage extends Transformer
-    with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with TFStage.PersistsModel {
+    with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with HasPrecision
+    with TFStage.PersistsModel {
 
   final val modelName = new Param[String](this, "modelName",
     s"a named model: ${ModelRegistry.names.mkString(", ")}")
@@ -76,6 +77,7 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
       .setOutputMode(outputMode).setBatchSize($(batchSize))
       .setImageSize(if ($(imageSize).nonEmpty) $(imageSize) else Array(s.height, s.width))
     t.shareBroadcast(broadcasts)
+    get(precision).foreach(t.setPrecision)
     t.setErrorCol(errorName)
   }
 

@@ -10,7 +10,7 @@ import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.catalyst.expressions.Expression
 import org.apache.spark.sql.types.{StringType, StructField, StructType}
 
-import org.sparkdl.param.{HasBatchSize, HasErrorCol}
+import org.sparkdl.param.{HasBatchSize, HasErrorCol, HasPrecision}
 import org.sparkdl.plan.SparkdlPlanner
 import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
 
@@ -21,7 +21,7 @@ import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
  * persistence.
  */
 private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol
-    with TFStage.PersistsModel {
+    with HasPrecision with TFStage.PersistsModel {
 
   @transient private var modelInfoCache: ModelInfo = _
   private var tfModel: TFModel = _
@@ -114,7 +114,9 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
     val spark = df.sparkSession
     val model = broadcasts(spark.sparkContext, getModel)
     val resultSchema = StructType(outputs :+ StructField(errorName, StringType, nullable = true))
-    val op = RunModelOp(model, runSpecJson, inputNames, resultSchema, $(batchSize), s"$what (${getModel.toString})")
+    val p = resolvedPrecision(spark)
+    val describe = s"$what (${getModel.toString}${if (p == "float32") "" else s", $p"})"
+    val op = RunModelOp(model, runSpecJson, inputNames, resultSchema, $(batchSize), describe, p)
     SparkdlPlanner(df, op, inputs)
   }
 

@@ -21,4 +21,21 @@ class SessionSettingsSuite extends AnyFunSuite {
     }.getMessage
     assert(err.contains(SessionSettings.InterOpConf) && err.contains("'many'"), err)
   }
+
+  test("precision bf16 and XLA JIT reach the session settings; bad values say how to fix them") {
+    val local1 = conf("spark.master" -> "local[1]")
+    assert(SessionSettings.json(local1, Nil, "bf16") ==
+      """{"intraOpThreads":1,"interOpThreads":1,"allowGrowth":true,"precision":"bf16"}""")
+    assert(SessionSettings.json(local1, Nil, "float32") == SessionSettings.json(local1, Nil))
+    val xla = conf("spark.master" -> "local[1]", SessionSettings.XlaJitConf -> "true")
+    assert(SessionSettings.json(xla, Nil).endsWith(""","xlaJit":true}"""))
+    assert(SessionSettings.precisionFrom(None) == "float32")
+    assert(SessionSettings.precisionFrom(Some(" BF16 ")) == "bf16")
+    val err = intercept[IllegalArgumentException](SessionSettings.precisionFrom(Some("fp16"))).getMessage
+    assert(err.contains(SessionSettings.PrecisionConf) && err.contains("float32 or bf16") && err.contains("'fp16'"), err)
+    val err2 = intercept[IllegalArgumentException] {
+      SessionSettings.json(conf(SessionSettings.XlaJitConf -> "yes"), Nil)
+    }.getMessage
+    assert(err2.contains(SessionSettings.XlaJitConf), err2)
+  }
 }

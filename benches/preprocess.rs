@@ -2,8 +2,9 @@
 //! models do before inference (decode, channel order, resize to 224x224,
 //! scale/mean/std, NHWC float32).
 //!
-//! Also a 2000x1500 JPEG through the DCT-domain downscaling decode against a
-//! full decode then resize.
+//! Also a 12 MP phone-sized JPEG (4032x3024) to a 224x224 input through the
+//! DCT-domain downscaling decode (1/8 scale: 504x378) against a full decode
+//! then resize.
 //!
 //! `cargo bench -p sparkdl-native --bench preprocess`
 
@@ -65,14 +66,14 @@ fn bench_preprocess(c: &mut Criterion) {
     });
     group.finish();
 
-    // A phone-sized photo: decoding at 1/4 scale in the DCT domain (500x375,
+    // A 12 MP phone photo: decoding at 1/8 scale in the DCT domain (504x378,
     // still above 224) against decoding every pixel first.
-    let (w, h) = (2000, 1500);
+    let (w, h) = (4032, 3024);
     let mut large = Vec::new();
     JpegEncoder::new_with_quality(&mut large, 90).encode_image(&photo_like(w, h)).unwrap();
-    let mut group = c.benchmark_group("preprocess_2000x1500_to_224");
+    let mut group = c.benchmark_group("preprocess_4032x3024_to_224");
     group.throughput(Throughput::Elements(1));
-    group.sample_size(30);
+    group.sample_size(20);
     group.bench_function("jpeg_dct_scaled_decode", |b| {
         b.iter(|| {
             out.clear();

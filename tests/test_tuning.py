@@ -45,3 +45,13 @@ def test_tuning_in_local_mode(tmp_path):
 
 def test_tuning_on_a_standalone_cluster(standalone_cluster, tmp_path):
     check(run_job(standalone_cluster.url, tmp_path), local=False)
+
+
+def test_the_originals_tuning_example_runs(tmp_path):
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    proc = subprocess.run([sys.executable, os.path.join(root, "examples", "keras_image_file_estimator.py"),
+                           "--fraction", "0.03", "--master", "local[2]"],
+                          capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert "area under ROC per fit params:" in proc.stdout and "best: {" in proc.stdout, proc.stdout[-2000:]

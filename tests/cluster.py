@@ -89,10 +89,10 @@ class StandaloneCluster:
         pids = []
         for pid in out.split():
             try:
-                cmd = open(f"/proc/{pid}/cmdline").read()
+                cwd = os.readlink(f"/proc/{pid}/cwd")  # workers start executors in their work folders
             except OSError:
                 continue
-            if f"127.0.0.1:{self.port}" in cmd or self.root in cmd:
+            if cwd.startswith(self.root):
                 pids.append(int(pid))
         return pids
 

@@ -18,6 +18,8 @@ object SparkdlConf {
   val DefaultBatchMaxBytes: String = "1g"
   /** Users' saved models as SQL functions: `name=path,...` (read when a session starts). */
   val SqlModels = "spark.sparkdl.sql.models"
+  /** Seconds an unused TensorFlow session stays open in an executor (default 60). */
+  val SessionIdleSeconds = "spark.sparkdl.tensorflow.sessionIdleSeconds"
   /** Log level of the native library: off, error, warn (default), info, debug, trace. */
   val NativeLogLevel = "spark.sparkdl.native.logLevel"
 }

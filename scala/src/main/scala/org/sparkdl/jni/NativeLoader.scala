@@ -66,7 +66,11 @@ object NativeLoader extends Logging {
     val lib = nativeLibraryFile()
     System.load(lib.getAbsolutePath)
     val level = conf(SparkdlConf.NativeLogLevel).getOrElse("warn").replaceAll("[^A-Za-z]", "")
-    val info = NativeLib.init(s"""{"logLevel":"$level"}""")
+    val idle = conf(SparkdlConf.SessionIdleSeconds).map { v =>
+      v.trim.toDoubleOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
+        s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
+    }
+    val info = NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
     logInfo(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
     info
   }

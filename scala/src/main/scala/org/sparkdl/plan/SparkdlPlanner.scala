@@ -25,6 +25,7 @@ object SparkdlPlanner {
 
   /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
   def install(spark: SparkSession): Unit = {
+    org.sparkdl.SparkVersion.check()
     val extensions = spark.conf.getOption("spark.sql.extensions").getOrElse("")
     if (!extensions.split(",").map(_.trim).contains(org.sparkdl.sql.SparkdlExtensions.className)) {
       SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)

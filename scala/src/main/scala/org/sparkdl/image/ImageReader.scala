@@ -9,10 +9,8 @@ import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.{FileStatus, Path}
 
 import org.apache.spark.sql.{Column, DataFrame, SparkSession}
-import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.functions.{col, udf}
 import org.apache.spark.sql.sparkdl.SparkdlBridge
-import org.apache.spark.unsafe.types.UTF8String
 
 import org.sparkdl.SparkdlConf
 import org.sparkdl.plan.SparkdlPlanner
@@ -79,13 +77,10 @@ object ImageReader {
       else defaultPartitions(spark, sampled.map(_.getLen).sum, sampled.length)
     val hadoopConf = SparkdlBridge.serializableHadoopConf(spark)
     val origins = sampled.map(s => origin(s.getPath))
-    val rows = spark.sparkContext.parallelize(origins, partitions).mapPartitions { iter =>
-      iter.map { o =>
-        val bytes = readFile(new Path(new URI(o)), hadoopConf.value.value)
-        InternalRow(UTF8String.fromString(o), bytes)
-      }
+    val files = spark.sparkContext.parallelize(origins, partitions).mapPartitions { iter =>
+      iter.map(o => (o, readFile(new Path(new URI(o)), hadoopConf.value.value)))
     }
-    SparkdlBridge.createDataFrame(spark, rows, ImageSchema.imageFilesSchema)
+    SparkdlBridge.filesDataFrame(spark, files, ImageSchema.imageFilesSchema)
   }
 
   /**

@@ -8,7 +8,6 @@ import java.util.concurrent.TimeUnit
 import scala.util.control.NonFatal
 
 import org.apache.spark.SparkEnv
-import org.apache.spark.internal.Logging
 
 import org.sparkdl.SparkdlConf
 
@@ -26,7 +25,8 @@ import org.sparkdl.SparkdlConf
  *
  * A failure is remembered and rethrown, with its reason, by every later call.
  */
-object NativeLoader extends Logging {
+object NativeLoader {
+  private val log = org.slf4j.LoggerFactory.getLogger(getClass)
   val TensorFlowLibs: Seq[String] = Seq("libtensorflow_framework.so.2", "libtensorflow_cc.so.2")
 
   @volatile private var state: Option[Either[Throwable, String]] = None
@@ -67,7 +67,7 @@ object NativeLoader extends Logging {
     System.load(lib.getAbsolutePath)
     val level = conf(SparkdlConf.NativeLogLevel).getOrElse("warn").replaceAll("[^A-Za-z]", "")
     val info = NativeLib.init(s"""{"logLevel":"$level"}""")
-    logInfo(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
+    log.info(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
     info
   }
 

@@ -58,5 +58,5 @@ object SparkdlPlanner {
   }
 
   /** A column expression over `df` (e.g. a file read from a path column) as an input. */
-  def input(df: DataFrame, column: Column): Expression = SparkdlBridge.expression(df, column)
+  def input(df: DataFrame, column: Column): NativeInput = SparkdlBridge.expression(df, column)
 }

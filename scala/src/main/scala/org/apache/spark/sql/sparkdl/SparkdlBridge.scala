@@ -10,6 +10,7 @@ import org.apache.spark.sql.catalyst.expressions.{Alias, Expression, ExpressionI
 import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.types.StructType
+import org.apache.spark.unsafe.types.UTF8String
 import org.apache.spark.util.SerializableConfiguration
 
 /**
@@ -57,9 +58,14 @@ object SparkdlBridge {
     }
   }
 
-  /** A DataFrame over internal rows that already match `schema`. */
-  def createDataFrame(spark: SparkSession, rows: RDD[InternalRow], schema: StructType): DataFrame =
+  /**
+   * A DataFrame of (string, binary) rows, e.g. files' origins and bytes, with `schema` (two
+   * columns of those types), built as Spark's internal rows without a conversion per row.
+   */
+  def filesDataFrame(spark: SparkSession, files: RDD[(String, Array[Byte])], schema: StructType): DataFrame = {
+    val rows = files.map { case (name, bytes) => InternalRow(UTF8String.fromString(name), bytes) }
     classicSession(spark).internalCreateDataFrame(rows, schema, false)
+  }
 
   /** The session's Hadoop configuration, serializable so tasks can open files with it. */
   def serializableHadoopConf(spark: SparkSession): Broadcast[SerializableConfiguration] =

@@ -32,6 +32,7 @@ _LAZY = {
     "KerasImageFileTransformer": "sparkdl.transformers.keras_image",
     "DeepImageFeaturizer": "sparkdl.transformers.named_image",
     "DeepImagePredictor": "sparkdl.transformers.named_image",
+    "KerasImageFileEstimator": "sparkdl.estimators",
     "registerModel": "sparkdl.udf",
     "registerKerasImageUDF": "sparkdl.udf",
 }

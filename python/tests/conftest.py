@@ -29,17 +29,7 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.setdefault("SPARKDL_CACHE_DIR", os.path.join(
     __import__("tempfile").mkdtemp(prefix="sparkdl-model-cache-"), "models"))
 
-SPARK_CONF = {
-    "spark.sql.shuffle.partitions": "2",
-    "spark.ui.enabled": "false",
-}
-MASTER = "local[2]"
-
-# Files written by the image_dir fixture.
-GOOD_FILES = ["rgb.png", "grey.png", "rgba.png", "bgr.bmp", "photo.jpg"]
-BAD_FILES = ["empty.jpg", "notes.jpg", "trunc.jpg"]
-# Losslessly stored images: every decoder must give the same pixels.
-LOSSLESS_FILES = ["rgb.png", "grey.png", "rgba.png", "bgr.bmp"]
+from sparkdl_testkit import BAD_FILES, GOOD_FILES, LOSSLESS_FILES, MASTER, SPARK_CONF  # noqa: F401,E402
 
 
 def jar_or_fail() -> str:

@@ -28,7 +28,7 @@ from sparkdl.image.imageIO import (
     ocvTypes,
 )
 
-from conftest import MASTER, SPARK_CONF
+from sparkdl_testkit import MASTER, SPARK_CONF
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from PIL import Image
 
 from sparkdl import KerasImageFileTransformer, KerasTransformer, TFTransformer
 
-tf = pytest.importorskip("tensorflow")
-keras = pytest.importorskip("keras")
+import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
+import keras
 
 # Spark's Python workers cannot import this test module: ship its functions by value.
 from pyspark import cloudpickle  # noqa: E402

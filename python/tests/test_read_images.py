@@ -26,7 +26,7 @@ from sparkdl.image.imageIO import (
     readImages,
 )
 
-from conftest import BAD_FILES, GOOD_FILES, LOSSLESS_FILES
+from sparkdl_testkit import BAD_FILES, GOOD_FILES, LOSSLESS_FILES
 
 ALL_FILES = GOOD_FILES + BAD_FILES
 CHANNELS = {"rgb.png": 3, "grey.png": 1, "rgba.png": 4, "bgr.bmp": 3, "photo.jpg": 3}

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from conftest import MASTER, SPARK_CONF
+from sparkdl_testkit import MASTER, SPARK_CONF
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 PER_CLASS = 10

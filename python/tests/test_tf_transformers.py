@@ -12,7 +12,7 @@ from PIL import Image
 import sparkdl
 from sparkdl import TFImageTransformer, TFTransformer
 
-tf = pytest.importorskip("tensorflow")
+import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

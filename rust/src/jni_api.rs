@@ -28,6 +28,9 @@ use crate::{logging, tf};
 struct InitConfig {
     #[serde(default)]
     log_level: Option<String>,
+    /// How long an unused TensorFlow session stays open (default 60).
+    #[serde(default)]
+    session_idle_seconds: Option<f64>,
 }
 
 fn read_string(env: &mut JNIEnv, s: &JString) -> Result<String> {
@@ -76,6 +79,15 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_init(
             if json.trim().is_empty() { InitConfig::default() } else { serde_json::from_str(&json)? };
         logging::init(conf.log_level.as_deref().unwrap_or("warn"));
         install_panic_hook();
+        if let Some(s) = conf.session_idle_seconds {
+            if !(s.is_finite() && s >= 0.0) {
+                return Err(SparkdlError::InvalidArgument(format!(
+                    "spark.sparkdl.tensorflow.sessionIdleSeconds must be a number of seconds >= 0, got {s}"
+                )));
+            }
+            cache::set_ttl(std::time::Duration::from_secs_f64(s));
+        }
+        cache::start_reaper();
         let info = serde_json::json!({
             "native": env!("CARGO_PKG_VERSION"),
             "tensorflow": tf::version()?,

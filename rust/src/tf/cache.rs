@@ -5,11 +5,13 @@
 //! the same key wait for one load. Each user holds an `Arc`; [`release`] gives
 //! it back. A model nobody holds (only the cache's own `Arc` is left) that has
 //! been idle longer than the TTL (default 60 s, [`set_ttl`]) is dropped, and
-//! its session closed, on the next acquire or release; [`evict_idle`] does it
-//! on demand.
+//! its session closed: on the next acquire or release, and by a background
+//! reaper ([`start_reaper`]) that checks every half TTL, so an executor that
+//! stops using a model gives its memory back without another task coming by.
+//! [`evict_idle`] does it on demand.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use once_cell::sync::{Lazy, OnceCell};
@@ -128,9 +130,35 @@ pub fn evict_idle(max_idle: Duration) -> usize {
     n
 }
 
-/// Sets how long an unused model stays loaded.
+/// Sets how long an unused model stays loaded (the reaper picks it up).
 pub fn set_ttl(ttl: Duration) {
     lock(&CACHE).ttl = ttl;
+    REAPER.1.notify_all();
+}
+
+/// Wakes the reaper early (a new TTL); the flag says whether it runs.
+static REAPER: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+
+/// Starts, once per process, the thread that drops idle models every half
+/// TTL (at least every 100 ms, at most every 30 s).
+pub fn start_reaper() {
+    let mut running = lock(&REAPER.0);
+    if *running {
+        return;
+    }
+    let spawned = std::thread::Builder::new().name("sparkdl-session-reaper".into()).spawn(|| loop {
+        let period = (ttl() / 2).clamp(Duration::from_millis(100), Duration::from_secs(30));
+        let guard = lock(&REAPER.0);
+        let _ = REAPER.1.wait_timeout(guard, period);
+        // A panic here must not end the reaper silently: evict_idle holds no user data.
+        if let Err(p) = std::panic::catch_unwind(|| evict_idle(self::ttl())) {
+            log::error!("the idle-session reaper failed: {}", crate::errors::payload_text(p.as_ref()));
+        }
+    });
+    match spawned {
+        Ok(_) => *running = true,
+        Err(e) => log::warn!("could not start the idle-session reaper ({e}); idle sessions close on the next use"),
+    }
 }
 
 pub fn ttl() -> Duration {
@@ -209,6 +237,27 @@ mod tests {
         set_ttl(old);
         let _again = acquire("a", &cfg, || load(&loads)).unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 3);
+        clear();
+    }
+
+    #[test]
+    fn the_reaper_closes_idle_sessions_without_another_call() {
+        let _turn = lock(&SERIAL);
+        clear();
+        let loads = AtomicUsize::new(0);
+        let old = ttl();
+        set_ttl(Duration::from_millis(200));
+        start_reaper();
+        let m = acquire("reaped", &SessionConfig::default(), || load(&loads)).unwrap();
+        // Given back while the TTL is long enough that release itself does not evict it.
+        release(m);
+        // No acquire or release from here on: only the reaper can empty the cache.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while len() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(len(), 0, "the reaper did not close the idle session");
+        set_ttl(old);
         clear();
     }
 

@@ -10,8 +10,16 @@ object SparkdlConf {
   /** Rows per Arrow batch handed to native image decoding. */
   val DecodeBatchSize = "spark.sparkdl.image.decodeBatchSize"
   val DefaultDecodeBatchSize: Int = 32
+  /**
+   * A native batch ends before `batchSize` rows once its input (encoded files, image pixels)
+   * reaches this size, e.g. "1g": large images in a big batch are split, never over 2 GiB.
+   */
+  val BatchMaxBytes = "spark.sparkdl.batch.maxBytes"
+  val DefaultBatchMaxBytes: String = "1g"
   /** Users' saved models as SQL functions: `name=path,...` (read when a session starts). */
   val SqlModels = "spark.sparkdl.sql.models"
+  /** Seconds an unused TensorFlow session stays open in an executor (default 60). */
+  val SessionIdleSeconds = "spark.sparkdl.tensorflow.sessionIdleSeconds"
   /** Log level of the native library: off, error, warn (default), info, debug, trace. */
   val NativeLogLevel = "spark.sparkdl.native.logLevel"
 }

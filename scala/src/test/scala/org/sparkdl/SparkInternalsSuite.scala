@@ -28,7 +28,7 @@ class SparkInternalsSuite extends AnyFunSuite {
   private val internalPackages = Seq(
     "org.apache.spark.sql.catalyst", "org.apache.spark.sql.execution", "org.apache.spark.sql.classic",
     "org.apache.spark.sql.internal", "org.apache.spark.internal", "org.apache.spark.unsafe",
-    "org.apache.spark.util")
+    "org.apache.spark.util", "org.apache.spark.network")
 
   private def sources(dir: Path): Seq[Path] =
     if (!Files.isDirectory(dir)) Nil

@@ -20,7 +20,7 @@ import org.apache.spark.sql.vectorized.{ArrowColumnVector, ColumnVector, Columna
  * Binary values of an `UnsafeRow` (encoded files, image pixels) are copied once, from the row's
  * memory into the Arrow buffer, without the intermediate `byte[]` that `getBinary` makes.
  * Binary columns are Arrow `LargeBinary` (64-bit offsets), so a batch of large images may pass
- * 2 GiB. The types are the ones sparkdl feeds: strings, binary, numbers, booleans, arrays and
+ * 2 GiB; the operator also ends a batch early once it holds `spark.sparkdl.batch.maxBytes`. The types are the ones sparkdl feeds: strings, binary, numbers, booleans, arrays and
  * structs of them, and user-defined types (ML vectors) through their SQL type.
  */
 private[sparkdl] final class ArrowInput(names: Seq[String], types: Seq[DataType], allocator: BufferAllocator)
@@ -34,6 +34,9 @@ private[sparkdl] final class ArrowInput(names: Seq[String], types: Seq[DataType]
   private var count = 0
 
   root.getFieldVectors.asScala.foreach(_.allocateNew())
+
+  /** Bytes of variable-width values (strings, binary) written to the current batch. */
+  def bytesWritten: Long = writers.map(_.bytes).sum
 
   /** Input `i` of the next row: `row`'s value at `ordinal`. */
   def write(i: Int, row: SpecializedGetters, ordinal: Int): Unit = writers(i).write(row, ordinal, count)
@@ -120,15 +123,20 @@ private[sparkdl] object ArrowInput {
     def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit
     def finish(count: Int): Unit = vector.setValueCount(count)
     def reset(): Unit = ()
+    /** Variable-width bytes written since the last reset. */
+    def bytes: Long = 0L
   }
 
-  /** A writer of scalar values. */
+  /** A writer of scalar values; `value` returns the variable-width bytes it wrote (0 for numbers). */
   private final class Leaf(
       val vector: ValueVector,
       nullAt: Int => Unit,
-      value: (SpecializedGetters, Int, Int) => Unit) extends Writer {
+      value: (SpecializedGetters, Int, Int) => Int) extends Writer {
+    private var written = 0L
     override def setNull(index: Int): Unit = nullAt(index)
-    override def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit = value(row, ordinal, index)
+    override def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit = written += value(row, ordinal, index)
+    override def reset(): Unit = written = 0L
+    override def bytes: Long = written
   }
 
   def writer(v: ValueVector, t: DataType): Writer = (t, v) match {
@@ -137,6 +145,7 @@ private[sparkdl] object ArrowInput {
       val s = r.getUTF8String(o)
       val b = s.getByteBuffer
       vec.setSafe(i, b, b.position(), s.numBytes())
+      s.numBytes()
     })
     case (BinaryType, vec: LargeVarBinaryVector) => new Leaf(vec, vec.setNull, (r, o, i) => r match {
       case u: UnsafeRow =>
@@ -144,17 +153,19 @@ private[sparkdl] object ArrowInput {
         val s = u.getUTF8String(o)
         val b = s.getByteBuffer
         vec.setSafe(i, b, b.position(), s.numBytes())
+        s.numBytes()
       case _ =>
         val bytes = r.getBinary(o)
         vec.setSafe(i, bytes, 0, bytes.length)
+        bytes.length
     })
-    case (BooleanType, vec: BitVector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, if (r.getBoolean(o)) 1 else 0))
-    case (ByteType, vec: TinyIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getByte(o)))
-    case (ShortType, vec: SmallIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getShort(o)))
-    case (IntegerType, vec: IntVector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getInt(o)))
-    case (LongType, vec: BigIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getLong(o)))
-    case (FloatType, vec: Float4Vector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getFloat(o)))
-    case (DoubleType, vec: Float8Vector) => new Leaf(vec, vec.setNull, (r, o, i) => vec.setSafe(i, r.getDouble(o)))
+    case (BooleanType, vec: BitVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, if (r.getBoolean(o)) 1 else 0); 0 })
+    case (ByteType, vec: TinyIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getByte(o)); 0 })
+    case (ShortType, vec: SmallIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getShort(o)); 0 })
+    case (IntegerType, vec: IntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getInt(o)); 0 })
+    case (LongType, vec: BigIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getLong(o)); 0 })
+    case (FloatType, vec: Float4Vector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getFloat(o)); 0 })
+    case (DoubleType, vec: Float8Vector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getDouble(o)); 0 })
     case (ArrayType(e, _), vec: ListVector) => new ListWriter(vec, writer(vec.getDataVector, e))
     case (s: StructType, vec: StructVector) =>
       new StructWriter(vec, s.fields.indices.map(j => writer(vec.getChildByOrdinal(j), s.fields(j).dataType)).toArray)
@@ -185,6 +196,7 @@ private[sparkdl] object ArrowInput {
       elements = 0
       element.reset()
     }
+    override def bytes: Long = element.bytes
   }
 
   private final class StructWriter(val vector: StructVector, children: Array[Writer]) extends Writer {
@@ -206,5 +218,6 @@ private[sparkdl] object ArrowInput {
       vector.setValueCount(count)
     }
     override def reset(): Unit = children.foreach(_.reset())
+    override def bytes: Long = children.map(_.bytes).sum
   }
 }

@@ -94,6 +94,7 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
       NativeBatches.releaseAndClose(outArray)
       NativeBatches.releaseAndClose(outSchema)
     }
+    NativeBatches.rows.add(n)
     inputBatch = in.columnar()
     resultBatch = new ColumnarBatch(results.getFieldVectors.asScala.map(v => new ArrowColumnVector(v): ColumnVector).toArray, n)
   }
@@ -134,6 +135,14 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
 
 private[sparkdl] object NativeBatches {
   private lazy val rootAllocator: BufferAllocator = new RootAllocator(Long.MaxValue)
+
+  private val rows = new java.util.concurrent.atomic.LongAdder
+
+  /**
+   * Rows this JVM has sent through native operations (models and decoding) since it started:
+   * benchmarks count featurization passes with it.
+   */
+  def rowsProcessed: Long = rows.sum()
 
   /** Bytes currently held by sparkdl's Arrow allocators in this JVM (for leak tests). */
   def allocatedBytes: Long = rootAllocator.getAllocatedMemory

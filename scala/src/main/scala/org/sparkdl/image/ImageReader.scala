@@ -122,7 +122,7 @@ object ImageReader {
   /** Spark's packing: about 128 MB of files per partition, at least one per core. */
   private def defaultPartitions(spark: SparkSession, totalBytes: Long, files: Int): Int = {
     val maxBytes = spark.conf.getOption("spark.sql.files.maxPartitionBytes")
-      .map(v => org.apache.spark.network.util.JavaUtils.byteStringAsBytes(v)).getOrElse(128L << 20)
+      .map(SparkdlBridge.byteSize).getOrElse(128L << 20)
     val byBytes = (totalBytes / math.max(maxBytes, 1L) + 1).toInt
     math.max(1, math.min(math.max(files, 1), math.max(byBytes, spark.sparkContext.defaultParallelism)))
   }

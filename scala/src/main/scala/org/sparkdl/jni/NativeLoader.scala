@@ -66,7 +66,11 @@ object NativeLoader {
     val lib = nativeLibraryFile()
     System.load(lib.getAbsolutePath)
     val level = conf(SparkdlConf.NativeLogLevel).getOrElse("warn").replaceAll("[^A-Za-z]", "")
-    val info = NativeLib.init(s"""{"logLevel":"$level"}""")
+    val idle = conf(SparkdlConf.SessionIdleSeconds).map { v =>
+      v.trim.toDoubleOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
+        s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
+    }
+    val info = NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
     log.info(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
     info
   }
@@ -175,21 +179,32 @@ object NativeLoader {
   def pythonPackageDir(pkg: String): Option[String] =
     pythonCandidates().iterator.map(packageDirOfPython(_, pkg)).collectFirst { case Some(d) => d }
 
-  /** Asks `python` where package `pkg` is, without importing it. */
-  private def packageDirOfPython(python: String, pkg: String): Option[String] = {
+  /**
+   * Asks `python` where package `pkg` is, without importing it; gives up after `timeoutSeconds`
+   * (a Python that hangs must not hang the executor). The answer goes to a file, not a pipe, so
+   * that waiting for it is bounded by the timeout.
+   */
+  private[sparkdl] def packageDirOfPython(python: String, pkg: String, timeoutSeconds: Long = 60): Option[String] = {
     require(pkg.matches("[A-Za-z_][A-Za-z0-9_.]*"), s"not a Python package name: $pkg")
     val code = s"import importlib.util as u; s = u.find_spec('$pkg'); " +
       "print(s.submodule_search_locations[0] if s and s.submodule_search_locations else '')"
+    val answer = java.io.File.createTempFile("sparkdl-python-", ".txt")
     try {
       val pb = new ProcessBuilder(python, "-c", code)
       pb.redirectError(ProcessBuilder.Redirect.DISCARD)
+      pb.redirectOutput(answer)
       val p = pb.start()
-      val out = new String(p.getInputStream.readAllBytes(), "UTF-8").trim
-      if (!p.waitFor(60, TimeUnit.SECONDS)) { p.destroyForcibly(); None }
-      else if (p.exitValue() == 0 && out.nonEmpty) Some(out)
-      else None
+      if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+        p.descendants().forEach(c => { c.destroyForcibly(); () })
+        p.destroyForcibly()
+        log.warn(s"$python did not answer where the Python package $pkg is within $timeoutSeconds s; skipped")
+        None
+      } else {
+        val out = new String(java.nio.file.Files.readAllBytes(answer.toPath), "UTF-8").trim
+        if (p.exitValue() == 0 && out.nonEmpty) Some(out) else None
+      }
     } catch {
       case NonFatal(_) => None
-    }
+    } finally answer.delete()
   }
 }

@@ -67,6 +67,8 @@ case class NativeEvalExec(
     val nativeTime = longMetric("nativeTime")
     val theOp = op
     val types = inputs.map(_.dataType)
+    val maxBytes = org.apache.spark.sql.sparkdl.SparkdlBridge.byteSize(
+      conf.getConfString(org.sparkdl.SparkdlConf.BatchMaxBytes, org.sparkdl.SparkdlConf.DefaultBatchMaxBytes))
 
     child.execute().mapPartitionsWithIndex { (_, rows) =>
       val compute: Option[MutableProjection] =
@@ -83,8 +85,8 @@ case class NativeEvalExec(
         computed.zipWithIndex.foreach { case ((_, i), j) => a(i) = j }
         a
       }
-      new NativeEvalIterator(rows, batches, theOp.batchSize, ordinals, computedAt, compute, holdProj, outProj,
-        numOutputRows, numBatches, nativeTime)
+      new NativeEvalIterator(rows, batches, theOp.batchSize, maxBytes, ordinals, computedAt, compute, holdProj,
+        outProj, numOutputRows, numBatches, nativeTime)
     }
   }
 
@@ -96,6 +98,7 @@ private final class NativeEvalIterator(
     rows: Iterator[InternalRow],
     batches: NativeBatches,
     batchSize: Int,
+    maxBytes: Long,
     ordinals: Array[Int],
     computedAt: Array[Int],
     compute: Option[MutableProjection],
@@ -131,7 +134,8 @@ private final class NativeEvalIterator(
     batches.startBatch()
     held.clear()
     var count = 0
-    while (count < batchSize && rows.hasNext) {
+    // A batch ends at batchSize rows, or earlier once its images reach maxBytes (at least a row).
+    while (count < batchSize && rows.hasNext && (count == 0 || batches.input.bytesWritten < maxBytes)) {
       val row = rows.next()
       val values = compute.map(_.apply(row))
       var k = 0

@@ -38,4 +38,17 @@ class NativeSeamSuite extends AnyFunSuite {
     assert(e.getMessage.contains("no native library for the platform 'plan9-mips'"))
     assert(NativeLoader.platform == "linux-x86_64")
   }
+
+  test("asking a Python that hangs where a package is gives up after the timeout") {
+    val hang = java.nio.file.Files.createTempFile("sparkdl-hanging-python-", ".sh")
+    java.nio.file.Files.writeString(hang, "#!/bin/sh\nsleep 600\n")
+    hang.toFile.setExecutable(true)
+    val start = System.nanoTime()
+    assert(NativeLoader.packageDirOfPython(hang.toString, "numpy", timeoutSeconds = 1).isEmpty)
+    val seconds = (System.nanoTime() - start) / 1e9
+    assert(seconds < 60, s"the timeout did not fire: $seconds s") // far from 600 s whatever the machine
+    // A Python that answers still does.
+    val python = sys.env.getOrElse("PYSPARK_PYTHON", "python3")
+    assert(NativeLoader.packageDirOfPython(python, "numpy").exists(_.endsWith("numpy")))
+  }
 }

@@ -254,4 +254,20 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     val rows: Seq[Row] = out.toSeq
     assert(rows.map(_.getString(0)).distinct.length == 5)
   }
+
+  test("a batch ends early once its images reach spark.sparkdl.batch.maxBytes; results do not change") {
+    val files = spark.read.format("binaryFile").load(dir.toString).coalesce(1)
+    val t = means("content").setBatchSize(64)
+    def run(): (Map[String, Seq[Double]], Long) = {
+      val out = t.transform(files)
+      val rows = out.collect().map(r =>
+        r.getAs[String]("path") -> r.getAs[org.apache.spark.ml.linalg.Vector]("v").toArray.toSeq).toMap
+      (rows, execs(out).head.metrics("numBatches").value)
+    }
+    val (whole, oneBatch) = run()
+    spark.conf.set("spark.sparkdl.batch.maxBytes", "1")
+    val (split, batches) = try run() finally spark.conf.unset("spark.sparkdl.batch.maxBytes")
+    assert(oneBatch == 1 && batches == 5, s"$oneBatch, $batches")
+    assert(split == whole && whole.size == 5)
+  }
 }

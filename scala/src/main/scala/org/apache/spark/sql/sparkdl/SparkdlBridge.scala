@@ -71,6 +71,12 @@ object SparkdlBridge {
   def serializableHadoopConf(spark: SparkSession): Broadcast[SerializableConfiguration] =
     spark.sparkContext.broadcast(new SerializableConfiguration(classicSession(spark).sessionState.newHadoopConf()))
 
+  /**
+   * A size setting in bytes, read as Spark reads its own ("128m", "1g", a plain number of
+   * bytes), with Spark's internal `JavaUtils` so that the two agree.
+   */
+  def byteSize(setting: String): Long = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(setting)
+
   private def classicDataset(df: DataFrame): classic.Dataset[Row] = df match {
     case d: classic.Dataset[Row @unchecked] => d
     case other =>

@@ -157,6 +157,21 @@ def test_sql_functions(spark, image_dir):
     assert len(top) == 1 and len(top[0].top) == 2 and top[0].top[0].probability >= top[0].top[1].probability
 
 
+def test_a_registered_model_as_sql_function(spark, image_dir):
+    # Spark 4.2 keys temporary functions by system.session.<name> (TempFunctions, per minor).
+    if not SAVED_MODEL:
+        pytest.fail("SPARKDL_SMOKE_SAVED_MODEL is not set: run this suite through tests/spark_versions/run.py")
+    t = sparkdl.TFImageTransformer(inputCol="image", outputCol="sums", modelPath=SAVED_MODEL,
+                                   inputTensor="x", outputTensor="sums", outputMode="array")
+    sparkdl.registerModel("smoke_sums", t, spark=spark)
+    rows = spark.sql(f"SELECT image, smoke_sums(image) AS sums FROM sparkdl_read_images('{image_dir}', true, 2, true)"
+                     ).collect()
+    assert len(rows) == 8
+    for r in rows:
+        rgb = sparkdl.imageStructToArray(r.image)[:, :, ::-1].astype(np.float64)
+        np.testing.assert_allclose(r.sums, rgb.sum(axis=(0, 1)), rtol=1e-5)
+
+
 def test_structured_streaming_through_the_native_node(spark, image_dir, tmp_path):
     if not SAVED_MODEL:
         pytest.fail("SPARKDL_SMOKE_SAVED_MODEL is not set: run this suite through tests/spark_versions/run.py")

@@ -34,15 +34,23 @@ object SparkdlBridge {
       case other => throw new IllegalStateException(s"expected a projection of one column, got $other")
     }
 
-  /** Registers (or replaces) a SQL function in this session's function registry. */
+  /**
+   * Registers (or replaces) a SQL function in this session's function registry: an unqualified
+   * `name` as a temporary function (where each Spark minor keeps those: `TempFunctions`).
+   */
   def registerFunction(spark: SparkSession, name: FunctionIdentifier, info: ExpressionInfo,
-      builder: Seq[Expression] => Expression): Unit =
-    classicSession(spark).sessionState.functionRegistry.registerFunction(name, info, builder)
+      builder: Seq[Expression] => Expression): Unit = {
+    val key = if (name.database.isEmpty) TempFunctions.identifier(name.funcName) else name
+    classicSession(spark).sessionState.functionRegistry.registerFunction(key, info, builder)
+  }
 
-  /** The builder of SQL function `name` in this session (a Python UDF, a built-in, ...). */
+  /**
+   * The builder of SQL function `name` in this session (a Python UDF, a built-in, ...), resolved
+   * when it is called, as the analyzer resolves a call (temporary, built-in, then persistent).
+   */
   def functionBuilder(spark: SparkSession, name: FunctionIdentifier): Seq[Expression] => Expression = {
-    val registry = classicSession(spark).sessionState.functionRegistry
-    args => registry.lookupFunction(name, args)
+    val catalog = classicSession(spark).sessionState.catalog
+    args => catalog.lookupFunction(name, args)
   }
 
   /**

@@ -20,7 +20,10 @@ use sparkdl::ops::decode_images::{decode_batch, DecodeConfig};
 use sparkdl::ops::run_model::{run_batch, RunSpec};
 use sparkdl::tf::model::LoadedModel;
 use sparkdl::tf::session_config::SessionConfig;
-use tensorflow::{DataType as TfType, Graph, Output, Shape, Tensor};
+
+#[path = "support/mean_graph.rs"]
+mod mean_graph;
+use mean_graph::mean_graph;
 
 const ROWS: usize = 4;
 const WARMUP: usize = 100;
@@ -43,23 +46,6 @@ fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
     out
 }
 
-/// features = mean(input, axes [1, 2]): [n, 64, 64, 3] -> [n, 3].
-fn mean_graph() -> Vec<u8> {
-    let mut g = Graph::new();
-    let mut d = g.new_operation("Placeholder", "input").unwrap();
-    d.set_attr_type("dtype", TfType::Float).unwrap();
-    d.set_attr_shape("shape", &Shape::from(Some(vec![None, Some(64), Some(64), Some(3)]))).unwrap();
-    let input = d.finish().unwrap();
-    let mut d = g.new_operation("Const", "axes").unwrap();
-    d.set_attr_type("dtype", TfType::Int32).unwrap();
-    d.set_attr_tensor("value", Tensor::new(&[2]).with_values(&[1i32, 2]).unwrap()).unwrap();
-    let axes = d.finish().unwrap();
-    let mut d = g.new_operation("Mean", "features").unwrap();
-    d.add_input(Output { operation: input, index: 0 });
-    d.add_input(Output { operation: axes, index: 0 });
-    d.finish().unwrap();
-    g.graph_def().unwrap()
-}
 
 /// One call as the JNI entry points make it: the input arrives through C Data
 /// structs, the output leaves through them, and the receiver drops it.
@@ -101,7 +87,7 @@ fn a_thousand_batches_of_decode_and_run_leave_resident_memory_flat() {
     let images = StructArray::from(vec![(Arc::new(Field::new("content", DataType::Binary, true)), content)]);
     let decode_cfg = DecodeConfig::from_json("{}").unwrap();
     let cfg = SessionConfig { intra_op_threads: 1, inter_op_threads: 1, ..SessionConfig::default() };
-    let model = LoadedModel::from_graph_def(&mean_graph(), &cfg).unwrap();
+    let model = LoadedModel::from_graph_def(&mean_graph(64), &cfg).unwrap();
     let spec = RunSpec::from_json(
         r#"{"inputs":[{"column":"content","tensor":"input:0","image":{"kind":"encoded","height":64,"width":64,
               "scale":0.00392156862745098}}],

@@ -19,7 +19,7 @@ NEWEST_SPARK := $(lastword $(SPARK_MINORS))
 WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
 sbt_project = spark$(subst .,,$(1))
 
-.PHONY: venv native jar jars python chromium test test-rust test-scala test-python test-spark-newest \
+.PHONY: venv native jar jars jdk21 python chromium test test-rust test-scala test-python test-spark-newest \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
@@ -80,17 +80,23 @@ test-python: python chromium
 test-spark-newest: python jar-$(NEWEST_SPARK) venv-spark$(NEWEST_SPARK)
 	$(PY) tests/spark_versions/run.py $(NEWEST_SPARK)
 
-# More JVMs for the newest minor's smoke, where this machine has them: Java 21 (Debian's or
-# Temurin's; none of the registries here serves a full one) and Temurin 25.
-SMOKE_JDKS := $(wildcard /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64 /usr/lib/jvm/temurin-25-jdk-amd64)
+# More JVMs for the newest minor's smoke: Java 21 (an installed Debian or Temurin 21, else
+# Debian 13's openjdk-21 unpacked by build/jdk21.sh, see there) and Temurin 25 where installed.
+JDK21 := build/jdk21/root/usr/lib/jvm/java-21-openjdk-amd64
+SMOKE_JDKS = $(firstword $(wildcard /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64) $(JDK21)) \
+	$(wildcard /usr/lib/jvm/temurin-25-jdk-amd64)
+
+jdk21:
+	test -d /usr/lib/jvm/java-21-openjdk-amd64 -o -d /usr/lib/jvm/temurin-21-jdk-amd64 || build/jdk21.sh
+
 comma := ,
 empty :=
 space := $(empty) $(empty)
 
-test-spark-versions: python jars $(addprefix venv-spark,$(SPARK_MINORS))
+test-spark-versions: python jars jdk21 $(addprefix venv-spark,$(SPARK_MINORS))
 	$(PY) tests/spark_versions/run.py $(SPARK_MINORS)
-	$(if $(SMOKE_JDKS),SPARKDL_SMOKE_JAVA_HOMES="$(subst $(space),$(comma),$(strip $(SMOKE_JDKS)))" \
-		$(PY) tests/spark_versions/run.py --only-extra-jvms $(NEWEST_SPARK))
+	SPARKDL_SMOKE_JAVA_HOMES="$(subst $(space),$(comma),$(strip $(SMOKE_JDKS)))" \
+		$(PY) tests/spark_versions/run.py --only-extra-jvms $(DEFAULT_SPARK) $(NEWEST_SPARK)
 
 test: test-rust test-scala test-python test-spark-newest
 

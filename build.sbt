@@ -1,18 +1,25 @@
-// sparkdl: one jar with the Scala Spark ML package, the Rust cdylib inside it,
-// and arrow-c-data bundled (Spark ships arrow-vector/memory but not the C Data
-// Interface). Spark itself is `provided`: the cluster supplies it.
+// sparkdl: one jar per Spark minor (org.sparkdl:sparkdl-spark4.2_2.13, ...), each with the Scala
+// Spark ML package compiled against that Spark, the Rust cdylib inside it (the same for every
+// Spark), and arrow-c-data bundled at that Spark's Arrow version (Spark ships arrow-vector/memory
+// but not the C Data Interface). Spark itself is `provided`: the cluster supplies it.
+//
+// The minors come from build/spark-versions.tsv. Each is an sbt project (spark40, spark41, ...)
+// compiling the shared sources (scala/src/main) plus its own folder scala/src/main/spark-<minor>
+// (the shims: the few calls whose Spark signatures differ between minors). The root project
+// aggregates the default version only, so `build/sbt test` tests that one.
 import scala.sys.process._
 
-val sparkVersion = "4.1.0"
-// Must equal the Arrow Java version of the Spark above (spark-parent's arrow.version).
-val arrowVersion = "18.3.0"
+lazy val sparkTargets: Seq[SparkTarget] = SparkTargets.read(file("build/spark-versions.tsv"))
+lazy val defaultTarget: SparkTarget = sparkTargets.find(_.isDefault).get
 
 ThisBuild / organization := "org.sparkdl"
 ThisBuild / version := "0.1.0-SNAPSHOT"
-ThisBuild / scalaVersion := "2.13.17"
+ThisBuild / scalaVersion := defaultTarget.scala
 
 lazy val nativeLib = taskKey[Seq[File]]("Builds the Rust cdylib (cargo build --release) and stages it as a jar resource")
-lazy val assemblyJar = taskKey[File]("The jar users add: target/sparkdl-assembly.jar (also copied into the Python package)")
+lazy val buildInfo = taskKey[Seq[File]]("Writes org/sparkdl/build.properties: the Spark minor and Arrow version of this jar")
+lazy val assemblyJar = taskKey[File]("The jar users add: target/sparkdl-spark<minor>_2.13.jar (also copied into the Python package)")
+lazy val sparkWheelJars = taskKey[Seq[File]]("Spark's jars from a pyspark wheel (pyspark/jars/), for a Spark not on Maven Central")
 
 // Spark 4 on Java 17 needs these module opens (the list Spark's launcher adds).
 val javaModuleOpens = Seq(
@@ -36,68 +43,139 @@ val javaModuleOpens = Seq(
   "-Dio.netty.tryReflectionSetAccessible=true"
 )
 
+/** The sbt project of one Spark minor. */
+def sparkdlProject(t: SparkTarget): Project =
+  // Each project needs a base folder of its own (sbt keeps one project per folder); its
+  // sources are all elsewhere, so the base only holds its build output.
+  Project(t.id, file("target") / s"spark-${t.minor}")
+    .settings(
+      name := t.artifact,
+      scalaVersion := t.scala,
+      javacOptions ++= Seq("--release", "17"),
+      scalacOptions ++= Seq("-release", "17", "-deprecation", "-feature", "-Wunused:imports"),
+      sourceDirectory := (ThisBuild / baseDirectory).value / "scala" / "src",
+      // The shared sources (sourceDirectory/main/scala) plus this minor's own folder.
+      Compile / unmanagedSourceDirectories += sourceDirectory.value / "main" / s"spark-${t.minor}",
+      // The Scala examples compile (and run, in ExamplesSuite) with the tests.
+      Test / unmanagedSourceDirectories += (ThisBuild / baseDirectory).value / "examples" / "scala",
+      libraryDependencies ++= {
+        val spark =
+          if (t.jars == "maven") Seq(
+            "org.apache.spark" %% "spark-sql" % t.spark % Provided,
+            "org.apache.spark" %% "spark-mllib" % t.spark % Provided)
+          else Nil
+        spark ++ Seq(
+          // Bundled into our jar below rather than declared, so one jar on spark.jars is enough.
+          ("org.apache.arrow" % "arrow-c-data" % t.arrow % Provided).intransitive(),
+          "org.scalatest" %% "scalatest" % "3.2.19" % Test)
+      },
+      sparkWheelJars := {
+        if (t.jars != "wheel") Nil
+        else {
+          val root = (ThisBuild / baseDirectory).value
+          val envName = s"SPARKDL_PYSPARK_JARS_${t.minor.replace('.', '_')}"
+          val dir = sys.env.get(envName).map(file).getOrElse {
+            val venv = root / s".venv-spark${t.minor}" / "lib"
+            ((venv * "python*") / "site-packages" / "pyspark" / "jars").get.headOption
+              .getOrElse(venv / "python3" / "site-packages" / "pyspark" / "jars")
+          }
+          val jars = (dir * "*.jar").get
+          if (!jars.exists(_.getName == s"spark-sql_2.13-${t.spark}.jar")) sys.error(
+            s"Spark ${t.spark} is not on Maven Central: its jars come from the pyspark==${t.spark} wheel, " +
+              s"looked for in $dir (no spark-sql_2.13-${t.spark}.jar there). Run `make venv-spark${t.minor}` " +
+              s"(pip install pyspark==${t.spark} into .venv-spark${t.minor}) or set $envName to a pyspark/jars folder.")
+          // sbt supplies the Scala library of scalaVersion (the same Scala as this Spark's).
+          jars.filterNot(_.getName.startsWith("scala-library-"))
+        }
+      },
+      Compile / unmanagedJars ++= sparkWheelJars.value.map(Attributed.blank),
+      nativeLib := {
+        val log = streams.value.log
+        val root = (ThisBuild / baseDirectory).value
+        val profile = sys.env.getOrElse("SPARKDL_CARGO_PROFILE", "release")
+        val cmd = Seq("bash", "-c",
+          s"source build/tf-env.sh && cargo build --profile $profile -p sparkdl-native")
+        log.info(s"building the native library: cargo build --profile $profile")
+        if (Process(cmd, root).! != 0) sys.error("cargo build failed (see the output above)")
+        val outDir = if (profile == "dev") "debug" else profile
+        val so = root / "target" / outDir / "libsparkdl.so"
+        val staged = (Compile / resourceManaged).value / "org" / "sparkdl" / "native" / "linux-x86_64" / "libsparkdl.so"
+        IO.copyFile(so, staged)
+        Seq(staged)
+      },
+      buildInfo := {
+        val out = (Compile / resourceManaged).value / "org" / "sparkdl" / "build.properties"
+        IO.write(out,
+          s"""# Written by build.sbt: what this jar is built for (read by org.sparkdl.SparkVersion).
+             |artifact=${t.artifact}_${scalaBinaryVersion.value}
+             |version=${version.value}
+             |spark.minor=${t.minor}
+             |spark.compiled=${t.spark}
+             |spark.supported=${sparkTargets.map(_.minor).mkString(",")}
+             |arrow.version=${t.arrow}
+             |""".stripMargin)
+        Seq(out)
+      },
+      Compile / resourceGenerators ++= Seq(nativeLib.taskValue, buildInfo.taskValue),
+      // Put arrow-c-data (classes and its own JNI library) inside our jar.
+      Compile / packageBin / mappings ++= {
+        val cp = (Compile / dependencyClasspath).value.map(_.data)
+        val cdata = cp.find(_.getName == s"arrow-c-data-${t.arrow}.jar")
+          .getOrElse(sys.error(s"arrow-c-data-${t.arrow}.jar not on the classpath"))
+        val dir = target.value / "bundled" / "arrow-c-data"
+        IO.unzip(cdata, dir)
+        Path.allSubpaths(dir).toSeq.filterNot { case (_, p) =>
+          p.startsWith("META-INF/") && (p.endsWith(".SF") || p.endsWith(".RSA") || p.endsWith(".DSA") || p == "META-INF/MANIFEST.MF")
+        }
+      },
+      assemblyJar := {
+        val jar = (Compile / packageBin).value
+        val root = (ThisBuild / baseDirectory).value
+        val fileName = s"${t.artifact}_${scalaBinaryVersion.value}.jar"
+        val out = root / "target" / fileName
+        IO.copyFile(jar, out)
+        IO.copyFile(jar, root / "python" / "sparkdl" / "jars" / fileName)
+        out
+      },
+      Test / fork := true,
+      // Tests run in the repository (as they did with one project), and find its files through sparkdl.repo.
+      Test / baseDirectory := (ThisBuild / baseDirectory).value,
+      // The tests' JVM finds Python packages (weights, test pictures) through the project's venv.
+      Test / envVars ++= {
+        val py = (ThisBuild / baseDirectory).value / ".venv" / "bin" / "python"
+        if (py.exists && !sys.env.contains("PYSPARK_PYTHON")) Map("PYSPARK_PYTHON" -> py.getAbsolutePath) else Map.empty[String, String]
+      },
+      Test / parallelExecution := false,
+      Test / javaOptions ++= javaModuleOpens ++ Seq("-Xmx4g", "-Dspark.ui.enabled=false",
+        s"-Dsparkdl.repo=${(ThisBuild / baseDirectory).value}"),
+      Test / testOptions += Tests.Argument(TestFrameworks.ScalaTest, "-oD"),
+      run / fork := true,
+      run / javaOptions ++= javaModuleOpens
+    )
+
+def sparkTarget(minor: String): SparkTarget = sparkTargets.find(_.minor == minor)
+  .getOrElse(sys.error(s"build.sbt defines a project for Spark $minor, which build/spark-versions.tsv does not list"))
+
+// One line per row of build/spark-versions.tsv (sbt finds projects by their `lazy val`s).
+lazy val spark40 = sparkdlProject(sparkTarget("4.0"))
+lazy val spark41 = sparkdlProject(sparkTarget("4.1"))
+lazy val spark42 = sparkdlProject(sparkTarget("4.2"))
+lazy val spark43 = sparkdlProject(sparkTarget("4.3"))
+
+// `build/sbt test`, `compile`, `assemblyJar` act on the default Spark; `build/sbt spark43/assemblyJar`
+// on another one.
 lazy val root = (project in file("."))
+  .aggregate(LocalProject(defaultTarget.id))
   .settings(
-    name := "sparkdl",
-    javacOptions ++= Seq("--release", "17"),
-    scalacOptions ++= Seq("-release", "17", "-deprecation", "-feature", "-Wunused:imports"),
-    Compile / scalaSource := baseDirectory.value / "scala" / "src" / "main" / "scala",
-    Compile / javaSource := baseDirectory.value / "scala" / "src" / "main" / "java",
-    Compile / resourceDirectory := baseDirectory.value / "scala" / "src" / "main" / "resources",
-    Test / scalaSource := baseDirectory.value / "scala" / "src" / "test" / "scala",
-    Test / javaSource := baseDirectory.value / "scala" / "src" / "test" / "java",
-    // The Scala examples compile (and run, in ExamplesSuite) with the tests.
-    Test / unmanagedSourceDirectories += baseDirectory.value / "examples" / "scala",
-    Test / resourceDirectory := baseDirectory.value / "scala" / "src" / "test" / "resources",
-    libraryDependencies ++= Seq(
-      "org.apache.spark" %% "spark-sql" % sparkVersion % Provided,
-      "org.apache.spark" %% "spark-mllib" % sparkVersion % Provided,
-      // Bundled into our jar below rather than declared, so one jar on spark.jars is enough.
-      ("org.apache.arrow" % "arrow-c-data" % arrowVersion % Provided).intransitive(),
-      "org.scalatest" %% "scalatest" % "3.2.19" % Test
-    ),
-    nativeLib := {
-      val log = streams.value.log
-      val root = baseDirectory.value
-      val profile = sys.env.getOrElse("SPARKDL_CARGO_PROFILE", "release")
-      val cmd = Seq("bash", "-c",
-        s"source build/tf-env.sh && cargo build --profile $profile -p sparkdl-native")
-      log.info(s"building the native library: cargo build --profile $profile")
-      if (Process(cmd, root).! != 0) sys.error("cargo build failed (see the output above)")
-      val outDir = if (profile == "dev") "debug" else profile
-      val so = root / "target" / outDir / "libsparkdl.so"
-      val staged = (Compile / resourceManaged).value / "org" / "sparkdl" / "native" / "linux-x86_64" / "libsparkdl.so"
-      IO.copyFile(so, staged)
-      Seq(staged)
+    // A minor in build/spark-versions.tsv without its project above would silently not be built.
+    Global / onLoad := (Global / onLoad).value.andThen { state =>
+      val defined = Set(spark40, spark41, spark42, spark43).map(_.id)
+      val missing = sparkTargets.map(_.id).filterNot(defined)
+      if (missing.nonEmpty) sys.error(s"build/spark-versions.tsv lists ${missing.mkString(", ")}: add a project for each to build.sbt")
+      state
     },
-    Compile / resourceGenerators += nativeLib.taskValue,
-    // Put arrow-c-data (classes and its own JNI library) inside our jar.
-    Compile / packageBin / mappings ++= {
-      val cp = (Compile / dependencyClasspath).value.map(_.data)
-      val cdata = cp.find(_.getName == s"arrow-c-data-$arrowVersion.jar")
-        .getOrElse(sys.error(s"arrow-c-data-$arrowVersion.jar not on the classpath"))
-      val dir = target.value / "bundled" / "arrow-c-data"
-      IO.unzip(cdata, dir)
-      Path.allSubpaths(dir).toSeq.filterNot { case (_, p) =>
-        p.startsWith("META-INF/") && (p.endsWith(".SF") || p.endsWith(".RSA") || p.endsWith(".DSA") || p == "META-INF/MANIFEST.MF")
-      }
-    },
-    assemblyJar := {
-      val jar = (Compile / packageBin).value
-      val out = baseDirectory.value / "target" / "sparkdl-assembly.jar"
-      IO.copyFile(jar, out)
-      IO.copyFile(jar, baseDirectory.value / "python" / "sparkdl" / "jars" / "sparkdl-assembly.jar")
-      out
-    },
-    Test / fork := true,
-    // The tests' JVM finds Python packages (weights, test pictures) through the project's venv.
-    Test / envVars ++= {
-      val py = baseDirectory.value / ".venv" / "bin" / "python"
-      if (py.exists && !sys.env.contains("PYSPARK_PYTHON")) Map("PYSPARK_PYTHON" -> py.getAbsolutePath) else Map.empty[String, String]
-    },
-    Test / parallelExecution := false,
-    Test / javaOptions ++= javaModuleOpens ++ Seq("-Xmx4g", "-Dspark.ui.enabled=false"),
-    Test / testOptions += Tests.Argument(TestFrameworks.ScalaTest, "-oD"),
-    run / fork := true,
-    run / javaOptions ++= javaModuleOpens
+    name := "sparkdl-build",
+    publish / skip := true,
+    Compile / sources := Nil,
+    Test / sources := Nil
   )

@@ -17,7 +17,10 @@ use image::{Rgb, RgbImage};
 use sparkdl::ops::run_model::{run_batch, RunSpec};
 use sparkdl::tf::model::LoadedModel;
 use sparkdl::tf::session_config::SessionConfig;
-use tensorflow::{DataType as TfType, Graph, Output, Shape, Tensor};
+
+#[path = "../rust/tests/support/mean_graph.rs"]
+mod mean_graph;
+use mean_graph::mean_graph;
 
 const ROWS: usize = 64;
 
@@ -35,23 +38,6 @@ fn photo_like(width: u32, height: u32, seed: u32) -> RgbImage {
     })
 }
 
-/// features = mean(input, axes [1, 2]): [n, 224, 224, 3] -> [n, 3].
-fn mean_graph() -> Vec<u8> {
-    let mut g = Graph::new();
-    let mut d = g.new_operation("Placeholder", "input").unwrap();
-    d.set_attr_type("dtype", TfType::Float).unwrap();
-    d.set_attr_shape("shape", &Shape::from(Some(vec![None, Some(224), Some(224), Some(3)]))).unwrap();
-    let input = d.finish().unwrap();
-    let mut d = g.new_operation("Const", "axes").unwrap();
-    d.set_attr_type("dtype", TfType::Int32).unwrap();
-    d.set_attr_tensor("value", Tensor::new(&[2]).with_values(&[1i32, 2]).unwrap()).unwrap();
-    let axes = d.finish().unwrap();
-    let mut d = g.new_operation("Mean", "features").unwrap();
-    d.add_input(Output { operation: input, index: 0 });
-    d.add_input(Output { operation: axes, index: 0 });
-    d.finish().unwrap();
-    g.graph_def().unwrap()
-}
 
 fn bench_run_batch(c: &mut Criterion) {
     let jpegs: Vec<Vec<u8>> = (0..ROWS as u32)
@@ -64,7 +50,7 @@ fn bench_run_batch(c: &mut Criterion) {
     let column: ArrayRef = Arc::new(BinaryArray::from_iter_values(jpegs.iter()));
     let input = StructArray::from(vec![(Arc::new(Field::new("content", DataType::Binary, true)), column)]);
     let cfg = SessionConfig { intra_op_threads: 1, inter_op_threads: 1, ..SessionConfig::default() };
-    let model = LoadedModel::from_graph_def(&mean_graph(), &cfg).unwrap();
+    let model = LoadedModel::from_graph_def(&mean_graph(224), &cfg).unwrap();
     let spec = RunSpec::from_json(
         r#"{"inputs":[{"column":"content","tensor":"input:0","image":{"kind":"encoded","height":224,"width":224,
               "scale":0.00392156862745098,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}}],

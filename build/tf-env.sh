@@ -33,6 +33,14 @@ Version: 2.21.0
 Libs: -L$_sparkdl_pc -ltensorflow -ltensorflow_framework
 Cflags: -I$SPARKDL_TENSORFLOW_LIB_DIR/include
 PC
-export PKG_CONFIG_PATH="$_sparkdl_pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-export LD_LIBRARY_PATH="$SPARKDL_TENSORFLOW_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Added once: sourcing this again (make, then sbt's cargo) must leave PKG_CONFIG_PATH as it was,
+# or cargo sees it changed and rebuilds every crate whose build script runs pkg-config.
+case ":${PKG_CONFIG_PATH:-}:" in
+  *":$_sparkdl_pc:"*) ;;
+  *) export PKG_CONFIG_PATH="$_sparkdl_pc${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}" ;;
+esac
+case ":${LD_LIBRARY_PATH:-}:" in
+  *":$SPARKDL_TENSORFLOW_LIB_DIR:"*) ;;
+  *) export LD_LIBRARY_PATH="$SPARKDL_TENSORFLOW_LIB_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" ;;
+esac
 unset _sparkdl_root _sparkdl_py _sparkdl_pc

@@ -8,6 +8,7 @@ which loads them itself (through the sparkdl native library).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -16,9 +17,17 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-__all__ = ["jar_path", "session", "tensorflow_lib_dir", "tensorflow_version"]
+__all__ = ["jar_path", "session", "spark_minor", "tensorflow_lib_dir", "tensorflow_version",
+           "SUPPORTED_SPARK", "PYSPARK_REQUIREMENT"]
 
-JAR_NAME = "sparkdl-assembly.jar"
+# The Spark minors sparkdl is built for, one jar each, and the oldest release of each that its jar
+# runs on (the one it compiles against; Spark 4.0.0's ML Params are not binary compatible with
+# 4.0.1+, SPARK-52259). build/spark-versions.tsv says the same, and so does the package's `pyspark`
+# requirement in pyproject.toml; python/tests/test_jvm.py checks all three.
+SPARK_BUILDS = {"4.0": "4.0.1", "4.1": "4.1.0", "4.2": "4.2.0", "4.3": "4.3.0"}
+SUPPORTED_SPARK = tuple(SPARK_BUILDS)
+PYSPARK_REQUIREMENT = "pyspark>=4.0.1,<4.4"
+SCALA_BINARY = "2.13"
 JAR_ENV = "SPARKDL_JAR"
 EXTENSIONS_CONF = "spark.sql.extensions"
 EXTENSIONS_CLASS = "org.sparkdl.sql.SparkdlExtensions"
@@ -28,22 +37,69 @@ TF_LIBRARY = "libtensorflow_cc.so.2"
 PYTHON_API_CLASS = "org.sparkdl.python.PythonAPI"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent  # .../python/sparkdl
-_BUNDLED_JAR = _PACKAGE_DIR / "jars" / JAR_NAME
+_BUNDLED_JARS = _PACKAGE_DIR / "jars"
 # A development checkout: <repo>/python/sparkdl/_jvm.py -> <repo>/target/...
-_DEV_JAR = _PACKAGE_DIR.parent.parent / "target" / JAR_NAME
+_DEV_JARS = _PACKAGE_DIR.parent.parent / "target"
 
 
-def jar_path() -> str:
-    """Absolute path of the sparkdl assembly jar.
+def _pyspark_version() -> str:
+    from pyspark.version import __version__
+
+    return str(__version__)
+
+
+def _numbers(version: str) -> tuple:
+    """(4, 0, 1) for "4.0.1", "4.0.1.dev0" or "4.0.1-SNAPSHOT"; missing parts are 0."""
+    parts = []
+    for part in version.replace("-", ".").split(".")[:3]:
+        digits = "".join(itertools.takewhile(str.isdigit, part))
+        parts.append(int(digits) if digits else 0)
+    return tuple(parts + [0] * (3 - len(parts)))
+
+
+def spark_minor(version: Optional[str] = None) -> str:
+    """The Spark minor (``"4.2"``) of ``version`` (``"4.2.1"``), by default the installed
+    pyspark's, checked to be one sparkdl supports.
+
+    :raises RuntimeError: for a Spark that sparkdl is not built for, naming the supported ones.
+    """
+    version = version or _pyspark_version()
+    minor = ".".join(version.split(".")[:2])
+    oldest = SPARK_BUILDS.get(minor)
+    if oldest is None or _numbers(version) < _numbers(oldest):
+        names = [m if SPARK_BUILDS[m].endswith(".0") else f"{m} (from {SPARK_BUILDS[m]})" for m in SUPPORTED_SPARK]
+        supported = ", ".join(names[:-1]) + " and " + names[-1]
+        raise RuntimeError(
+            f"sparkdl works with Spark {supported} ({PYSPARK_REQUIREMENT}); this Python has "
+            f"pyspark {version}. Install a supported one, e.g. pip install '{PYSPARK_REQUIREMENT}'."
+        )
+    return minor
+
+
+def jar_name(minor: str) -> str:
+    """The file name of the sparkdl jar for a Spark minor: ``sparkdl-spark4.2_2.13.jar``
+    (the Maven artifact ``org.sparkdl:sparkdl-spark4.2_2.13``)."""
+    return f"sparkdl-spark{minor}_{SCALA_BINARY}.jar"
+
+
+def jar_path(spark_version: Optional[str] = None) -> str:
+    """Absolute path of the sparkdl jar built for the installed pyspark's Spark minor (or for
+    ``spark_version``).
 
     Looked up, in this order:
 
-    1. the jar bundled in the installed package (``sparkdl/jars/sparkdl-assembly.jar``);
+    1. the jar bundled in the installed package (``sparkdl/jars/sparkdl-spark4.2_2.13.jar``);
     2. the file named by the environment variable ``SPARKDL_JAR``;
-    3. a development checkout's ``<repo>/target/sparkdl-assembly.jar``.
+    3. a development checkout's ``<repo>/target/sparkdl-spark4.2_2.13.jar``.
+
+    :raises RuntimeError: when the Spark version is not one sparkdl supports.
+    :raises FileNotFoundError: when no jar is found, listing where it looked.
     """
-    if _BUNDLED_JAR.is_file():
-        return str(_BUNDLED_JAR)
+    minor = spark_minor(spark_version)
+    name = jar_name(minor)
+    bundled = _BUNDLED_JARS / name
+    if bundled.is_file():
+        return str(bundled)
     env = os.environ.get(JAR_ENV)
     if env:
         candidate = Path(env).expanduser()
@@ -51,17 +107,18 @@ def jar_path() -> str:
             return str(candidate.resolve())
         raise FileNotFoundError(
             f"sparkdl: the environment variable {JAR_ENV}={env!r} does not name an existing "
-            f"file. Point it at the sparkdl assembly jar ({JAR_NAME}) or unset it."
+            f"file. Point it at the sparkdl jar for Spark {minor} ({name}) or unset it."
         )
-    if _DEV_JAR.is_file():
-        return str(_DEV_JAR)
+    dev = _DEV_JARS / name
+    if dev.is_file():
+        return str(dev)
     raise FileNotFoundError(
-        "sparkdl: cannot find the sparkdl JVM jar. Looked for:\n"
-        f"  1. the jar bundled with the package: {_BUNDLED_JAR} "
-        "(install a sparkdl wheel built with the jar);\n"
-        f"  2. the environment variable {JAR_ENV} (unset; set it to the path of {JAR_NAME});\n"
-        f"  3. a development checkout's jar: {_DEV_JAR} "
-        "(build it in the repository, which writes target/sparkdl-assembly.jar)."
+        f"sparkdl: cannot find the sparkdl jar for Spark {minor} ({name}). Looked for:\n"
+        f"  1. the jar bundled with the package: {bundled} "
+        "(install a sparkdl wheel built with the jars);\n"
+        f"  2. the environment variable {JAR_ENV} (unset; set it to the path of {name});\n"
+        f"  3. a development checkout's jar: {dev} "
+        f"(build it in the repository with `make jar-{minor}`)."
     )
 
 
@@ -86,7 +143,7 @@ def tensorflow_lib_dir() -> Optional[str]:
 def _missing_classes_message() -> str:
     try:
         jar = jar_path()
-    except FileNotFoundError as e:
+    except (FileNotFoundError, RuntimeError) as e:
         jar = f"<sparkdl jar: not found; {e}>"
     return (
         f"sparkdl: the JVM class {PYTHON_API_CLASS} is not loadable in this SparkSession, "
@@ -190,9 +247,11 @@ def session(
         ``sparkdl_featurize``, ``sparkdl_predict`` and users' models). ``spark.sparkdl.tensorflow.libDir`` is
         set to the folder of an installed ``tensorflow``/``tensorflow-cpu`` package unless
         it is given here or the environment variable ``SPARKDL_TENSORFLOW_LIB_DIR`` is set.
-    :raises RuntimeError: when a session is already active (or its JVM already running)
+    :raises RuntimeError: at once, on a pyspark that sparkdl does not support (naming the
+        supported versions); when a session is already active (or its JVM already running)
         without the sparkdl jar.
     """
+    spark_minor()
     from pyspark.sql import SparkSession
 
     if conf is not None and not isinstance(conf, Mapping):

@@ -41,7 +41,7 @@ def jar_or_fail() -> str:
     pytest.fail(
         "this test needs the sparkdl JVM jar, which was not found.\n"
         f"{reason}\n"
-        "Build the jar (it lands in <repo>/target/sparkdl-assembly.jar) or set "
+        "Build the jar (make jar: <repo>/target/sparkdl-spark<minor>_2.13.jar) or set "
         "SPARKDL_JAR, then rerun.",
         pytrace=False,
     )

@@ -10,40 +10,98 @@ import pytest
 from sparkdl import _jvm
 
 
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_jvm.__file__))))
+
+
 @pytest.fixture
 def no_jars(monkeypatch, tmp_path):
-    """Pretend that neither a bundled nor a development-checkout jar exists."""
-    monkeypatch.setattr(_jvm, "_BUNDLED_JAR", tmp_path / "pkg" / "jars" / "sparkdl-assembly.jar")
-    monkeypatch.setattr(_jvm, "_DEV_JAR", tmp_path / "repo" / "target" / "sparkdl-assembly.jar")
+    """Pretend that neither a bundled nor a development-checkout jar exists, on pyspark 4.2.1."""
+    monkeypatch.setattr(_jvm, "_BUNDLED_JARS", tmp_path / "pkg" / "jars")
+    monkeypatch.setattr(_jvm, "_DEV_JARS", tmp_path / "repo" / "target")
+    monkeypatch.setattr(_jvm, "_pyspark_version", lambda: "4.2.1")
     monkeypatch.delenv("SPARKDL_JAR", raising=False)
     return tmp_path
+
+
+def _touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"PK")
+    return path
 
 
 def test_jar_path_error_names_all_three_options(no_jars):
     with pytest.raises(FileNotFoundError) as info:
         _jvm.jar_path()
     message = str(info.value)
-    assert str(_jvm._BUNDLED_JAR) in message
+    assert str(_jvm._BUNDLED_JARS / "sparkdl-spark4.2_2.13.jar") in message
     assert "SPARKDL_JAR" in message
-    assert str(_jvm._DEV_JAR) in message
+    assert str(_jvm._DEV_JARS / "sparkdl-spark4.2_2.13.jar") in message
+    assert "make jar-4.2" in message
 
 
 def test_jar_path_lookup_order(no_jars, monkeypatch):
-    env_jar = no_jars / "env.jar"
-    env_jar.write_bytes(b"PK")
+    env_jar = _touch(no_jars / "env.jar")
     monkeypatch.setenv("SPARKDL_JAR", str(env_jar))
     assert _jvm.jar_path() == str(env_jar)
 
-    _jvm._DEV_JAR.parent.mkdir(parents=True)
-    _jvm._DEV_JAR.write_bytes(b"PK")
+    dev = _touch(_jvm._DEV_JARS / "sparkdl-spark4.2_2.13.jar")
     assert _jvm.jar_path() == str(env_jar)  # the environment wins over the checkout
     monkeypatch.delenv("SPARKDL_JAR")
-    assert _jvm.jar_path() == str(_jvm._DEV_JAR)
+    assert _jvm.jar_path() == str(dev)
 
-    _jvm._BUNDLED_JAR.parent.mkdir(parents=True)
-    _jvm._BUNDLED_JAR.write_bytes(b"PK")
+    bundled = _touch(_jvm._BUNDLED_JARS / "sparkdl-spark4.2_2.13.jar")
     monkeypatch.setenv("SPARKDL_JAR", str(env_jar))
-    assert _jvm.jar_path() == str(_jvm._BUNDLED_JAR)  # the bundled jar wins
+    assert _jvm.jar_path() == str(bundled)  # the bundled jar wins
+
+
+def test_jar_path_picks_the_jar_of_the_installed_spark_minor(no_jars, monkeypatch):
+    jars = {minor: _touch(_jvm._BUNDLED_JARS / f"sparkdl-spark{minor}_2.13.jar") for minor in _jvm.SUPPORTED_SPARK}
+    for version, minor in [("4.0.5", "4.0"), ("4.1.0", "4.1"), ("4.2.1", "4.2"), ("4.3.0", "4.3"), ("4.3.1.dev0", "4.3")]:
+        monkeypatch.setattr(_jvm, "_pyspark_version", lambda v=version: v)
+        assert _jvm.jar_path() == str(jars[minor])
+        assert _jvm.jar_path(version) == str(jars[minor])
+    # A jar for another minor is never taken instead.
+    jars["4.3"].unlink()
+    with pytest.raises(FileNotFoundError, match="Spark 4.3"):
+        _jvm.jar_path()
+
+
+@pytest.mark.parametrize("version", ["3.5.4", "4.0.0", "4.4.0", "5.0.0"])
+def test_unsupported_spark_fails_naming_the_supported_versions(no_jars, monkeypatch, version):
+    monkeypatch.setattr(_jvm, "_pyspark_version", lambda: version)
+    for call in (_jvm.spark_minor, _jvm.jar_path, _jvm.session):
+        with pytest.raises(RuntimeError) as info:
+            call()
+        message = str(info.value)
+        assert f"pyspark {version}" in message
+        assert "Spark 4.0 (from 4.0.1), 4.1, 4.2 and 4.3" in message
+        assert "pyspark>=4.0.1,<4.4" in message
+
+
+def test_supported_versions_agree_with_the_build_and_the_package():
+    """build/spark-versions.tsv (the jars built), _jvm.SPARK_BUILDS (the jar picked, the oldest
+    release accepted) and the package's pyspark requirement (what pip installs) agree."""
+    with open(os.path.join(REPO, "build", "spark-versions.tsv")) as f:
+        rows = [line.rstrip("\n").split("\t") for line in f if line.strip() and not line.startswith("#")]
+    assert {r[0]: r[1] for r in rows} == _jvm.SPARK_BUILDS
+    assert tuple(r[0] for r in rows) == _jvm.SUPPORTED_SPARK
+    last = _jvm.SUPPORTED_SPARK[-1]
+    upper = f"{last.split('.')[0]}.{int(last.split('.')[1]) + 1}"
+    assert _jvm.PYSPARK_REQUIREMENT == f"pyspark>={rows[0][1]},<{upper}"
+    with open(os.path.join(REPO, "python", "pyproject.toml")) as f:
+        assert f'"{_jvm.PYSPARK_REQUIREMENT}"' in f.read()
+    # The development venv's pyspark is the default version the jar compiles against.
+    default = [r for r in rows if r[-1] == "default"]
+    assert len(default) == 1
+    with open(os.path.join(REPO, "python", "requirements-dev.txt")) as f:
+        pins = [line.strip() for line in f if line.startswith("pyspark")]
+    assert pins == [f"pyspark[connect]=={default[0][1]}"]
+
+
+def test_patch_releases_from_the_compiled_one_are_accepted(no_jars, monkeypatch):
+    for version in ["4.0.1", "4.0.5", "4.1.0", "4.2.1", "4.3.0", "4.3.2.dev0"]:
+        monkeypatch.setattr(_jvm, "_pyspark_version", lambda v=version: v)
+        assert _jvm.spark_minor() == version[:3]
 
 
 def test_jar_path_env_pointing_nowhere(no_jars, monkeypatch):
@@ -53,9 +111,9 @@ def test_jar_path_env_pointing_nowhere(no_jars, monkeypatch):
 
 
 def test_development_jar_location():
-    # <repo>/python/sparkdl/_jvm.py -> <repo>/target/sparkdl-assembly.jar
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_jvm.__file__))))
-    assert str(_jvm._DEV_JAR) == os.path.join(repo, "target", "sparkdl-assembly.jar")
+    # <repo>/python/sparkdl/_jvm.py -> <repo>/target/sparkdl-spark<minor>_2.13.jar
+    assert str(_jvm._DEV_JARS) == os.path.join(REPO, "target")
+    assert _jvm.jar_name("4.3") == "sparkdl-spark4.3_2.13.jar"
 
 
 def test_tensorflow_lib_dir_without_import():

@@ -7,6 +7,8 @@ import runpy
 import shutil
 import sys
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -198,9 +200,13 @@ def test_tf2_saved_model_through_model_path_with_signature_names(spark, tmp_path
     shutil.copytree(path, str(tmp_path / "moved"))
     shutil.rmtree(path)                        # the stage holds the model's bytes
     expected = module(tf.constant(xs))["scores"].numpy()
+    jvm_tmp = Path(spark._jvm.java.lang.System.getProperty("java.io.tmpdir"))
+    unzipped_before = set(jvm_tmp.glob("sparkdl-savedmodel-*"))
     got = {r.id: r.s for r in t.transform(df).collect()}
     for i in range(19):
         np.testing.assert_allclose(got[i], expected[i], rtol=1e-6, atol=1e-6)
+    # The executor unzips the SavedModel only to load it: no folder is left behind.
+    assert set(jvm_tmp.glob("sparkdl-savedmodel-*")) == unzipped_before
 
 
 def test_native_freeze_from_python(spark):

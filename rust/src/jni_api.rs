@@ -218,6 +218,21 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadSavedModel(
     })
 }
 
+/// `static native long acquireLoaded(String key, String sessionConfigJson)`: 0 when not loaded.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_acquireLoaded(
+    mut env: JNIEnv,
+    _class: JClass,
+    key: JString,
+    config_json: JString,
+) -> jlong {
+    try_or_throw(&mut env, 0, |env| {
+        let key = read_string(env, &key)?;
+        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
+        Ok(cache::acquire_loaded(&key, &cfg).map_or(0, into_handle))
+    })
+}
+
 /// `static native String describeModel(long handle)`.
 #[no_mangle]
 pub extern "system" fn Java_org_sparkdl_jni_NativeLib_describeModel(

@@ -94,6 +94,15 @@ pub fn acquire(key: &str, cfg: &SessionConfig, load: impl FnOnce() -> Result<Loa
     Ok(model)
 }
 
+/// The model for `key` under `cfg` if it is loaded already (a new user of
+/// it, given back with [`release`]); `None` means [`acquire`] would load.
+pub fn acquire_loaded(key: &str, cfg: &SessionConfig) -> Option<Arc<LoadedModel>> {
+    let slot = lock(&CACHE).slots.get(&full_key(key, cfg)).cloned()?;
+    let model = slot.model.get()?.clone();
+    slot.touch();
+    Some(model)
+}
+
 /// Gives back a model from [`acquire`]; then drops what has idled past the TTL.
 pub fn release(model: Arc<LoadedModel>) {
     {
@@ -258,6 +267,23 @@ mod tests {
         }
         assert_eq!(len(), 0, "the reaper did not close the idle session");
         set_ttl(old);
+        clear();
+    }
+
+    #[test]
+    fn acquire_loaded_finds_only_loaded_models() {
+        let _turn = lock(&SERIAL);
+        clear();
+        let loads = AtomicUsize::new(0);
+        let cfg = SessionConfig::default();
+        assert!(acquire_loaded("later", &cfg).is_none());
+        let m = acquire("later", &cfg, || load(&loads)).unwrap();
+        let again = acquire_loaded("later", &cfg).expect("a loaded model is found");
+        assert!(Arc::ptr_eq(&m, &again));
+        assert!(acquire_loaded("later", &SessionConfig { intra_op_threads: 1, ..cfg.clone() }).is_none());
+        release(again);
+        release(m);
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
         clear();
     }
 

@@ -67,7 +67,12 @@ impl LoadedModel {
             ));
         }
         let mut graph = Graph::new();
-        graph.import_graph_def(bytes, &ImportGraphDefOptions::new()).map_err(|e| {
+        let mut options = ImportGraphDefOptions::new();
+        if let Some(device) = &cfg.device {
+            // Nodes that name no device of their own go to the task's.
+            options.set_default_device(device).map_err(|e| SparkdlError::InvalidArgument(format!("device '{device}': {e}")))?;
+        }
+        graph.import_graph_def(bytes, &options).map_err(|e| {
             SparkdlError::InvalidArgument(format!(
                 "could not import the GraphDef ({} bytes): {e}. It must be a serialised tf.compat.v1.GraphDef \
                  (a frozen graph .pb), not a SavedModel's saved_model.pb or a Keras file",
@@ -200,5 +205,23 @@ mod tests {
         let out = model.run(&[("x", x)], &["y"]).unwrap();
         assert_eq!(out[0].to_f64_vec(), test_graphs::dense_expected(&[1.0, 2.0, 3.0]));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_graph_def_is_placed_on_the_tasks_device() {
+        // The GPU of a task (an index into the executor's visible GPUs), on a machine with none:
+        // every node asks for it, and soft placement runs them on the CPU.
+        let cfg = SessionConfig { device: Some("/device:GPU:1".into()), ..SessionConfig::default() };
+        let model = LoadedModel::from_graph_def(&test_graphs::dense_graph_def(), &cfg).unwrap();
+        for name in ["x", "xw", "y"] {
+            let op = model.graph().operation_by_name_required(name).unwrap();
+            assert_eq!(op.device().unwrap(), "/device:GPU:1", "node {name}");
+        }
+        let x = crate::tf::tensor::TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+        let out = model.run(&[("x", x)], &["y"]).unwrap();
+        assert_eq!(out[0].to_f64_vec(), test_graphs::dense_expected(&[1.0, 2.0, 3.0]));
+        // Without a device, TensorFlow places the nodes.
+        let free = LoadedModel::from_graph_def(&test_graphs::dense_graph_def(), &SessionConfig::default()).unwrap();
+        assert_eq!(free.graph().operation_by_name_required("y").unwrap().device().unwrap(), "");
     }
 }

@@ -19,6 +19,14 @@
 //! native bf16 arithmetic (AVX512_BF16 or AMX: Intel Cooper Lake, Sapphire
 //! Rapids and later, AMD Zen 4 and later); elsewhere oneDNN emulates it and it
 //! is slower. docs/PERFORMANCE.md has the measured speed and accuracy.
+//!
+//! GPUs: TensorFlow sizes its GPU devices once per process, from the first
+//! session, and refuses a later session whose `visible_device_list` differs.
+//! So the list is the executor's (the same for every session of the process,
+//! chosen by the JVM), and each task's work goes to its own GPU through
+//! `device`: the default device of every node when a GraphDef is imported
+//! (`ImportGraphDefOptions::set_default_device`). `device` is not part of the
+//! `ConfigProto`, only of the cache key: one session per model and GPU.
 
 use serde::{Deserialize, Serialize};
 use tensorflow::SessionOptions;
@@ -46,6 +54,11 @@ pub struct SessionConfig {
     /// executors can share a GPU.
     #[serde(default = "yes")]
     pub allow_growth: bool,
+    /// Where a GraphDef's nodes go when they name no device, e.g.
+    /// `/device:GPU:1` (an index into the process's visible GPUs); `None`:
+    /// TensorFlow's placement.
+    #[serde(default)]
+    pub device: Option<String>,
     /// "float32" (the graph as it is) or "bf16" (oneDNN's bfloat16
     /// auto-mixed-precision rewrite).
     #[serde(default)]
@@ -82,6 +95,7 @@ impl Default for SessionConfig {
             precision: Precision::Float32,
             xla_jit: false,
             thread_spinning: true,
+            device: None,
         }
     }
 }
@@ -107,6 +121,17 @@ impl SessionConfig {
             if !ok {
                 return Err(SparkdlError::InvalidArgument(format!(
                     "session config: gpuVisibleDevices must be GPU ids separated by commas, like \"0,1\", got '{list}'"
+                )));
+            }
+        }
+        if let Some(device) = &self.device {
+            let ok = device
+                .strip_prefix("/device:")
+                .and_then(|d| d.split_once(':'))
+                .is_some_and(|(kind, n)| matches!(kind, "CPU" | "GPU") && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            if !ok {
+                return Err(SparkdlError::InvalidArgument(format!(
+                    "session config: device must look like \"/device:GPU:1\" or \"/device:CPU:0\", got '{device}'"
                 )));
             }
         }
@@ -170,9 +195,14 @@ impl SessionConfig {
         Ok(opts)
     }
 
-    /// A short text identifying these settings (part of a cache key).
+    /// A short text identifying these settings (part of a cache key): the
+    /// `ConfigProto` and the device.
     pub fn fingerprint(&self) -> String {
-        self.to_config_proto().iter().map(|b| format!("{b:02x}")).collect()
+        let proto: String = self.to_config_proto().iter().map(|b| format!("{b:02x}")).collect();
+        match &self.device {
+            Some(d) => format!("{proto}@{d}"),
+            None => proto,
+        }
     }
 }
 
@@ -226,6 +256,23 @@ mod tests {
         assert_ne!(bf16.fingerprint(), SessionConfig::default().fingerprint());
         let err = SessionConfig::from_json(r#"{"precision":"fp16"}"#).unwrap_err();
         assert!(err.to_string().contains("fp16"), "{err}");
+    }
+
+    #[test]
+    fn tasks_on_different_gpus_share_the_process_wide_config_proto() {
+        // What the JVM sends for two tasks of one executor with GPUs 0 and 1.
+        let task = |d: u8| {
+            SessionConfig::from_json(&format!(
+                r#"{{"intraOpThreads":4,"interOpThreads":1,"allowGrowth":true,"gpuVisibleDevices":"0,1","device":"/device:GPU:{d}"}}"#
+            ))
+            .unwrap()
+        };
+        let (a, b) = (task(0), task(1));
+        assert_eq!(a.to_config_proto(), GPU_PINNED, "the device is not part of the ConfigProto");
+        assert_eq!(a.to_config_proto(), b.to_config_proto(), "TensorFlow needs one visible_device_list per process");
+        assert_ne!(a.fingerprint(), b.fingerprint(), "one session per GPU");
+        let err = SessionConfig::from_json(r#"{"device":"gpu1"}"#).unwrap_err();
+        assert!(err.to_string().contains("/device:GPU:1"), "{err}");
     }
 
     #[test]

@@ -35,7 +35,16 @@ public final class NativeLib {
    */
   public static native long loadGraphDef(String key, byte[] graphDef, String sessionConfigJson);
 
-  /** Loads a SavedModel folder with comma-separated {@code tags}; like {@link #loadGraphDef}. */
+  /**
+   * This JVM's session for {@code key} under these settings when it is loaded already (a handle
+   * as from {@link #loadGraphDef}), else 0: lets a caller skip preparing files for a load.
+   */
+  public static native long acquireLoaded(String key, String sessionConfigJson);
+
+  /**
+   * Loads a SavedModel folder with comma-separated {@code tags}; like {@link #loadGraphDef}. The
+   * folder is read only during the call: the session keeps what it needs in memory.
+   */
   public static native long loadSavedModel(
       String key, String dir, String tags, String sessionConfigJson);
 

@@ -5,10 +5,10 @@ import org.apache.spark.sql.SparkSession
 /**
  * The command-line jobs for clusters without sparkdl's Python package:
  * {{{
- *   spark-submit --class org.sparkdl.cli.Main sparkdl-assembly.jar train --images DIR --model MobileNetV2 --out MODEL_DIR
- *   spark-submit --class org.sparkdl.cli.Main sparkdl-assembly.jar predict --model MODEL_DIR --images DIR --output out.parquet
- *   spark-submit --class org.sparkdl.cli.Main sparkdl-assembly.jar predict --pretrained MobileNetV2 --images DIR --output out.csv
- *   spark-submit --class org.sparkdl.cli.Main sparkdl-assembly.jar featurize --model MobileNetV2 --images DIR --output f.parquet
+ *   spark-submit --class org.sparkdl.cli.Main sparkdl-spark4.2_2.13.jar train --images DIR --model MobileNetV2 --out MODEL_DIR
+ *   spark-submit --class org.sparkdl.cli.Main sparkdl-spark4.2_2.13.jar predict --model MODEL_DIR --images DIR --output out.parquet
+ *   spark-submit --class org.sparkdl.cli.Main sparkdl-spark4.2_2.13.jar predict --pretrained MobileNetV2 --images DIR --output out.csv
+ *   spark-submit --class org.sparkdl.cli.Main sparkdl-spark4.2_2.13.jar featurize --model MobileNetV2 --images DIR --output f.parquet
  * }}}
  * The master and confs come from spark-submit. Exit codes: 0 done, 2 bad arguments or inputs,
  * 1 the job failed.

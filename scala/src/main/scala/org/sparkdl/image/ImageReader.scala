@@ -9,10 +9,8 @@ import org.apache.hadoop.conf.Configuration
 import org.apache.hadoop.fs.{FileStatus, Path}
 
 import org.apache.spark.sql.{Column, DataFrame, SparkSession}
-import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.functions.{col, udf}
 import org.apache.spark.sql.sparkdl.SparkdlBridge
-import org.apache.spark.unsafe.types.UTF8String
 
 import org.sparkdl.SparkdlConf
 import org.sparkdl.plan.SparkdlPlanner
@@ -79,13 +77,10 @@ object ImageReader {
       else defaultPartitions(spark, sampled.map(_.getLen).sum, sampled.length)
     val hadoopConf = SparkdlBridge.serializableHadoopConf(spark)
     val origins = sampled.map(s => origin(s.getPath))
-    val rows = spark.sparkContext.parallelize(origins, partitions).mapPartitions { iter =>
-      iter.map { o =>
-        val bytes = readFile(new Path(new URI(o)), hadoopConf.value.value)
-        InternalRow(UTF8String.fromString(o), bytes)
-      }
+    val files = spark.sparkContext.parallelize(origins, partitions).mapPartitions { iter =>
+      iter.map(o => (o, readFile(new Path(new URI(o)), hadoopConf.value.value)))
     }
-    SparkdlBridge.createDataFrame(spark, rows, ImageSchema.imageFilesSchema)
+    SparkdlBridge.filesDataFrame(spark, files, ImageSchema.imageFilesSchema)
   }
 
   /**
@@ -127,7 +122,7 @@ object ImageReader {
   /** Spark's packing: about 128 MB of files per partition, at least one per core. */
   private def defaultPartitions(spark: SparkSession, totalBytes: Long, files: Int): Int = {
     val maxBytes = spark.conf.getOption("spark.sql.files.maxPartitionBytes")
-      .map(v => org.apache.spark.network.util.JavaUtils.byteStringAsBytes(v)).getOrElse(128L << 20)
+      .map(SparkdlBridge.byteSize).getOrElse(128L << 20)
     val byBytes = (totalBytes / math.max(maxBytes, 1L) + 1).toInt
     math.max(1, math.min(math.max(files, 1), math.max(byBytes, spark.sparkContext.defaultParallelism)))
   }

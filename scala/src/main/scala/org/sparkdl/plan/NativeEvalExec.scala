@@ -67,7 +67,7 @@ case class NativeEvalExec(
     val nativeTime = longMetric("nativeTime")
     val theOp = op
     val types = inputs.map(_.dataType)
-    val maxBytes = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(
+    val maxBytes = org.apache.spark.sql.sparkdl.SparkdlBridge.byteSize(
       conf.getConfString(org.sparkdl.SparkdlConf.BatchMaxBytes, org.sparkdl.SparkdlConf.DefaultBatchMaxBytes))
 
     child.execute().mapPartitionsWithIndex { (_, rows) =>

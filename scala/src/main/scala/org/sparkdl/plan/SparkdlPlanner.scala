@@ -25,6 +25,7 @@ object SparkdlPlanner {
 
   /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
   def install(spark: SparkSession): Unit = {
+    org.sparkdl.SparkVersion.check()
     val extensions = spark.conf.getOption("spark.sql.extensions").getOrElse("")
     if (!extensions.split(",").map(_.trim).contains(org.sparkdl.sql.SparkdlExtensions.className)) {
       SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
@@ -57,5 +58,5 @@ object SparkdlPlanner {
   }
 
   /** A column expression over `df` (e.g. a file read from a path column) as an input. */
-  def input(df: DataFrame, column: Column): Expression = SparkdlBridge.expression(df, column)
+  def input(df: DataFrame, column: Column): NativeInput = SparkdlBridge.expression(df, column)
 }

@@ -17,6 +17,8 @@ import org.sparkdl.plan.{NativeEvalStrategy, PruneNativeEval, PushFilterBelowNat
  */
 class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
   override def apply(ext: SparkSessionExtensions): Unit = {
+    // On another Spark minor than this jar's, the session fails to start, saying which jar to use.
+    org.sparkdl.SparkVersion.check()
     (ModelFunctions.builtins ++ ModelFunctions.configured).foreach(ext.injectFunction)
     ImageTableFunctions.all.foreach(ext.injectTableFunction)
     ext.injectOptimizerRule(spark => new ExtractModelCalls(spark))

@@ -8,8 +8,15 @@ import org.apache.spark.{SparkConf, SparkEnv, TaskContext}
  * instead of each spawning a pool of all cores), and the inter-op pool one thread per concurrent
  * task, so that the tasks' `Run`s do not queue behind one scheduling thread (measured: about 5%
  * more images/s on 2 cores than one inter-op thread).
- * On a GPU build, the GPUs Spark gave the task (`spark.task.resource.gpu.amount`) are the only
- * visible devices; without any, the CPU is used.
+ * GPUs (a GPU build of libtensorflow): TensorFlow fixes the visible GPUs once per process and
+ * refuses a session with another list, so every session of the executor gets the same list:
+ * `spark.sparkdl.tensorflow.visibleDevices` (CUDA device ordinals, e.g. "0,1") or, unset, every GPU
+ * the process sees. A task's work goes to the first GPU Spark gave it
+ * (`spark.task.resource.gpu.amount`): its address, found in that list (or taken as the ordinal
+ * when every GPU is visible), becomes the graph's device `/device:GPU:<index>`, and the session
+ * cache keeps one session per model and GPU. Tasks without a GPU use the CPU only.
+ * A SavedModel is placed by TensorFlow (the C API loads it without import options): on an
+ * executor with several GPUs, give it one GPU per executor or use a frozen graph.
  *
  * `spark.sparkdl.tensorflow.intraOpThreads` and `spark.sparkdl.tensorflow.interOpThreads`
  * override the two counts. TensorFlow sizes its thread pools once per process, from the first
@@ -41,6 +48,29 @@ object SessionSettings {
   val XlaJitConf = "spark.sparkdl.tensorflow.xlaJit"
   val Precisions: Seq[String] = Seq("float32", "bf16")
   val DefaultPrecision = "float32"
+  val VisibleDevicesConf = "spark.sparkdl.tensorflow.visibleDevices"
+
+  /**
+   * The process-wide visible GPU list and the task's device for the GPUs Spark gave the task:
+   * (list for every session, "/device:GPU:<index in that list>").
+   */
+  def gpuPlacement(conf: Option[SparkConf], gpus: Seq[String]): Option[(String, String)] =
+    gpus.headOption.map { first =>
+      val visible = conf.flatMap(_.getOption(VisibleDevicesConf)).map(_.trim).getOrElse("")
+      val list = visible.split(",").map(_.trim).filter(_.nonEmpty).toSeq
+      if (!list.forall(_.forall(_.isDigit))) throw new IllegalArgumentException(
+        s"$VisibleDevicesConf must be CUDA device ordinals separated by commas, like \"0,1\", got '$visible'")
+      val index =
+        if (list.nonEmpty) list.indexOf(first.trim) match {
+          case -1 => throw new IllegalArgumentException(
+            s"this task's GPU '$first' is not in $VisibleDevicesConf='$visible'; list every GPU of the executor there")
+          case i => i
+        }
+        else first.trim.toIntOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
+          s"the task's GPU address '$first' is not a CUDA device ordinal; set $VisibleDevicesConf to the " +
+            "executor's GPUs in the order its GPU discovery script lists them"))
+      (list.mkString(","), s"/device:GPU:$index")
+    }
 
   /** A precision setting checked, or float32 when absent. */
   def precisionFrom(value: Option[String]): String = value.map(_.trim.toLowerCase) match {
@@ -61,7 +91,9 @@ object SessionSettings {
       v.trim.toIntOption.filter(_ > 0).getOrElse(throw new IllegalArgumentException(
         s"$key must be a positive number of threads, got '$v'"))
     }.getOrElse(default)
-    val gpuField = if (gpus.isEmpty) "" else s""","gpuVisibleDevices":"${gpus.mkString(",")}""""
+    val gpuField = gpuPlacement(conf, gpus).map { case (visible, device) =>
+      s""","gpuVisibleDevices":"$visible","device":"$device""""
+    }.getOrElse("")
     val precisionField = if (precisionFrom(Some(precision)) == DefaultPrecision) "" else s""","precision":"$precision""""
     val xla = conf.flatMap(_.getOption(XlaJitConf)).map { v =>
       v.trim.toBooleanOption.getOrElse(throw new IllegalArgumentException(s"$XlaJitConf must be true or false, got '$v'"))

@@ -129,6 +129,20 @@ object TFModel {
     buffer.toByteArray
   }
 
+  private lazy val log = org.slf4j.LoggerFactory.getLogger(getClass)
+
+  /** Deletes a folder and everything in it (best effort: a file that cannot go is logged). */
+  private[tf] def deleteRecursively(dir: Path): Unit = {
+    if (Files.exists(dir)) {
+      val walk = Files.walk(dir)
+      val paths = try walk.iterator().asScala.toList.reverse finally walk.close()
+      paths.foreach { p =>
+        try Files.deleteIfExists(p)
+        catch { case e: java.io.IOException => log.warn(s"could not delete $p: $e") }
+      }
+    }
+  }
+
   /** Unzips a SavedModel into `dir` (used on executors). */
   private[tf] def unzipTo(bytes: Array[Byte], dir: Path): Unit = {
     val zip = new ZipInputStream(new ByteArrayInputStream(bytes))
@@ -150,21 +164,23 @@ object TFModel {
  * session settings), shared by every task of the executor; a handle is one user of it.
  */
 object ModelHandles {
-  private val savedModelDirs = new java.util.concurrent.ConcurrentHashMap[String, Path]()
-
   def acquire(model: TFModel, precision: String = SessionSettings.DefaultPrecision): Long = {
     NativeLoader.ensureLoaded()
     val config = SessionSettings.json(precision)
     model.format match {
       case TFModel.GraphDef => NativeLib.loadGraphDef(model.key, model.bytes, config)
       case TFModel.SavedModel =>
-        val dir = savedModelDirs.computeIfAbsent(model.key, _ => {
-          val d = Files.createTempDirectory("sparkdl-savedmodel-")
-          TFModel.unzipTo(model.bytes, d)
-          d.toFile.deleteOnExit()
-          d
-        })
-        NativeLib.loadSavedModel(model.key, dir.toString, model.tags.mkString(","), config)
+        // A SavedModel is read only while its session loads: unzip it just for that, and only
+        // when this JVM has no session for it, then delete the folder.
+        val loaded = NativeLib.acquireLoaded(model.key, config)
+        if (loaded != 0L) loaded
+        else {
+          val dir = Files.createTempDirectory("sparkdl-savedmodel-")
+          try {
+            TFModel.unzipTo(model.bytes, dir)
+            NativeLib.loadSavedModel(model.key, dir.toString, model.tags.mkString(","), config)
+          } finally TFModel.deleteRecursively(dir)
+        }
       case other => throw new IllegalArgumentException(s"unknown model format '$other'")
     }
   }

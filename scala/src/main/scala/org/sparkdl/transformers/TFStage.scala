@@ -7,11 +7,10 @@ import org.apache.spark.ml.param.{Param, ParamMap, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
 import org.apache.spark.sql.{DataFrame, SparkSession}
-import org.apache.spark.sql.catalyst.expressions.Expression
 import org.apache.spark.sql.types.{StringType, StructField, StructType}
 
 import org.sparkdl.param.{HasBatchSize, HasErrorCol, HasPrecision}
-import org.sparkdl.plan.SparkdlPlanner
+import org.sparkdl.plan.{NativeInput, SparkdlPlanner}
 import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
 
 /**
@@ -105,7 +104,7 @@ private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize wi
    */
   protected def runNative(
       df: DataFrame,
-      inputs: Seq[Expression],
+      inputs: Seq[NativeInput],
       inputNames: Seq[String],
       outputs: Seq[StructField],
       errorName: String,

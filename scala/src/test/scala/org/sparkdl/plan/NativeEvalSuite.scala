@@ -238,6 +238,42 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     assert(NativeBatches.allocatedBytes == before)
   }
 
+  test("a job cancelled while its batches are in flight leaves no Arrow memory behind") {
+    val sc = spark.sparkContext
+    val before = NativeBatches.allocatedBytes
+    val group = s"cancel-${System.nanoTime()}"
+    val taskEnded = new CountDownLatch(1)
+    val listener = new SparkListener {
+      override def onTaskEnd(e: org.apache.spark.scheduler.SparkListenerTaskEnd): Unit =
+        if (e.taskInfo.killed || e.reason.isInstanceOf[org.apache.spark.TaskKilled]) taskEnded.countDown()
+    }
+    CancelGate.reset()
+    // Row 60 blocks (after eight batches of 7 went through the model) until the task is killed.
+    val gate = org.apache.spark.sql.functions.udf((id: Int) => { if (id == 60) CancelGate.block(); id })
+    val input = numbers(200).coalesce(1).withColumn("id", gate(col("id")))
+    val out = matMul.setBatchSize(7).transform(input)
+    sc.addSparkListener(listener)
+    val failure = new java.util.concurrent.atomic.AtomicReference[Throwable]()
+    val job = new Thread(() => {
+      sc.setJobGroup(group, "cancelled under test", interruptOnCancel = true)
+      try out.collect() catch { case e: Throwable => failure.set(e) } finally sc.clearJobGroup()
+    })
+    try {
+      job.start()
+      assert(CancelGate.reached.await(120, TimeUnit.SECONDS), "the job never reached its gate")
+      assert(NativeBatches.allocatedBytes > before, "no batch was in flight when the job was cancelled")
+      sc.cancelJobGroup(group)
+      job.join(120000)
+      assert(failure.get() != null && failure.get().getMessage.contains("cancel"), failure.get())
+      // The task's completion listeners (which close its batches) run before its end is reported.
+      assert(taskEnded.await(120, TimeUnit.SECONDS), "the killed task never ended")
+      assert(NativeBatches.allocatedBytes == before)
+    } finally {
+      CancelGate.release()
+      sc.removeSparkListener(listener)
+    }
+  }
+
   test("SQL metrics count rows, batches and native time") {
     val out = matMul.setBatchSize(4).transform(numbers(10).coalesce(1))
     out.collect()
@@ -270,4 +306,13 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     assert(oneBatch == 1 && batches == 5, s"$oneBatch, $batches")
     assert(split == whole && whole.size == 5)
   }
+}
+
+/** Holds a task at a row until it is interrupted (a job cancellation) or released. */
+object CancelGate {
+  @volatile var reached = new CountDownLatch(1)
+  @volatile private var open = new CountDownLatch(1)
+  def reset(): Unit = { reached = new CountDownLatch(1); open = new CountDownLatch(1) }
+  def block(): Unit = { reached.countDown(); open.await() }
+  def release(): Unit = open.countDown()
 }

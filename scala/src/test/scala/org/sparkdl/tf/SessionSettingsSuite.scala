@@ -12,8 +12,9 @@ class SessionSettingsSuite extends AnyFunSuite {
     val n = math.min(2, available)
     assert(SessionSettings.json(conf("spark.master" -> s"local[$n]"), Nil) ==
       s"""{"intraOpThreads":$n,"interOpThreads":$n,"allowGrowth":true}""")
-    assert(SessionSettings.json(conf("spark.executor.cores" -> "1"), Seq("0", "3")) ==
-      """{"intraOpThreads":1,"interOpThreads":1,"allowGrowth":true,"gpuVisibleDevices":"0,3"}""")
+    // A task with GPUs 3 and 0: every GPU visible (one list for the whole process), its work on GPU 3.
+    assert(SessionSettings.json(conf("spark.executor.cores" -> "1"), Seq("3", "0")) ==
+      """{"intraOpThreads":1,"interOpThreads":1,"allowGrowth":true,"gpuVisibleDevices":"","device":"/device:GPU:3"}""")
     val tuned = conf("spark.master" -> "local[1]", SessionSettings.IntraOpConf -> "3", SessionSettings.InterOpConf -> "5")
     assert(SessionSettings.json(tuned, Nil) == """{"intraOpThreads":3,"interOpThreads":5,"allowGrowth":true}""")
     val err = intercept[IllegalArgumentException] {
@@ -37,5 +38,20 @@ class SessionSettingsSuite extends AnyFunSuite {
       SessionSettings.json(conf(SessionSettings.XlaJitConf -> "yes"), Nil)
     }.getMessage
     assert(err2.contains(SessionSettings.XlaJitConf), err2)
+  }
+
+  test("tasks on different GPUs of one executor share the visible list and differ only in device") {
+    val c = conf("spark.executor.cores" -> "2", SessionSettings.VisibleDevicesConf -> "2,5")
+    val a = SessionSettings.json(c, Seq("2"))
+    val b = SessionSettings.json(c, Seq("5"))
+    assert(a.contains(""""gpuVisibleDevices":"2,5","device":"/device:GPU:0""""), a)
+    assert(b.contains(""""gpuVisibleDevices":"2,5","device":"/device:GPU:1""""), b)
+    assert(a.replace("GPU:0", "GPU:1") == b)
+    val notListed = intercept[IllegalArgumentException](SessionSettings.json(c, Seq("7"))).getMessage
+    assert(notListed.contains("'7'") && notListed.contains(SessionSettings.VisibleDevicesConf), notListed)
+    val notOrdinal = intercept[IllegalArgumentException](SessionSettings.json(conf(), Seq("GPU-1a2b"))).getMessage
+    assert(notOrdinal.contains(SessionSettings.VisibleDevicesConf), notOrdinal)
+    // No GPU: CPU only, no device.
+    assert(!SessionSettings.json(c, Nil).contains("device"))
   }
 }

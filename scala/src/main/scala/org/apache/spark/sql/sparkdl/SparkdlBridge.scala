@@ -10,6 +10,7 @@ import org.apache.spark.sql.catalyst.expressions.{Alias, Expression, ExpressionI
 import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.types.StructType
+import org.apache.spark.unsafe.types.UTF8String
 import org.apache.spark.util.SerializableConfiguration
 
 /**
@@ -33,15 +34,23 @@ object SparkdlBridge {
       case other => throw new IllegalStateException(s"expected a projection of one column, got $other")
     }
 
-  /** Registers (or replaces) a SQL function in this session's function registry. */
+  /**
+   * Registers (or replaces) a SQL function in this session's function registry: an unqualified
+   * `name` as a temporary function (where each Spark minor keeps those: `TempFunctions`).
+   */
   def registerFunction(spark: SparkSession, name: FunctionIdentifier, info: ExpressionInfo,
-      builder: Seq[Expression] => Expression): Unit =
-    classicSession(spark).sessionState.functionRegistry.registerFunction(name, info, builder)
+      builder: Seq[Expression] => Expression): Unit = {
+    val key = if (name.database.isEmpty) TempFunctions.identifier(name.funcName) else name
+    classicSession(spark).sessionState.functionRegistry.registerFunction(key, info, builder)
+  }
 
-  /** The builder of SQL function `name` in this session (a Python UDF, a built-in, ...). */
+  /**
+   * The builder of SQL function `name` in this session (a Python UDF, a built-in, ...), resolved
+   * when it is called, as the analyzer resolves a call (temporary, built-in, then persistent).
+   */
   def functionBuilder(spark: SparkSession, name: FunctionIdentifier): Seq[Expression] => Expression = {
-    val registry = classicSession(spark).sessionState.functionRegistry
-    args => registry.lookupFunction(name, args)
+    val catalog = classicSession(spark).sessionState.catalog
+    args => catalog.lookupFunction(name, args)
   }
 
   /**
@@ -57,13 +66,24 @@ object SparkdlBridge {
     }
   }
 
-  /** A DataFrame over internal rows that already match `schema`. */
-  def createDataFrame(spark: SparkSession, rows: RDD[InternalRow], schema: StructType): DataFrame =
+  /**
+   * A DataFrame of (string, binary) rows, e.g. files' origins and bytes, with `schema` (two
+   * columns of those types), built as Spark's internal rows without a conversion per row.
+   */
+  def filesDataFrame(spark: SparkSession, files: RDD[(String, Array[Byte])], schema: StructType): DataFrame = {
+    val rows = files.map { case (name, bytes) => InternalRow(UTF8String.fromString(name), bytes) }
     classicSession(spark).internalCreateDataFrame(rows, schema, false)
+  }
 
   /** The session's Hadoop configuration, serializable so tasks can open files with it. */
   def serializableHadoopConf(spark: SparkSession): Broadcast[SerializableConfiguration] =
     spark.sparkContext.broadcast(new SerializableConfiguration(classicSession(spark).sessionState.newHadoopConf()))
+
+  /**
+   * A size setting in bytes, read as Spark reads its own ("128m", "1g", a plain number of
+   * bytes), with Spark's internal `JavaUtils` so that the two agree.
+   */
+  def byteSize(setting: String): Long = org.apache.spark.network.util.JavaUtils.byteStringAsBytes(setting)
 
   private def classicDataset(df: DataFrame): classic.Dataset[Row] = df match {
     case d: classic.Dataset[Row @unchecked] => d

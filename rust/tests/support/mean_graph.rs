@@ -1,0 +1,22 @@
+//! A trivial frozen graph shared by the integration tests and the criterion
+//! benches: the engine's own cost per image without a network's.
+
+use tensorflow::{DataType as TfType, Graph, Output, Shape, Tensor};
+
+/// features = mean(input, axes [1, 2]): [n, size, size, 3] -> [n, 3].
+pub fn mean_graph(size: i64) -> Vec<u8> {
+    let mut g = Graph::new();
+    let mut d = g.new_operation("Placeholder", "input").unwrap();
+    d.set_attr_type("dtype", TfType::Float).unwrap();
+    d.set_attr_shape("shape", &Shape::from(Some(vec![None, Some(size), Some(size), Some(3)]))).unwrap();
+    let input = d.finish().unwrap();
+    let mut d = g.new_operation("Const", "axes").unwrap();
+    d.set_attr_type("dtype", TfType::Int32).unwrap();
+    d.set_attr_tensor("value", Tensor::new(&[2]).with_values(&[1i32, 2]).unwrap()).unwrap();
+    let axes = d.finish().unwrap();
+    let mut d = g.new_operation("Mean", "features").unwrap();
+    d.add_input(Output { operation: input, index: 0 });
+    d.add_input(Output { operation: axes, index: 0 });
+    d.finish().unwrap();
+    g.graph_def().unwrap()
+}

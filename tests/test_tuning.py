@@ -55,3 +55,27 @@ def test_the_originals_tuning_example_runs(tmp_path):
                           capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert "area under ROC per fit params:" in proc.stdout and "best: {" in proc.stdout, proc.stdout[-2000:]
+
+
+def test_the_elpv_tuning_recipe_runs(tmp_path):
+    """examples/tuning_elpv.py (the README's recipe) on a 4% sample, 2 folds: 8 maps, 4 featurizations."""
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
+    out_json = tmp_path / "out.json"
+    proc = subprocess.run([sys.executable, os.path.join(root, "examples", "tuning_elpv.py"), "--fraction", "0.04", "--folds", "2",
+                           "--master", "local[2]", "--json", str(out_json)],
+                          capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    out = json.loads(out_json.read_text())
+    assert out["maps"] == 8 and len(out["table"]) == 8
+    assert out["featurization_passes"] == 4.0  # 2 layers x 2 sizes, each once, whatever the folds
+    assert out["best"]["featureLayer"] in ("pool", "multiscale") and out["best"]["imageSize"] in (224, 300)
+    assert out["best_accuracy"] == max(row["accuracy"] for row in out["table"])
+
+
+def test_ties_go_to_the_first_map_as_in_spark():
+    from sparkdl.tuning import _better
+
+    assert _better(0.9, 1, (0.8, 3), larger_better=True)
+    assert not _better(0.8, 5, (0.8, 3), larger_better=True) and _better(0.8, 2, (0.8, 3), larger_better=True)
+    assert _better(0.1, 4, (0.2, 0), larger_better=False) and not _better(0.3, 0, (0.2, 1), larger_better=False)

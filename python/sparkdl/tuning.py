@@ -7,8 +7,9 @@ pipeline for every fold and parameter map, so the network featurizes every image
 change. ``sparkdl.tuning.CrossValidator`` is a drop-in replacement: when the estimator is a
 Pipeline whose first stage is a sparkdl image stage (``DeepImageFeaturizer``,
 ``TFImageTransformer``, ...), it groups the grid by that stage's params (``modelName``,
-``featureLayer``, ``imageSize``, ...), featurizes the whole dataset once per group (cached), and
-fits and evaluates only the rest of the pipeline per fold and map, on the same folds as Spark's
+``featureLayer``, ``imageSize``, ...), featurizes the whole dataset once per group (cached; only the best
+group so far stays cached, so at most two featurizations are held at once), and fits and
+evaluates only the rest of the pipeline per fold and map, on the same folds as Spark's
 CrossValidator. The result is Spark's ``CrossValidatorModel`` (``bestModel``, ``avgMetrics``,
 ``stdMetrics``), whose best model is the full pipeline. Other estimators go through Spark's own
 CrossValidator unchanged.
@@ -78,32 +79,51 @@ class CrossValidator(SparkCrossValidator):
                 cond = (F.col(rand_col) >= i * h) & (F.col(rand_col) < (i + 1) * h)
             return df.filter(~cond), df.filter(cond)
 
+        # One featurization pass per group; only the best group so far stays cached, so at most
+        # two featurizations of the dataset are held at once, whatever the grid's size.
+        larger_better = eva.isLargerBetter()
         metrics_all = [[0.0] * len(epm) for _ in range(n_folds)]
-        featurized: Dict[Tuple, DataFrame] = {}
+        best: Optional[Tuple[float, int]] = None  # (average metric, map index) of the best map
+        best_features: Optional[DataFrame] = None
         for key, members in groups.items():
             f = featurizer.copy(dict((featurizer.getParam(name), _thaw(v)) for name, v in key))
             features = f.transform(with_folds).persist()
             features.count()  # the one featurization pass of this group
-            featurized[key] = features
             for i in range(n_folds):
                 train, validation = fold(features, i)
                 for j, rest_map in members:
                     model = Pipeline(stages=rest).fit(train, rest_map)
                     metrics_all[i][j] = eva.evaluate(model.transform(validation, rest_map))
+            improved = False
+            for j, _ in members:
+                avg = float(np.mean([metrics_all[i][j] for i in range(n_folds)]))
+                if best is None or _better(avg, j, best, larger_better):
+                    best, improved = (avg, j), True
+            if improved:
+                if best_features is not None:
+                    best_features.unpersist()
+                best_features = features
+            else:
+                features.unpersist()
 
         metrics, std_metrics = SparkCrossValidator._gen_avg_and_std_metrics(metrics_all)
-        best = int(np.argmax(metrics) if eva.isLargerBetter() else np.argmin(metrics))
-        best_key = next(k for k, ms in groups.items() if any(j == best for j, _ in ms))
-        for key, features in featurized.items():
-            if key != best_key:
-                features.unpersist()
+        assert best is not None and best_features is not None
+        best_j = best[1]
         # The best model: its featurizer, and the rest refitted on all the (cached) features.
-        best_rest = {p: v for p, v in epm[best].items() if p.parent != featurizer.uid}
-        best_featurizer = featurizer.copy({p: v for p, v in epm[best].items() if p.parent == featurizer.uid})
-        rest_model = Pipeline(stages=rest).fit(featurized[best_key].drop(*([] if fold_col else [rand_col])), best_rest)
-        featurized[best_key].unpersist()
+        best_rest = {p: v for p, v in epm[best_j].items() if p.parent != featurizer.uid}
+        best_featurizer = featurizer.copy({p: v for p, v in epm[best_j].items() if p.parent == featurizer.uid})
+        rest_model = Pipeline(stages=rest).fit(best_features.drop(*([] if fold_col else [rand_col])), best_rest)
+        best_features.unpersist()
         best_model = PipelineModel([best_featurizer] + list(rest_model.stages))
         return self._copyValues(CrossValidatorModel(best_model, metrics, None, std_metrics))
+
+
+def _better(avg: float, j: int, best: Tuple[float, int], larger_better: bool) -> bool:
+    """Whether map j (average metric avg) beats the best so far; ties go to the lower index, as
+    numpy's argmax/argmin in Spark's CrossValidator."""
+    if avg == best[0]:
+        return j < best[1]
+    return avg > best[0] if larger_better else avg < best[0]
 
 
 def _freeze(v: Any) -> Any:

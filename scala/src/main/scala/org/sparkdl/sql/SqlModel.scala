@@ -3,6 +3,7 @@ package org.sparkdl.sql
 import scala.util.control.NonFatal
 
 import org.apache.spark.ml.{PipelineModel, Transformer}
+import org.apache.spark.ml.param.ParamMap
 import org.apache.spark.sql.DataFrame
 import org.apache.spark.sql.functions.lit
 import org.apache.spark.sql.types._
@@ -135,9 +136,39 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
     case _ => Left(s"$function takes one argument (the model's input column)")
   }
 
+  /**
+   * The stage reading `inputCols.head` and writing `outputCol` (the call's own column names),
+   * rather than its saved column names: renaming the call's input to the stage's `inputCol`
+   * would clash with a column of that name in the query (`SELECT model(path) FROM t` where the
+   * stage reads `path`). A PipelineModel runs stage by stage, its first stage reading and its
+   * last stage writing the call's columns.
+   */
   override def apply(df: DataFrame, inputCols: Seq[String], outputCol: String): DataFrame = {
-    val in = df.withColumnRenamed(inputCols.head, inputCol)
-    stage.transform(in).withColumnRenamed(this.outputCol, outputCol).withColumnRenamed(inputCol, inputCols.head)
+    val stages = stage match {
+      case p: PipelineModel if p.stages.nonEmpty => p.stages.toSeq
+      case s => Seq(s)
+    }
+    val bound = stages.zipWithIndex.map { case (s, i) =>
+      StageFunction.withColumns(s, if (i == 0) Some(inputCols.head) else None,
+        if (i == stages.size - 1) Some(outputCol) else None)
+    }
+    bound.foldLeft(df)((d, s) => s.transform(d))
+  }
+}
+
+private[sparkdl] object StageFunction {
+  /** A copy of `t` reading column `in` and writing column `out`, where given. */
+  def withColumns(t: Transformer, in: Option[String], out: Option[String]): Transformer = t match {
+    case tf: TFTransformer =>
+      val c = tf.copy(ParamMap.empty).asInstanceOf[TFTransformer]
+      in.foreach(i => c.setInputMapping(Map(i -> tf.getInputMapping.head._2)))
+      out.foreach(o => c.setOutputMapping(Map(tf.getOutputMapping.head._1 -> o)))
+      c
+    case _ =>
+      val params = ParamMap.empty
+      in.foreach(i => params.put(t.getParam("inputCol"), i))
+      out.foreach(o => params.put(t.getParam("outputCol"), o))
+      t.copy(params)
   }
 }
 

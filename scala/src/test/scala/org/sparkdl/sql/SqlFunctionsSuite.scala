@@ -129,4 +129,22 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     val bad = intercept[IllegalArgumentException](ModelFunctions.fromConf("no-equals-sign"))
     assert(bad.getMessage.contains("spark.sparkdl.sql.models: 'no-equals-sign' is not name=path"))
   }
+
+  test("a model function over a column named like its stage's input, beside a column named like its output") {
+    // The stage reads `path` and writes `m`; the query's table has both, and keeps them.
+    val means = new TFImageTransformer().setInputCol("path").setOutputCol("m").setImageSize(Array(4, 4))
+      .setGraph(TinyGraphs.channelMean(4, 4)).setInputTensor("x:0").setOutputTensor("y:0").setOutputMode("array")
+    ModelFunctions.register(sql, "path_means", means)
+    val s = sql
+    import s.implicits._
+    val pngs = Seq("rgb.png", "bgr.bmp").map(f => dir.resolve(f).toUri.toString)
+    pngs.zipWithIndex.toDF("path", "m").cache().createOrReplaceTempView("paths")
+    val rows = sql.sql("SELECT path, m, path_means(path) AS r FROM paths ORDER BY m").collect()
+    assert(rows.map(r => (r.getString(0), r.getInt(1))).toSeq == pngs.zipWithIndex)
+    assert(rows.forall(r => r.getSeq[Float](2).length == 3), rows.mkString(", "))
+    // The same as a one-stage PipelineModel, and inside a WHERE clause.
+    ModelFunctions.register(sql, "path_means_pipeline", new Pipeline().setStages(Array(means)).fit(sql.table("paths").drop("m")))
+    val filtered = sql.sql("SELECT path FROM paths WHERE size(path_means_pipeline(path)) = 3").collect()
+    assert(filtered.map(_.getString(0)).toSet == pngs.toSet)
+  }
 }

@@ -40,6 +40,8 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+# Spark's Python workers import pipeline_bench too (the UDFs below reference its TFGraph).
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (HERE, os.environ.get("PYTHONPATH")) if p)
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402

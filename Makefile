@@ -98,12 +98,12 @@ test-spark-newest: python jar-$(NEWEST_SPARK) venv-spark$(NEWEST_SPARK)
 
 # More JVMs for the newest minor's smoke: Java 21 (an installed Debian or Temurin 21, else
 # Debian 13's openjdk-21 unpacked by build/jdk21.sh, see there) and Temurin 25 where installed.
-JDK21 := $(CURDIR)/build/jdk21/root/usr/lib/jvm/java-21-openjdk-amd64
-SMOKE_JDKS = $(firstword $(wildcard /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64) $(JDK21)) \
-	$(wildcard /usr/lib/jvm/temurin-25-jdk-amd64)
+INSTALLED_JDK21 := $(firstword $(wildcard /usr/lib/jvm/java-21-openjdk-amd64 /usr/lib/jvm/temurin-21-jdk-amd64))
+JDK21 := $(or $(INSTALLED_JDK21),$(CURDIR)/build/jdk21/root/usr/lib/jvm/java-21-openjdk-amd64)
+SMOKE_JDKS := $(JDK21) $(wildcard /usr/lib/jvm/temurin-25-jdk-amd64)
 
 jdk21:
-	test -d /usr/lib/jvm/java-21-openjdk-amd64 -o -d /usr/lib/jvm/temurin-21-jdk-amd64 || build/jdk21.sh
+	$(if $(INSTALLED_JDK21),@true,build/jdk21.sh)
 
 comma := ,
 empty :=

@@ -94,7 +94,8 @@ object SessionSettings {
     val gpuField = gpuPlacement(conf, gpus).map { case (visible, device) =>
       s""","gpuVisibleDevices":"$visible","device":"$device""""
     }.getOrElse("")
-    val precisionField = if (precisionFrom(Some(precision)) == DefaultPrecision) "" else s""","precision":"$precision""""
+    val checked = precisionFrom(Some(precision))
+    val precisionField = if (checked == DefaultPrecision) "" else s""","precision":"$checked""""
     val xla = conf.flatMap(_.getOption(XlaJitConf)).map { v =>
       v.trim.toBooleanOption.getOrElse(throw new IllegalArgumentException(s"$XlaJitConf must be true or false, got '$v'"))
     }.getOrElse(false)

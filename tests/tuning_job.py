@@ -27,10 +27,15 @@ def load_image(uri):
 
 
 def small_model(path):
+    """A linear conv, pooled, then softmax: it separates the two colours from any start. (With a
+    ReLU conv and Adam's default rate, some random starts stayed inverted after 40 steps and the
+    cross-validation check failed on a clean clone; measured over 12 seeds: linear + rate 0.05
+    reached AUC 1.0 on held-out halves every time, ReLU + 0.001 failed 4 of 12.)"""
     import keras
 
+    keras.utils.set_random_seed(7)
     inp = keras.Input(shape=(32, 32, 3))
-    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    x = keras.layers.Conv2D(4, 3)(inp)
     x = keras.layers.GlobalAveragePooling2D()(x)
     out = keras.layers.Dense(2, activation="softmax")(x)
     keras.Model(inp, out).save(path)
@@ -68,7 +73,8 @@ def main(master, scratch):
 
     # 1. fit with one-hot labels; the fitted transformer runs natively and saves in a PipelineModel.
     est = KerasImageFileEstimator(inputCol="uri", outputCol="prediction", labelCol="one_hot",
-                                  imageLoader=load_image, modelFile=model_file, kerasOptimizer="adam",
+                                  imageLoader=load_image, modelFile=model_file,
+                                  kerasOptimizer={"class_name": "Adam", "config": {"learning_rate": 0.05}},
                                   kerasLoss="categorical_crossentropy",
                                   kerasFitParams={"epochs": 40, "batch_size": 8, "verbose": 0})
     pipeline_model = Pipeline(stages=[est]).fit(df)

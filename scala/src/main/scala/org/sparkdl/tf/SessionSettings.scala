@@ -46,6 +46,8 @@ object SessionSettings {
   val PrecisionConf = "spark.sparkdl.tensorflow.precision"
   /** true: compile the graph's clusters with XLA (`global_jit_level` ON_1). Default false. */
   val XlaJitConf = "spark.sparkdl.tensorflow.xlaJit"
+  /** false: idle pool threads sleep at once instead of spinning first (TensorFlow's default: true). */
+  val ThreadSpinningConf = "spark.sparkdl.tensorflow.threadSpinning"
   val Precisions: Seq[String] = Seq("float32", "bf16")
   val DefaultPrecision = "float32"
   val VisibleDevicesConf = "spark.sparkdl.tensorflow.visibleDevices"
@@ -96,11 +98,12 @@ object SessionSettings {
     }.getOrElse("")
     val checked = precisionFrom(Some(precision))
     val precisionField = if (checked == DefaultPrecision) "" else s""","precision":"$checked""""
-    val xla = conf.flatMap(_.getOption(XlaJitConf)).map { v =>
-      v.trim.toBooleanOption.getOrElse(throw new IllegalArgumentException(s"$XlaJitConf must be true or false, got '$v'"))
-    }.getOrElse(false)
-    val xlaField = if (xla) ""","xlaJit":true""" else ""
+    def flag(key: String, default: Boolean): Boolean = conf.flatMap(_.getOption(key)).map { v =>
+      v.trim.toBooleanOption.getOrElse(throw new IllegalArgumentException(s"$key must be true or false, got '$v'"))
+    }.getOrElse(default)
+    val xlaField = if (flag(XlaJitConf, default = false)) ""","xlaJit":true""" else ""
+    val spinField = if (flag(ThreadSpinningConf, default = true)) "" else ""","threadSpinning":false"""
     s"""{"intraOpThreads":${threads(IntraOpConf, cores)},"interOpThreads":${threads(InterOpConf, cores)},""" +
-      s""""allowGrowth":true$gpuField$precisionField$xlaField}"""
+      s""""allowGrowth":true$gpuField$precisionField$xlaField$spinField}"""
   }
 }

@@ -38,6 +38,13 @@ class SessionSettingsSuite extends AnyFunSuite {
       SessionSettings.json(conf(SessionSettings.XlaJitConf -> "yes"), Nil)
     }.getMessage
     assert(err2.contains(SessionSettings.XlaJitConf), err2)
+    val still = conf("spark.master" -> "local[1]", SessionSettings.ThreadSpinningConf -> "false")
+    assert(SessionSettings.json(still, Nil).endsWith(""","threadSpinning":false}"""))
+    assert(!SessionSettings.json(conf(SessionSettings.ThreadSpinningConf -> "true"), Nil).contains("threadSpinning"))
+    val err3 = intercept[IllegalArgumentException] {
+      SessionSettings.json(conf(SessionSettings.ThreadSpinningConf -> "off"), Nil)
+    }.getMessage
+    assert(err3.contains(SessionSettings.ThreadSpinningConf) && err3.contains("'off'"), err3)
   }
 
   test("tasks on different GPUs of one executor share the visible list and differ only in device") {

@@ -2,5 +2,6 @@
 //! struct batch and returns one, row for row.
 
 pub mod decode_images;
+pub mod decode_pool;
 pub mod preprocess;
 pub mod run_model;

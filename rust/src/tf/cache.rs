@@ -63,6 +63,8 @@ fn full_key(key: &str, cfg: &SessionConfig) -> String {
 /// (run once even when several threads ask at the same time; if it fails,
 /// the error goes to this caller and the next acquire tries again).
 pub fn acquire(key: &str, cfg: &SessionConfig, load: impl FnOnce() -> Result<LoadedModel>) -> Result<Arc<LoadedModel>> {
+    // The JVM sizes TensorFlow's intra-op pool to the executor's cores: so is the decode pool.
+    crate::ops::decode_pool::set_threads(usize::try_from(cfg.intra_op_threads).unwrap_or(0));
     let slot = {
         let mut cache = lock(&CACHE);
         let slot = cache

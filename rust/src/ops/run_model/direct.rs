@@ -1,22 +1,27 @@
 //! The fast path for image inputs with a target size: each row is decoded and
-//! preprocessed straight into its slot of the batch tensor, which the task
+//! preprocessed straight into its slot of the batch tensor, which the calling
 //! thread keeps for its next batch (no per-image buffer, no copy into the
-//! tensor, no fresh pages to fault in per batch). Results and errors are the
-//! same as the general path's: a row that cannot be read gets its reason, a
-//! chunk that TensorFlow rejects is re-run row by row.
+//! tensor, no fresh pages to fault in per batch). The rows of a chunk are
+//! decoded in parallel on the executor's decode pool (`ops::decode_pool`).
+//! Results and errors are the same as the general path's: a row that cannot be
+//! read gets its reason, a chunk that TensorFlow rejects is re-run row by row.
 
 use std::cell::RefCell;
 
+use rayon::prelude::*;
 use tensorflow::Tensor;
 
 use super::{outcome, Collected, Feed, RunOutcome};
 use crate::errors::Result;
+use crate::ops::decode_pool;
 use crate::ops::preprocess::Preprocessor;
 use crate::tf::model::LoadedModel;
 
 thread_local! {
     /// The batch tensors of this thread's last direct run, by feed.
     static SCRATCH: RefCell<Vec<Tensor<f32>>> = const { RefCell::new(Vec::new()) };
+    /// A decoding thread's buffers (decoded pixels, resized pixels, resizer).
+    static PRE: RefCell<Preprocessor> = RefCell::new(Preprocessor::default());
 }
 
 /// Runs every row into `out`; an `Err` fails the batch.
@@ -35,31 +40,44 @@ pub(super) fn run(
     }
     let per: Vec<usize> = shapes.iter().map(|s| s.iter().product::<u64>() as usize).collect();
     let mut tensors = take_scratch(shapes, cap);
-    let mut pre = Preprocessor::default();
-    let mut rows: Vec<usize> = Vec::with_capacity(cap);
     let mut outcome: Result<()> = Ok(());
     let t_all = std::time::Instant::now();
     let mut t_run = std::time::Duration::ZERO;
-    for row in 0..n {
-        let k = rows.len();
-        let written = feeds
-            .iter()
-            .zip(tensors.iter_mut())
-            .zip(&per)
-            .try_for_each(|((feed, t), p)| feed.write_image(row, &mut pre, &mut t[k * p..(k + 1) * p]));
-        match written {
-            Ok(()) => rows.push(row),
-            Err(e) => out.input_failed(row, e),
+    let mut start = 0;
+    while start < n {
+        let end = (start + cap).min(n);
+        let failed = match write_rows(feeds, &mut tensors, &per, start, end) {
+            Ok(f) => f,
+            Err(e) => {
+                outcome = Err(e);
+                break;
+            }
+        };
+        // The rows that could not be read give up their slots: the others move up.
+        let mut rows: Vec<usize> = Vec::with_capacity(end - start);
+        for (i, reason) in failed.into_iter().enumerate() {
+            match reason {
+                None => {
+                    let k = rows.len();
+                    if k != i {
+                        for (t, p) in tensors.iter_mut().zip(&per) {
+                            t.copy_within(i * p..(i + 1) * p, k * p);
+                        }
+                    }
+                    rows.push(start + i);
+                }
+                Some(e) => out.input_failed(start + i, e),
+            }
         }
-        if rows.len() == cap || (row + 1 == n && !rows.is_empty()) {
+        if !rows.is_empty() {
             let t0 = std::time::Instant::now();
             outcome = run_chunk(model, feeds, &mut tensors, &per, &rows, fixed, fetches, out);
             t_run += t0.elapsed();
             if outcome.is_err() {
                 break;
             }
-            rows.clear();
         }
+        start = end;
     }
     log::debug!(
         "{n} rows in {:.1} ms, of which {:.1} ms in TensorFlow",
@@ -68,6 +86,41 @@ pub(super) fn run(
     );
     SCRATCH.with(|s| *s.borrow_mut() = tensors);
     outcome
+}
+
+/// Rows `start..end` written to slots `0..end - start` of every feed's tensor,
+/// on the decode pool; per row, why it could not be (the first feed's reason).
+fn write_rows(
+    feeds: &[Feed],
+    tensors: &mut [Tensor<f32>],
+    per: &[usize],
+    start: usize,
+    end: usize,
+) -> Result<Vec<Option<String>>> {
+    let len = end - start;
+    let mut failed: Vec<Option<String>> = vec![None; len];
+    for ((feed, t), p) in feeds.iter().zip(tensors.iter_mut()).zip(per) {
+        let slots = &mut t[..len * p];
+        let reasons: Vec<Option<String>> = if len == 1 {
+            // One row: not worth a hand-over to the pool.
+            vec![PRE.with(|pre| feed.write_image(start, &mut pre.borrow_mut(), slots)).err()]
+        } else {
+            decode_pool::pool()?.install(|| {
+                slots
+                    .par_chunks_mut(*p)
+                    .with_max_len(1)
+                    .enumerate()
+                    .map(|(i, slot)| PRE.with(|pre| feed.write_image(start + i, &mut pre.borrow_mut(), slot)).err())
+                    .collect()
+            })
+        };
+        for (f, r) in failed.iter_mut().zip(reasons) {
+            if f.is_none() {
+                *f = r;
+            }
+        }
+    }
+    Ok(failed)
 }
 
 /// This thread's tensors of shapes `[cap, shape...]`, reused when they match.

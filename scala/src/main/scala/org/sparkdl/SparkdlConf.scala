@@ -16,6 +16,14 @@ object SparkdlConf {
    */
   val BatchMaxBytes = "spark.sparkdl.batch.maxBytes"
   val DefaultBatchMaxBytes: String = "1g"
+  /**
+   * Native batches one task keeps in flight. 2 (the default): while one batch is decoded and run
+   * on an executor-wide pool (two threads per executor core), the task writes the next one, which
+   * starts as soon as it is written, so one batch's decoding overlaps another's inference; the
+   * task holds at most two batches. 1: each batch runs on the task's own thread, one at a time.
+   */
+  val BatchesInFlight = "spark.sparkdl.batch.inFlight"
+  val DefaultBatchesInFlight: Int = 2
   /** Users' saved models as SQL functions: `name=path,...` (read when a session starts). */
   val SqlModels = "spark.sparkdl.sql.models"
   /** Seconds an unused TensorFlow session stays open in an executor (default 60). */

@@ -24,6 +24,10 @@ import org.sparkdl.plan.{NativeCall, NativeOp}
  * Ownership: the result batch's buffers belong to native code until its root is cleared; the
  * input buffers are shared with native code while it holds the exported batch (a result may
  * reference them). Both are let go before the input is reset for the next batch.
+ *
+ * `runAsync` runs the batch on [[NativeBatches.pool]] instead of the caller's thread, and
+ * `awaitRun` waits for it; until then the task must not touch this object. `close` waits for a
+ * batch still running there before it frees anything (a task killed or stopped early).
  */
 private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataType], ctx: TaskContext)
     extends AutoCloseable {
@@ -54,6 +58,48 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
   if (ctx != null) ctx.addTaskCompletionListener[Unit](_ => close())
 
   def input: ArrowInput = in
+
+  /** Readies the native call on the task's own thread (see `NativeCall.prepare`). */
+  def prepare(): Unit = call.prepare()
+
+  @volatile private var running: java.util.concurrent.Future[Long] = _
+
+  /** Starts `run()` on the pool; `awaitRun` gives its time in nanoseconds or its failure. */
+  def runAsync(): Unit = {
+    require(running == null, "a batch is already running")
+    running = NativeBatches.pool.submit { () =>
+      val t0 = System.nanoTime()
+      run()
+      System.nanoTime() - t0
+    }
+  }
+
+  /** Waits for the batch started by `runAsync`; rethrows its failure as it was thrown. */
+  def awaitRun(): Long = {
+    val f = running
+    require(f != null, "no batch is running")
+    try f.get()
+    catch { case e: java.util.concurrent.ExecutionException => throw e.getCause }
+    finally running = null
+  }
+
+  /** Waits, not to be interrupted, for a batch still running on the pool; its outcome is dropped. */
+  private def settle(): Unit = {
+    val f = running
+    if (f != null) {
+      var interrupted = false
+      var done = false
+      while (!done) {
+        try { f.get(); done = true }
+        catch {
+          case _: InterruptedException => interrupted = true
+          case _: Throwable => done = true
+        }
+      }
+      running = null
+      if (interrupted) Thread.currentThread().interrupt()
+    }
+  }
 
   /** Lets go of the previous batch and empties the input for the next. */
   def startBatch(): Unit = {
@@ -120,6 +166,7 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
   }
 
   override def close(): Unit = if (!closed) {
+    settle() // native code may still be reading the input and writing the result
     closed = true
     resultBatch = null
     inputBatch = null
@@ -135,6 +182,21 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
 
 private[sparkdl] object NativeBatches {
   private lazy val rootAllocator: BufferAllocator = new RootAllocator(Long.MaxValue)
+
+  /**
+   * The executor's pool for batches run with `runAsync`: two daemon threads per executor core,
+   * one decoding while another waits on TensorFlow (whose own pools do the inference). Each task
+   * has at most `spark.sparkdl.batch.inFlight` batches there, so the queue is bounded by the tasks.
+   */
+  lazy val pool: java.util.concurrent.ExecutorService = {
+    val threads = 2 * org.sparkdl.tf.SessionSettings.executorCores(Option(org.apache.spark.SparkEnv.get).map(_.conf))
+    val count = new java.util.concurrent.atomic.AtomicInteger
+    java.util.concurrent.Executors.newFixedThreadPool(threads, { (r: Runnable) =>
+      val t = new Thread(r, s"sparkdl-batch-${count.incrementAndGet()}")
+      t.setDaemon(true)
+      t
+    })
+  }
 
   private val rows = new java.util.concurrent.atomic.LongAdder
 

@@ -67,6 +67,11 @@ case class NativeEvalExec(
     val nativeTime = longMetric("nativeTime")
     val theOp = op
     val types = inputs.map(_.dataType)
+    val inFlight = {
+      val v = conf.getConfString(org.sparkdl.SparkdlConf.BatchesInFlight, org.sparkdl.SparkdlConf.DefaultBatchesInFlight.toString)
+      v.trim.toIntOption.filter(_ >= 1).getOrElse(throw new IllegalArgumentException(
+        s"${org.sparkdl.SparkdlConf.BatchesInFlight} must be a whole number of batches, at least 1, got '$v'"))
+    }
     val maxBytes = org.apache.spark.sql.sparkdl.SparkdlBridge.byteSize(
       conf.getConfString(org.sparkdl.SparkdlConf.BatchMaxBytes, org.sparkdl.SparkdlConf.DefaultBatchMaxBytes))
 
@@ -75,7 +80,7 @@ case class NativeEvalExec(
         if (computed.isEmpty) None else Some(MutableProjection.create(computed.map(_._1)))
       val holdProj = if (held.isEmpty) None else Some(UnsafeProjection.create(held, childOutput))
       val outProj = UnsafeProjection.create(outputs, held ++ inputAttrs ++ results)
-      val batches = new NativeBatches(theOp, types, TaskContext.get())
+      val slots = (1 to inFlight).map(_ => new NativeBatches(theOp, types, TaskContext.get()))
       val ordinals: Array[Int] = bound.map {
         case b: BoundReference => b.ordinal
         case _ => -1
@@ -85,7 +90,7 @@ case class NativeEvalExec(
         computed.zipWithIndex.foreach { case ((_, i), j) => a(i) = j }
         a
       }
-      new NativeEvalIterator(rows, batches, theOp.batchSize, maxBytes, ordinals, computedAt, compute, holdProj,
+      new NativeEvalIterator(rows, slots, theOp.batchSize, maxBytes, ordinals, computedAt, compute, holdProj,
         outProj, numOutputRows, numBatches, nativeTime)
     }
   }
@@ -93,10 +98,16 @@ case class NativeEvalExec(
   override protected def withNewChildInternal(newChild: SparkPlan): NativeEvalExec = copy(child = newChild)
 }
 
-/** The rows of one partition through native batches. */
+/**
+ * The rows of one partition through native batches, in order. With one batch in flight each
+ * batch runs on the task's thread. With more, written batches run on the executor's batch pool
+ * (`NativeBatches.pool`) while the task writes the next ones from the child's rows (the child is
+ * only ever read on the task's thread), and their rows come out in the order they went in; a
+ * slot (its Arrow input, results and held columns) is written again only once its rows are out.
+ */
 private final class NativeEvalIterator(
     rows: Iterator[InternalRow],
-    batches: NativeBatches,
+    slots: Seq[NativeBatches],
     batchSize: Int,
     maxBytes: Long,
     ordinals: Array[Int],
@@ -108,7 +119,16 @@ private final class NativeEvalIterator(
     numBatches: SQLMetric,
     nativeTime: SQLMetric) extends Iterator[InternalRow] {
 
-  private val held = new ArrayBuffer[InternalRow](if (holdProj.isDefined) batchSize else 0)
+  private final class Slot(val batches: NativeBatches) {
+    val held = new ArrayBuffer[InternalRow](if (holdProj.isDefined) batchSize else 0)
+    var count = 0
+    var prepared = false
+  }
+
+  private val async = slots.length > 1
+  private val free = scala.collection.mutable.Queue(slots.map(new Slot(_)): _*)
+  private val running = scala.collection.mutable.Queue.empty[Slot]
+  private var current: Slot = _
   private val empty = InternalRow.empty
   private val inner = new JoinedRow
   private val outer = new JoinedRow
@@ -117,22 +137,52 @@ private final class NativeEvalIterator(
 
   override def hasNext: Boolean = {
     if (i < n) true
-    else if (rows.hasNext) { nextBatch(); i < n }
-    else { batches.close(); false }
+    else if (advance()) true
+    else { slots.foreach(_.close()); false }
   }
 
   override def next(): InternalRow = {
     if (!hasNext) throw new NoSuchElementException("no more rows")
-    val h = if (holdProj.isDefined) held(i) else empty
-    val row = outProj(outer(inner(h, batches.inputRow(i)), batches.resultRow(i)))
+    val s = current
+    val h = if (holdProj.isDefined) s.held(i) else empty
+    val row = outProj(outer(inner(h, s.batches.inputRow(i)), s.batches.resultRow(i)))
     i += 1
     numOutputRows += 1
     row
   }
 
-  private def nextBatch(): Unit = {
+  /** The next batch with rows, ready to read; false at the end of the partition. */
+  private def advance(): Boolean = {
+    if (current != null) { free.enqueue(current); current = null }
+    n = 0
+    i = 0
+    while (n == 0 && (running.nonEmpty || rows.hasNext)) {
+      // Write (and start) batches while a slot is free; then take the oldest.
+      while (free.nonEmpty && rows.hasNext) {
+        val s = free.dequeue()
+        write(s)
+        if (!s.prepared) { s.batches.prepare(); s.prepared = true }
+        if (async) s.batches.runAsync()
+        running.enqueue(s)
+      }
+      val s = running.dequeue()
+      if (async) nativeTime += s.batches.awaitRun()
+      else {
+        val t0 = System.nanoTime()
+        s.batches.run()
+        nativeTime += System.nanoTime() - t0
+      }
+      numBatches += 1
+      current = s
+      n = s.count
+    }
+    n > 0
+  }
+
+  private def write(s: Slot): Unit = {
+    val batches = s.batches
     batches.startBatch()
-    held.clear()
+    s.held.clear()
     var count = 0
     // A batch ends at batchSize rows, or earlier once its images reach maxBytes (at least a row).
     while (count < batchSize && rows.hasNext && (count == 0 || batches.input.bytesWritten < maxBytes)) {
@@ -145,14 +195,9 @@ private final class NativeEvalIterator(
         k += 1
       }
       batches.input.endRow()
-      holdProj.foreach(p => held += p(row).copy())
+      holdProj.foreach(p => s.held += p(row).copy())
       count += 1
     }
-    val t0 = System.nanoTime()
-    batches.run()
-    nativeTime += System.nanoTime() - t0
-    numBatches += 1
-    n = count
-    i = 0
+    s.count = count
   }
 }

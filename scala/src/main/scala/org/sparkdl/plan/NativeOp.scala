@@ -31,6 +31,13 @@ trait NativeOp extends Serializable {
 /** One task's use of a [[NativeOp]]. */
 trait NativeCall extends AutoCloseable {
   /**
+   * Called on the task's own thread before the first batch: whatever needs the task (its
+   * `TaskContext`, e.g. the GPUs Spark gave it) is set up here, since batches may run on another
+   * thread (see `NativeBatches.runAsync`).
+   */
+  def prepare(): Unit = ()
+
+  /**
    * Runs the operation on the batch exported at (`inArray`, `inSchema`), writing the result into
    * the empty structs at (`outArray`, `outSchema`). Returns the result's row count.
    */

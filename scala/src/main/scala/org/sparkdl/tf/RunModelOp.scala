@@ -25,8 +25,11 @@ private[sparkdl] case class RunModelOp(
   override def open(): NativeCall = new NativeCall {
     private var handle = 0L
 
+    // The session's settings name the task's GPUs: taken on the task's thread.
+    override def prepare(): Unit = if (handle == 0L) handle = ModelHandles.acquire(model.value, precision)
+
     override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long = {
-      if (handle == 0L) handle = ModelHandles.acquire(model.value, precision)
+      prepare()
       NativeLib.runModel(handle, inArray, inSchema, outArray, outSchema, runSpecJson)
     }
 

@@ -274,6 +274,45 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     }
   }
 
+  test("batches in flight: the next batch is written while one runs; rows, order and errors do not change") {
+    import spark.implicits._
+    val checked = new TFTransformer().setGraph(TinyGraphs.checkNumerics).setBatchSize(3)
+      .setInputMapping(Map("x" -> "x:0")).setOutputMapping(Map("y:0" -> "y"))
+    val df = (0 until 40).map(i => (i, s"r$i", if (i % 7 == 3) Seq(Double.NaN, 0.0, 0.0) else Seq(i * 0.5, 1.0, 2.0)))
+      .toDF("id", "name", "x").coalesce(1)
+    // The child is read on the task's thread, whatever runs the batches.
+    val onTaskThread = org.apache.spark.sql.functions.udf { (id: Int) =>
+      InFlightEvents.record(s"in:$id", org.apache.spark.TaskContext.get() != null); id
+    }
+    val seen = org.apache.spark.sql.functions.udf { (id: Int) => InFlightEvents.record(s"out:$id", ok = true); id }
+    def run(inFlight: Int): (Seq[Row], Seq[String]) = {
+      spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight, inFlight.toString)
+      try {
+        InFlightEvents.reset()
+        val out = checked.transform(df.withColumn("id", onTaskThread(col("id")))).withColumn("id", seen(col("id")))
+        val rows = out.collect().toSeq
+        (rows, InFlightEvents.events)
+      } finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight)
+    }
+    val (one, oneEvents) = run(1)
+    assert(one.map(_.getInt(0)) == (0 until 40) && one.map(_.getString(1)) == (0 until 40).map(i => s"r$i"))
+    assert(one.count(r => !r.isNullAt(4)) == 6 && one.filter(r => !r.isNullAt(4)).forall(_.getString(4).contains("not finite")))
+    // One at a time: the first batch's rows are out before the second batch is written.
+    assert(oneEvents.indexOf("out:0") < oneEvents.indexOf("in:3"), oneEvents.take(12))
+    for (k <- Seq(2, 3)) {
+      val (rows, events) = run(k)
+      assert(rows.map(_.toString) == one.map(_.toString), s"inFlight=$k") // as text: NaN inputs are not == themselves
+      assert(!InFlightEvents.offTaskThread, s"inFlight=$k read the child off the task's thread")
+      // k batches of 3 are written before the first row comes out.
+      assert(events.indexOf(s"in:${3 * k - 1}") < events.indexOf("out:0"), s"inFlight=$k: ${events.take(12)}")
+      assert(events.indexOf("out:0") < events.indexOf(s"in:${3 * k}"), s"inFlight=$k: ${events.take(12)}")
+    }
+    spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight, "0")
+    val err = try intercept[IllegalArgumentException](checked.transform(df).collect()).getMessage
+      finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight)
+    assert(err.contains(org.sparkdl.SparkdlConf.BatchesInFlight) && err.contains("'0'"), err)
+  }
+
   test("SQL metrics count rows, batches and native time") {
     val out = matMul.setBatchSize(4).transform(numbers(10).coalesce(1))
     out.collect()
@@ -306,6 +345,15 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     assert(oneBatch == 1 && batches == 5, s"$oneBatch, $batches")
     assert(split == whole && whole.size == 5)
   }
+}
+
+/** What the in-flight test's UDFs saw, in order (one JVM in local mode). */
+object InFlightEvents {
+  private val seen = new java.util.concurrent.ConcurrentLinkedQueue[String]()
+  @volatile var offTaskThread = false
+  def reset(): Unit = { seen.clear(); offTaskThread = false }
+  def record(e: String, ok: Boolean): Unit = { if (!ok) offTaskThread = true; seen.add(e) }
+  def events: Seq[String] = { import scala.jdk.CollectionConverters._; seen.asScala.toSeq }
 }
 
 /** Holds a task at a row until it is interrupted (a job cancellation) or released. */

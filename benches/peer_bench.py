@@ -124,6 +124,23 @@ def sparkdl_paths(spark, paths, graph_def, graph_name, batch, r):
     r["sparkdl SQL function"] = n / s
 
 
+def warm_jvm(spark, files, graph_def, batch, cores, passes):
+    """Untimed passes of the sparkdl paths (PySpark, Scala API, SQL) over `files`."""
+    import sparkdl
+
+    warm = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(cores).cache()
+    warm.createOrReplaceTempView("warm_paths")
+    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
+                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(), std=STD.tolist(),
+                                   outputMode="array", imageSize=[SIZE, SIZE], batchSize=batch)
+    sparkdl.registerModel("bench_warmup", t, spark)
+    for _ in range(passes):
+        count(t.transform(warm), "f")
+        t._java_obj.transform(warm._jdf).filter("f IS NOT NULL").count()
+        count(spark.sql("SELECT bench_warmup(path) AS f FROM warm_paths"), "f")
+    warm.unpersist()
+
+
 def sparkdl_featurizer(spark, paths, batch, r):
     import sparkdl
 
@@ -253,6 +270,9 @@ def main():
     p.add_argument("--large", type=int, default=48, help="4032x3024 photos")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeat", type=int, default=2, help="timed runs per path after a warm-up; the fastest counts")
+    p.add_argument("--jvm-warmup", type=int, default=3,
+                   help="untimed passes of sparkdl over the small set first, so the JVM's JIT has compiled Spark's "
+                        "and sparkdl's code, as in any job longer than a few seconds (Daft and Ray have no JIT)")
     p.add_argument("--sets", nargs="*", default=["small", "large"], choices=["small", "large"])
     p.add_argument("--skip", nargs="*", default=[], help="paths to leave out: daft ray loops pbu sql featurizer")
     p.add_argument("--data", default=os.path.join(ROOT, "target", "peer-bench"), help="where the images are kept")
@@ -277,6 +297,9 @@ def main():
     results = {"cores": cores, "batch": args.batch, "repeat": args.repeat, "one_core_inference_ms": infer_ms,
                "load_before": load_average(), "sets": {}}
     print(f"one-core inference per image: " + ", ".join(f"{k} {v:.2f} ms" for k, v in infer_ms.items()))
+
+    if args.jvm_warmup:
+        warm_jvm(spark, image_set("small", args.small, args.data)[1], graphs["cnn"][0], args.batch, cores, args.jvm_warmup)
 
     for kind in args.sets:
         n_files = args.small if kind == "small" else args.large

@@ -44,7 +44,11 @@ object SessionSettings {
   val InterOpConf = "spark.sparkdl.tensorflow.interOpThreads"
   /** float32 (default) or bf16: see `HasPrecision`; a stage's `precision` Param wins. */
   val PrecisionConf = "spark.sparkdl.tensorflow.precision"
-  /** true: compile the graph's clusters with XLA (`global_jit_level` ON_1). Default false. */
+  /**
+   * true: compile the graph's clusters with XLA (`global_jit_level` ON_1). Default false. On CPUs
+   * TensorFlow only clusters with `TF_XLA_FLAGS=--tf_xla_cpu_global_jit` in the environment (and
+   * was slower there, docs/PERFORMANCE.md).
+   */
   val XlaJitConf = "spark.sparkdl.tensorflow.xlaJit"
   /** false: idle pool threads sleep at once instead of spinning first (TensorFlow's default: true). */
   val ThreadSpinningConf = "spark.sparkdl.tensorflow.threadSpinning"

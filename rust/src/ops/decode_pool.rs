@@ -24,14 +24,6 @@ pub fn set_threads(n: usize) {
     }
 }
 
-/// The pool's size once it is built (or the size it will have).
-pub fn threads() -> usize {
-    match POOL.get() {
-        Some(p) => p.current_num_threads(),
-        None => wanted(),
-    }
-}
-
 fn wanted() -> usize {
     match THREADS.load(Ordering::SeqCst) {
         0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),

@@ -122,7 +122,6 @@ private final class NativeEvalIterator(
   private final class Slot(val batches: NativeBatches) {
     val held = new ArrayBuffer[InternalRow](if (holdProj.isDefined) batchSize else 0)
     var count = 0
-    var prepared = false
   }
 
   private val async = slots.length > 1
@@ -161,7 +160,7 @@ private final class NativeEvalIterator(
       while (free.nonEmpty && rows.hasNext) {
         val s = free.dequeue()
         write(s)
-        if (!s.prepared) { s.batches.prepare(); s.prepared = true }
+        s.batches.prepare() // a no-op once the slot's call is ready
         if (async) s.batches.runAsync()
         running.enqueue(s)
       }

@@ -87,11 +87,26 @@ object ImageReader {
    * A column with the bytes of the files its string `paths` name (paths or URIs, e.g. the origins
    * `readImages` gives), read on the executors; null where a file cannot be read.
    */
-  def readBytesColumn(paths: Column): Column = {
-    val conf = SparkdlBridge.serializableHadoopConf(SparkSession.active)
-    val read = udf { (p: String) => if (p == null) null else readFile(hadoopPath(p), conf.value.value) }
+  def readBytesColumn(paths: Column): Column = readBytesColumn(paths, SparkSession.active)
+
+  /** [[readBytesColumn]] with `spark`'s Hadoop configuration. */
+  def readBytesColumn(paths: Column, spark: SparkSession): Column = {
+    val conf = SparkdlBridge.serializableHadoopConf(spark)
+    // The UDF (whose encoders take milliseconds to build) is made once per configuration broadcast.
+    val read = readUdfLock.synchronized {
+      readUdf match {
+        case Some((c, f)) if c eq conf => f
+        case _ =>
+          val f = udf { (p: String) => if (p == null) null else readFile(hadoopPath(p), conf.value.value) }
+          readUdf = Some((conf, f))
+          f
+      }
+    }
     read(paths)
   }
+
+  private val readUdfLock = new Object
+  private var readUdf: Option[(org.apache.spark.broadcast.Broadcast[_], org.apache.spark.sql.expressions.UserDefinedFunction)] = None
 
   private def hadoopPath(p: String): Path =
     try {

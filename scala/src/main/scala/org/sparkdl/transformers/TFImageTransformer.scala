@@ -193,7 +193,7 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
     }
     // Paths are read on the executors (any Hadoop filesystem), row by row, as the batch is written.
     val input = inputType match {
-      case StringType => SparkdlPlanner.input(df, ImageReader.readBytesColumn(col($(inputCol))))
+      case StringType => SparkdlPlanner.input(df, ImageReader.readBytesColumn(col($(inputCol)), df.sparkSession))
       case _ => SparkdlPlanner.input(df, $(inputCol))
     }
     val image = Map(

@@ -142,4 +142,28 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
       assert(NativeBatches.allocatedBytes == before)
     } finally spark.conf.unset(SparkdlConf.DecodeBatchSize)
   }
+
+  test("the Hadoop configuration is broadcast once per configuration; a changed setting reaches the files read") {
+    import org.apache.spark.sql.sparkdl.SparkdlBridge
+    val first = SparkdlBridge.serializableHadoopConf(spark)
+    assert(SparkdlBridge.serializableHadoopConf(spark) eq first)
+    spark.conf.set("sparkdl.test.hadoop.setting", "on")
+    try {
+      val changed = SparkdlBridge.serializableHadoopConf(spark)
+      assert(!(changed eq first))
+      assert(changed.value.value.get("sparkdl.test.hadoop.setting") == "on")
+      assert(SparkdlBridge.serializableHadoopConf(spark) eq changed)
+    } finally spark.conf.unset("sparkdl.test.hadoop.setting")
+    assert(SparkdlBridge.serializableHadoopConf(spark) eq first)
+    // A path column read with the cached broadcast (and its cached UDF) still reads every file.
+    val dir = tempDir()
+    TestImages.writeLossless(dir)
+    val files = Files.list(dir).toArray.map(_.toString).toSeq
+    import spark.implicits._
+    val paths = files.toDF("path")
+    (0 until 2).foreach { _ =>
+      val read = paths.select(ImageReader.readBytesColumn(col("path"), spark).as("bytes")).collect()
+      assert(read.length == files.length && read.forall(r => r.getAs[Array[Byte]](0).nonEmpty))
+    }
+  }
 }

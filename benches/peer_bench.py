@@ -347,7 +347,8 @@ def report(kind, name, s, r, infer_ms):
           f"{s['sparkdl_decode_ms']:.2f} ms/image (one thread), inference {infer_ms:.2f} ms/image (one core)")
     print(f"{'path':58} {'images/s':>9} {'sparkdl is':>11} {'of limit':>9}")
     for k, v in r.items():
-        print(f"{k:58} {v:9.1f} {ours / v:10.2f}x {v / limit:9.2f}")
+        ratio = f"{ours / v:10.2f}x" if ours else f"{'-':>11}"  # sparkdl's own path left out (--skip)
+        print(f"{k:58} {v:9.1f} {ratio} {v / limit:9.2f}")
     print(flush=True)
 
 

@@ -97,6 +97,43 @@ def test_stage_saves_and_loads_with_its_graph(spark, photo_dir, tmp_path):
     assert before == after
 
 
+def test_params_changed_or_cleared_between_transforms_reach_the_jvm(spark, photo_dir):
+    """Params are sent to the JVM stage only when they changed since the last transform (see
+    _ParamsSentOnce); a change, a clear and a copy must still all take effect."""
+    from sparkdl.transformers.graph import freeze_function, frozen_io_names
+    model = conv_model()
+    (inp,), (out,) = frozen_io_names(model)
+    images = sparkdl.readImages(photo_dir).limit(3)
+    t = TFImageTransformer(inputCol="image", outputCol="v", graph=freeze_function(model), inputTensor=inp,
+                           outputTensor=out, outputMode="array", errorCol="why")
+    assert t.transform(images).columns[-2:] == ["v", "why"]
+    t.setOutputCol("w")
+    assert t.transform(images).columns[-2:] == ["w", "why"]
+    t.clear(t.errorCol)  # back to the default, <outputCol>_error
+    assert t.transform(images).columns[-2:] == ["w", "w_error"]
+    assert not t._java_obj.isSet(t._java_obj.getParam("errorCol"))
+    copied = t.copy({t.outputCol: "c"})
+    assert copied.transform(images).columns[-2:] == ["c", "c_error"]
+    assert t.transform(images).columns[-2:] == ["w", "w_error"]
+    t.setOutputMode("vector")
+    assert dict(t.transform(images).dtypes)["w"] == "vector"
+    # Nothing changed: the transfer sends nothing (no py4j call reaches the JVM stage).
+    sent = []
+    java = t._java_obj
+
+    class Spy:
+        def __getattr__(self, name):
+            sent.append(name)
+            return getattr(java, name)
+
+    t._java_obj = Spy()
+    t._sent_to = t._java_obj
+    t._transfer_params_to_java()
+    assert sent == []
+    t._java_obj = java
+    t._sent_to = java
+
+
 def test_wrong_tensor_name_fails_on_the_driver(spark, photo_dir):
     from sparkdl.transformers.graph import freeze_function
     t = TFImageTransformer(inputCol="image", outputCol="v", graph=freeze_function(conv_model()),

@@ -25,6 +25,58 @@ def set_graph_bytes(java_stage: Any, graph_def: bytes) -> None:
         os.unlink(path)
 
 
+def _plain(value: Any) -> bool:
+    """A value compared by equality and copied safely (not a JVM object, say)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
+
+
+class _ParamsSentOnce(Params):
+    """PySpark's ``_transfer_params_to_java``, which runs before every ``transform()``, sends
+    every set Param and every default to the JVM stage again, a few py4j round trips each (about
+    100 for TFImageTransformer: 27-64 ms per transform, measured, where the Scala transform takes
+    18-34 ms). This sends only what changed since the last transfer to the same JVM object, and
+    clears on the JVM side a Param cleared here (which PySpark's own transfer leaves set)."""
+
+    def _transfer_params_to_java(self) -> None:
+        import copy
+
+        java = self._java_obj
+        if java is None or isinstance(java, str):  # Spark Connect: the server holds the stage
+            return super()._transfer_params_to_java()
+        # A new JVM object (a copy, a stage read back) starts with nothing known to be sent.
+        if self.__dict__.get("_sent_to") is not java:
+            self._sent_to, self._sent = java, {"set": {}, "default": {}}
+        sent = self._sent
+        defaults = []
+        for param in self.params:
+            name = param.name
+            if self.isSet(param):
+                value = self._paramMap[param]
+                if not _plain(value) or name not in sent["set"] or sent["set"][name] != value:
+                    java.set(self._make_java_param_pair(param, value))
+                    if _plain(value):
+                        sent["set"][name] = copy.deepcopy(value)
+            elif name in sent["set"]:  # set (and sent) before, cleared since
+                java.clear(java.getParam(name))
+                del sent["set"][name]
+            if self.hasDefault(param):
+                value = self._defaultParamMap[param]
+                if not _plain(value) or name not in sent["default"] or sent["default"][name] != value:
+                    defaults.append(self._make_java_param_pair(param, value))
+                    if _plain(value):
+                        sent["default"][name] = copy.deepcopy(value)
+        if defaults:
+            from pyspark import SparkContext
+
+            java.setDefault(SparkContext._active_spark_context._jvm.PythonUtils.toSeq(defaults))
+
+
 class _StageReader(JavaMLReader):
     """Loads with the Scala reader of this stage's class (its Java name is not pyspark's)."""
 
@@ -68,7 +120,7 @@ class HasPrecision(Params):
         return self.getOrDefault(self.precision) if self.isDefined(self.precision) else "float32"
 
 
-class TFStage(JavaTransformer, HasBatchSizeAndErrorCol, HasPrecision, JavaMLReadable, JavaMLWritable):
+class TFStage(_ParamsSentOnce, JavaTransformer, HasBatchSizeAndErrorCol, HasPrecision, JavaMLReadable, JavaMLWritable):
     """Base of the TensorFlow stages: the model is bytes held by the Scala stage.
 
     On a Spark Connect client (no JVM in this process) the stage is its class name and its

@@ -8,10 +8,10 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
 from pyspark.ml.wrapper import JavaTransformer
 
-from sparkdl.transformers._base import HasBatchSizeAndErrorCol, HasPrecision, _StageReader
+from sparkdl.transformers._base import HasBatchSizeAndErrorCol, HasPrecision, _ParamsSentOnce, _StageReader
 
 
-class _NamedImageModel(JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, HasPrecision,
+class _NamedImageModel(_ParamsSentOnce, JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, HasPrecision,
                        JavaMLReadable, JavaMLWritable):
     _java_class_name = ""
 

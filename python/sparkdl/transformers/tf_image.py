@@ -57,6 +57,12 @@ class TFImageTransformer(TFStage, HasInputCol, HasOutputCol):
                          scale=1.0, mean=[], std=[], layout="NHWC", imageSize=[], batchSize=64)
         self._set_tf(dict(self._input_kwargs))
 
+    def setInputCol(self, value: str) -> "TFImageTransformer":
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> "TFImageTransformer":
+        return self._set(outputCol=value)
+
     def setInputTensor(self, value: Any) -> "TFImageTransformer":
         from sparkdl.transformers.graph import tensor_name
         return self._set(inputTensor=tensor_name(value))

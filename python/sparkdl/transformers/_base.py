@@ -36,6 +36,19 @@ def _plain(value: Any) -> bool:
     return False
 
 
+def _send_if_changed(sent: Dict[str, Any], name: str, value: Any, send) -> None:
+    """``send(value)`` unless ``sent`` records that very value for ``name``; then records it.
+    Values that are not plain (JVM objects) are always sent and never recorded."""
+    import copy
+
+    plain = _plain(value)
+    if plain and name in sent and sent[name] == value:
+        return
+    send(value)
+    if plain:
+        sent[name] = copy.deepcopy(value)
+
+
 class _ParamsSentOnce(Params):
     """PySpark's ``_transfer_params_to_java``, which runs before every ``transform()``, sends
     every set Param and every default to the JVM stage again, a few py4j round trips each (about
@@ -44,8 +57,6 @@ class _ParamsSentOnce(Params):
     clears on the JVM side a Param cleared here (which PySpark's own transfer leaves set)."""
 
     def _transfer_params_to_java(self) -> None:
-        import copy
-
         java = self._java_obj
         if java is None or isinstance(java, str):  # Spark Connect: the server holds the stage
             return super()._transfer_params_to_java()
@@ -57,20 +68,14 @@ class _ParamsSentOnce(Params):
         for param in self.params:
             name = param.name
             if self.isSet(param):
-                value = self._paramMap[param]
-                if not _plain(value) or name not in sent["set"] or sent["set"][name] != value:
-                    java.set(self._make_java_param_pair(param, value))
-                    if _plain(value):
-                        sent["set"][name] = copy.deepcopy(value)
+                _send_if_changed(sent["set"], name, self._paramMap[param],
+                                 lambda v: java.set(self._make_java_param_pair(param, v)))
             elif name in sent["set"]:  # set (and sent) before, cleared since
                 java.clear(java.getParam(name))
                 del sent["set"][name]
             if self.hasDefault(param):
-                value = self._defaultParamMap[param]
-                if not _plain(value) or name not in sent["default"] or sent["default"][name] != value:
-                    defaults.append(self._make_java_param_pair(param, value))
-                    if _plain(value):
-                        sent["default"][name] = copy.deepcopy(value)
+                _send_if_changed(sent["default"], name, self._defaultParamMap[param],
+                                 lambda v: defaults.append(self._make_java_param_pair(param, v)))
         if defaults:
             from pyspark import SparkContext
 

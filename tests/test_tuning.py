@@ -27,6 +27,13 @@ def check(out, local):
     assert out["fit_multiple_first"] == [0]
     assert "no_such_loss" in out["fit_multiple_error"] and '"kerasLoss"' in out["fit_multiple_error"]
     assert out["fit_multiple_indices"] == [0, 1]
+    # A fitted model comes back under its own map's index: 0 epochs is the starting model itself.
+    assert out["epochs0_is_initial"] <= 1e-6 and out["epochs40_accuracy"] == 1.0
+    assert out["same_seed_max_diff"] == 0.0   # the seed makes training repeatable, shuffling included
+    # On folds of 4 red and 4 blue pictures, every trial learns its training rows, and
+    # CrossValidator's metrics are those of each fold's own models on that fold's validation rows.
+    assert out["keras_cv_train_accuracy"] == [1.0, 1.0, 1.0, 1.0]
+    assert out["keras_cv_metrics"] == out["keras_cv_by_hand"], (out["keras_cv_metrics"], out["keras_cv_by_hand"])
     assert len(out["keras_cv_metrics"]) == 2 and max(out["keras_cv_metrics"]) >= 0.9
     ours, spark = out["tuning_metrics"]
     # The same folds, the same features: the same metrics as Spark's CrossValidator.

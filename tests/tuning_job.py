@@ -41,6 +41,11 @@ def small_model(path):
     keras.Model(inp, out).save(path)
 
 
+def predictions(model, df):
+    """uri -> the model's output vector, as numpy."""
+    return {r.uri: r.prediction.toArray() for r in model.transform(df).select("uri", "prediction").collect()}
+
+
 def main(master, scratch):
     from pyspark.ml import Pipeline, PipelineModel
     from pyspark.ml.classification import LogisticRegression
@@ -53,6 +58,7 @@ def main(master, scratch):
     import sparkdl
     import sparkdl.tuning
     from sparkdl.estimators import KerasImageFileEstimator
+    from sparkdl.transformers import KerasImageFileTransformer
 
     conf = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "2"}
     if master.startswith("spark://"):
@@ -65,9 +71,11 @@ def main(master, scratch):
     images = os.path.join(scratch, "images")
     os.makedirs(images, exist_ok=True)
     rows = pictures(images)
-    df = spark.createDataFrame(
-        [(p, float(y), [1.0 - y, float(y)], Vectors.sparse(2, [y], [1.0])) for p, y in rows],
-        ["uri", "label", "one_hot", "vec"]).repartition(2)
+    # Two partitions without a shuffle: the rows keep one order on every run and master (a
+    # repartition's shuffle reads its blocks in arrival order on a cluster). `fold` puts 4 red and
+    # 4 blue pictures in each of two cross-validation folds.
+    data = [(p, float(y), [1.0 - y, float(y)], Vectors.sparse(2, [y], [1.0]), i % 2) for i, (p, y) in enumerate(rows)]
+    df = spark.createDataFrame(spark.sparkContext.parallelize(data, 2), ["uri", "label", "one_hot", "vec", "fold"])
     model_file = os.path.join(scratch, "model.keras")
     small_model(model_file)
 
@@ -111,16 +119,45 @@ def main(master, scratch):
     out["fit_multiple_error"] = errors[0] if errors else ""
     out["fit_multiple_indices"] = list(rest[0])
 
-    # 3. The original's example: CrossValidator over the estimator's fit params.
+    # fitMultiple's models carry their own maps: 0 epochs leaves the starting model as it was.
+    initial = predictions(KerasImageFileTransformer(inputCol="uri", outputCol="prediction", modelFile=model_file,
+                                                    imageLoader=load_image), df)
+    by_index = dict(est.fitMultiple(df, [{est.kerasFitParams: {"epochs": 40, "batch_size": 8, "verbose": 0}},
+                                         {est.kerasFitParams: {"epochs": 0, "verbose": 0}}]))
+    trained, untouched = predictions(by_index[0], df), predictions(by_index[1], df)
+    out["epochs0_is_initial"] = max(float(np.abs(untouched[u] - initial[u]).max()) for u in initial)
+    out["epochs40_accuracy"] = float(np.mean([int(np.argmax(trained[p])) == y for p, y in rows]))
+
+    # The same seed, data and params give the same model (batches of 4: fit's shuffling matters).
+    small_batches = est.copy({est.kerasFitParams: {"epochs": 3, "batch_size": 4, "verbose": 0}})
+    a, b = predictions(small_batches.fit(df), df), predictions(small_batches.fit(df), df)
+    out["same_seed_max_diff"] = max(float(np.abs(a[u] - b[u]).max()) for u in a)
+
+    # 3. The original's example: CrossValidator over the estimator's fit params, on the folds of
+    # `fold` (Spark's random folds change with PySpark's default seed, which changes with every
+    # Python process, and 16 rows sometimes give a fold of one colour, which AUC scores 0 or 1).
     param_grid = (ParamGridBuilder().addGrid(est.kerasFitParams, [{"epochs": 5, "batch_size": 8, "verbose": 0},
                                                                   {"epochs": 40, "batch_size": 8, "verbose": 0}]).build())
     bc = BinaryClassificationEvaluator(rawPredictionCol="prediction", labelCol="label")
-    cv_model = SparkCrossValidator(estimator=est, estimatorParamMaps=param_grid, evaluator=bc, numFolds=2).fit(df)
+    cv_model = SparkCrossValidator(estimator=est, estimatorParamMaps=param_grid, evaluator=bc, numFolds=2,
+                                   foldCol="fold").fit(df)
     out["keras_cv_metrics"] = list(cv_model.avgMetrics)
+    # The same folds by hand: each trial's model on its own training rows, and on its fold's
+    # validation rows (the metrics CrossValidator averaged).
+    train_accuracy, by_hand = [], [[0.0, 0.0], [0.0, 0.0]]
+    for i in range(2):
+        train, validation = df.where(F.col("fold") != i), df.where(F.col("fold") == i)
+        labels = {r.uri: r.label for r in train.collect()}
+        for j, m in est.fitMultiple(train, param_grid):
+            p = predictions(m, train)
+            train_accuracy.append(float(np.mean([int(np.argmax(p[u])) == y for u, y in labels.items()])))
+            by_hand[j][i] = bc.evaluate(m.transform(validation))
+    out["keras_cv_train_accuracy"] = train_accuracy
+    out["keras_cv_by_hand"] = [float(np.mean(m)) for m in by_hand]
 
     # 4. Transfer-learning grid: featurizations computed once per featurizer setting.
-    images_df = sparkdl.readImages(images).withColumn(
-        "label", F.col("image.origin").contains("/red").cast("double")).repartition(2).cache()
+    images_df = sparkdl.readImages(images, numPartitions=2).withColumn(
+        "label", F.col("image.origin").contains("/red").cast("double")).cache()
     images_df.count()
     featurizer = sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="features", modelName="MobileNetV2")
     lr = LogisticRegression(maxIter=30)

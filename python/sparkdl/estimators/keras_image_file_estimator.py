@@ -4,13 +4,14 @@ tuning grid in its own Spark task, and gives KerasImageFileTransformers that run
 import json
 import os
 import tempfile
+import zlib
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasInputCol, HasLabelCol, HasOutputCol
+from pyspark.ml.param.shared import HasInputCol, HasLabelCol, HasOutputCol, HasSeed
 from pyspark.sql import DataFrame
 
 from sparkdl.transformers._base import HasBatchSizeAndErrorCol
@@ -20,6 +21,9 @@ from sparkdl.transformers.keras_image import KerasImageFileTransformer, _loader_
 MAX_BROADCAST_CONF = "spark.sparkdl.tuning.maxBroadcastBytes"
 DEFAULT_MAX_BROADCAST = 256 << 20
 DATA_DIR_CONF = "spark.sparkdl.tuning.dataDir"
+# The default seed: a fixed number (PySpark's HasSeed default, hash(class name), changes with every
+# Python process, because str hashes are randomised).
+DEFAULT_SEED = zlib.crc32(b"KerasImageFileEstimator")
 
 
 def _bytes(value: str) -> int:
@@ -68,7 +72,7 @@ def _labels(values: Sequence[Any]) -> np.ndarray:
     return np.asarray(values)
 
 
-class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol, HasBatchSizeAndErrorCol):
+class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol, HasSeed, HasBatchSizeAndErrorCol):
     """The original sparkdl's ``KerasImageFileEstimator``, on Keras 3: trains a Keras image model
     on a column of image URIs and returns a :class:`KerasImageFileTransformer` whose inference
     runs in sparkdl's native engine.
@@ -82,6 +86,9 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
     - ``kerasOptimizer``: a Keras optimizer name ("adam") or config dict; ``kerasLoss``: a loss
       name; ``kerasFitParams``: keyword arguments of ``model.fit`` (e.g. ``{"epochs": 5,
       "batch_size": 32}``).
+    - ``seed``: each trial seeds Python's, numpy's and the backend's random generators with it
+      (``keras.utils.set_random_seed``) before it trains, so the shuffling of ``fit`` and any
+      random layer give the same model for the same data and params on every run and worker.
 
     ``fitMultiple`` (what CrossValidator and TrainValidationSplit call) trains all parameter
     maps at once, one Spark task per map, each in its own Python worker: on a cluster, the
@@ -106,14 +113,15 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
                  labelCol: Optional[str] = None, imageLoader: Optional[Callable[[str], Any]] = None,
                  modelFile: Optional[str] = None, kerasOptimizer: Any = None, kerasLoss: Optional[str] = None,
                  kerasFitParams: Optional[Dict[str, Any]] = None, outputMode: Optional[str] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None) -> None:
+                 batchSize: Optional[int] = None, errorCol: Optional[str] = None, seed: Optional[int] = None) -> None:
         super().__init__()
         from sparkdl._jvm import connect_unsupported, is_connect
 
         if is_connect():
             raise connect_unsupported("KerasImageFileEstimator (Keras in this Python process)",
                                       "Run it where the driver is (spark-submit, a notebook attached to the cluster).")
-        self._setDefault(kerasOptimizer="adam", kerasFitParams={"verbose": 0}, outputMode="vector", batchSize=64)
+        self._setDefault(kerasOptimizer="adam", kerasFitParams={"verbose": 0}, outputMode="vector", batchSize=64,
+                         seed=DEFAULT_SEED)
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     # Setters/getters with the original's names.
@@ -128,6 +136,7 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
     def setKerasFitParams(self, value): return self._set(kerasFitParams=value)
     def getKerasFitParams(self): return self.getOrDefault(self.kerasFitParams)
     def setOutputMode(self, value): return self._set(outputMode=value)
+    def setSeed(self, value): return self._set(seed=value)
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit(self, dataset: DataFrame) -> KerasImageFileTransformer:
@@ -149,7 +158,7 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
         data = self._training_data(dataset, shape)
         try:
             configs = [(i, {"optimizer": t.getKerasOptimizer(), "loss": t.getKerasLoss(),
-                            "fit": dict(t.getKerasFitParams() or {}),
+                            "fit": dict(t.getKerasFitParams() or {}), "seed": t.getSeed(),
                             "params": _describe(paramMaps[i])}) for i, t in enumerate(trials)]
             model_bc = spark.sparkContext.broadcast(model_bytes)
             suffix = os.path.splitext(model_path)[1] or ".keras"
@@ -253,6 +262,8 @@ def _trainer(data: _TrainingData, model_bc: Any, suffix: str) -> Callable:
             import keras
 
             x, y = data.arrays()
+            # numpy takes seeds below 2**32; Spark's seeds are any long.
+            keras.utils.set_random_seed(int(cfg["seed"]) % (1 << 32))
             with tempfile.TemporaryDirectory(prefix="sparkdl-trial-") as tmp:
                 src = os.path.join(tmp, "model" + suffix)
                 with open(src, "wb") as fh:

@@ -19,7 +19,7 @@ NEWEST_SPARK := $(lastword $(SPARK_MINORS))
 WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
 sbt_project = spark$(subst .,,$(1))
 
-.PHONY: venv nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
+.PHONY: lint format venv nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
@@ -113,6 +113,23 @@ test-spark-versions: python jars jdk21 $(addprefix venv-spark,$(SPARK_MINORS))
 	$(PY) tests/spark_versions/run.py $(SPARK_MINORS)
 	SPARKDL_SMOKE_JAVA_HOMES="$(subst $(space),$(comma),$(strip $(SMOKE_JDKS)))" \
 		$(PY) tests/spark_versions/run.py --only-extra-jvms $(DEFAULT_SPARK) $(NEWEST_SPARK)
+
+# The format and lint gate: fails on any difference from the committed configurations
+# (rustfmt.toml, .scalafmt.conf, ruff.toml) and on any clippy warning; rewrites nothing.
+# `make format` applies the formats.
+PY_SOURCES := python tests benches examples
+lint: venv nasm
+	cargo fmt --all --check
+	$(TF_ENV) && cargo clippy --release --all-targets -p sparkdl-native -- -D warnings
+	$(PY) -m ruff format --check $(PY_SOURCES)
+	$(PY) -m ruff check $(PY_SOURCES)
+	$(SBT) scalafmtSbtCheck $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtCheckAll) < /dev/null
+
+format: venv
+	cargo fmt --all
+	$(PY) -m ruff format $(PY_SOURCES)
+	$(PY) -m ruff check --fix $(PY_SOURCES)
+	$(SBT) scalafmtSbt $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtAll) < /dev/null
 
 test: test-rust test-scala test-python test-spark-newest
 

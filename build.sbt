@@ -16,10 +16,14 @@ ThisBuild / organization := "org.sparkdl"
 ThisBuild / version := "0.1.0-SNAPSHOT"
 ThisBuild / scalaVersion := defaultTarget.scala
 
-lazy val nativeLib = taskKey[Seq[File]]("Builds the Rust cdylib (cargo build --release) and stages it as a jar resource")
-lazy val buildInfo = taskKey[Seq[File]]("Writes org/sparkdl/build.properties: the Spark minor and Arrow version of this jar")
-lazy val assemblyJar = taskKey[File]("The jar users add: target/sparkdl-spark<minor>_2.13.jar (also copied into the Python package)")
-lazy val sparkWheelJars = taskKey[Seq[File]]("Spark's jars from a pyspark wheel (pyspark/jars/), for a Spark not on Maven Central")
+lazy val nativeLib =
+  taskKey[Seq[File]]("Builds the Rust cdylib (cargo build --release) and stages it as a jar resource")
+lazy val buildInfo =
+  taskKey[Seq[File]]("Writes org/sparkdl/build.properties: the Spark minor and Arrow version of this jar")
+lazy val assemblyJar =
+  taskKey[File]("The jar users add: target/sparkdl-spark<minor>_2.13.jar (also copied into the Python package)")
+lazy val sparkWheelJars =
+  taskKey[Seq[File]]("Spark's jars from a pyspark wheel (pyspark/jars/), for a Spark not on Maven Central")
 
 // Spark 4 on Java 17 needs these module opens (the list Spark's launcher adds).
 val javaModuleOpens = Seq(
@@ -40,8 +44,7 @@ val javaModuleOpens = Seq(
   "--add-opens=java.base/sun.security.action=ALL-UNNAMED",
   "--add-opens=java.base/sun.util.calendar=ALL-UNNAMED",
   "-Djdk.reflect.useDirectMethodHandle=false",
-  "-Dio.netty.tryReflectionSetAccessible=true"
-)
+  "-Dio.netty.tryReflectionSetAccessible=true")
 
 /** The sbt project of one Spark minor. */
 def sparkdlProject(t: SparkTarget): Project =
@@ -93,7 +96,9 @@ def sparkdlProject(t: SparkTarget): Project =
         val log = streams.value.log
         val root = (ThisBuild / baseDirectory).value
         val profile = sys.env.getOrElse("SPARKDL_CARGO_PROFILE", "release")
-        val cmd = Seq("bash", "-c",
+        val cmd = Seq(
+          "bash",
+          "-c",
           s"source build/tf-env.sh && cargo build --profile $profile -p sparkdl-native")
         log.info(s"building the native library: cargo build --profile $profile")
         if (Process(cmd, root).! != 0) sys.error("cargo build failed (see the output above)")
@@ -105,7 +110,8 @@ def sparkdlProject(t: SparkTarget): Project =
       },
       buildInfo := {
         val out = (Compile / resourceManaged).value / "org" / "sparkdl" / "build.properties"
-        IO.write(out,
+        IO.write(
+          out,
           s"""# Written by build.sbt: what this jar is built for (read by org.sparkdl.SparkVersion).
              |artifact=${t.artifact}_${scalaBinaryVersion.value}
              |version=${version.value}
@@ -125,7 +131,9 @@ def sparkdlProject(t: SparkTarget): Project =
         val dir = target.value / "bundled" / "arrow-c-data"
         IO.unzip(cdata, dir)
         Path.allSubpaths(dir).toSeq.filterNot { case (_, p) =>
-          p.startsWith("META-INF/") && (p.endsWith(".SF") || p.endsWith(".RSA") || p.endsWith(".DSA") || p == "META-INF/MANIFEST.MF")
+          p.startsWith(
+            "META-INF/") && (p.endsWith(".SF") || p.endsWith(".RSA") || p.endsWith(
+            ".DSA") || p == "META-INF/MANIFEST.MF")
         }
       },
       assemblyJar := {
@@ -143,15 +151,17 @@ def sparkdlProject(t: SparkTarget): Project =
       // The tests' JVM finds Python packages (weights, test pictures) through the project's venv.
       Test / envVars ++= {
         val py = (ThisBuild / baseDirectory).value / ".venv" / "bin" / "python"
-        if (py.exists && !sys.env.contains("PYSPARK_PYTHON")) Map("PYSPARK_PYTHON" -> py.getAbsolutePath) else Map.empty[String, String]
+        if (py.exists && !sys.env.contains("PYSPARK_PYTHON")) Map("PYSPARK_PYTHON" -> py.getAbsolutePath)
+        else Map.empty[String, String]
       },
       Test / parallelExecution := false,
-      Test / javaOptions ++= javaModuleOpens ++ Seq("-Xmx4g", "-Dspark.ui.enabled=false",
+      Test / javaOptions ++= javaModuleOpens ++ Seq(
+        "-Xmx4g",
+        "-Dspark.ui.enabled=false",
         s"-Dsparkdl.repo=${(ThisBuild / baseDirectory).value}"),
       Test / testOptions += Tests.Argument(TestFrameworks.ScalaTest, "-oD"),
       run / fork := true,
-      run / javaOptions ++= javaModuleOpens
-    )
+      run / javaOptions ++= javaModuleOpens)
 
 def sparkTarget(minor: String): SparkTarget = sparkTargets.find(_.minor == minor)
   .getOrElse(sys.error(s"build.sbt defines a project for Spark $minor, which build/spark-versions.tsv does not list"))
@@ -171,11 +181,11 @@ lazy val root = (project in file("."))
     Global / onLoad := (Global / onLoad).value.andThen { state =>
       val defined = Set(spark40, spark41, spark42, spark43).map(_.id)
       val missing = sparkTargets.map(_.id).filterNot(defined)
-      if (missing.nonEmpty) sys.error(s"build/spark-versions.tsv lists ${missing.mkString(", ")}: add a project for each to build.sbt")
+      if (missing.nonEmpty)
+        sys.error(s"build/spark-versions.tsv lists ${missing.mkString(", ")}: add a project for each to build.sbt")
       state
     },
     name := "sparkdl-build",
     publish / skip := true,
     Compile / sources := Nil,
-    Test / sources := Nil
-  )
+    Test / sources := Nil)

@@ -33,18 +33,10 @@ fn photo_like(width: u32, height: u32) -> RgbImage {
         // round object in between.
         let sky = [90.0 + 100.0 * fy, 140.0 + 60.0 * fy, 230.0 - 40.0 * fy];
         let ground = [110.0 + 50.0 * fx, 90.0 + 40.0 * (fx * 9.0).sin(), 50.0];
-        let base = if fy < 0.55 + 0.05 * (fx * 12.0).sin() {
-            sky
-        } else {
-            ground
-        };
+        let base = if fy < 0.55 + 0.05 * (fx * 12.0).sin() { sky } else { ground };
         let (dx, dy) = (fx - 0.6, fy - 0.45);
         let ball = (dx * dx + dy * dy).sqrt() < 0.15;
-        let colour = if ball {
-            [200.0 - 200.0 * dx.abs(), 60.0, 40.0 + 100.0 * dy.abs()]
-        } else {
-            base
-        };
+        let colour = if ball { [200.0 - 200.0 * dx.abs(), 60.0, 40.0 + 100.0 * dy.abs()] } else { base };
         let n = noise();
         Rgb(colour.map(|c| (c + n).clamp(0.0, 255.0) as u8))
     })
@@ -53,13 +45,9 @@ fn photo_like(width: u32, height: u32) -> RgbImage {
 fn bench_decode(c: &mut Criterion) {
     let photo = photo_like(WIDTH, HEIGHT);
     let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, 90)
-        .encode_image(&photo)
-        .expect("encode JPEG");
+    JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&photo).expect("encode JPEG");
     let mut png = Cursor::new(Vec::new());
-    photo
-        .write_to(&mut png, ImageFormat::Png)
-        .expect("encode PNG");
+    photo.write_to(&mut png, ImageFormat::Png).expect("encode PNG");
     let png = png.into_inner();
     let opts = DecodeOptions::default();
 
@@ -68,14 +56,9 @@ fn bench_decode(c: &mut Criterion) {
     for (name, bytes) in [("jpeg_q90_500x400", &jpeg), ("png_500x400", &png)] {
         // Fail early (and loudly) rather than benchmark an error path.
         let decoded = decode_to_spark(bytes, &opts).expect("decode benchmark image");
-        assert_eq!(
-            (decoded.width, decoded.height, decoded.n_channels),
-            (WIDTH as i32, HEIGHT as i32, 3)
-        );
+        assert_eq!((decoded.width, decoded.height, decoded.n_channels), (WIDTH as i32, HEIGHT as i32, 3));
         eprintln!("{name}: {} encoded bytes", bytes.len());
-        group.bench_function(name, |b| {
-            b.iter(|| decode_to_spark(black_box(bytes), black_box(&opts)))
-        });
+        group.bench_function(name, |b| b.iter(|| decode_to_spark(black_box(bytes), black_box(&opts))));
     }
     group.finish();
 }

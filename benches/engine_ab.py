@@ -32,10 +32,15 @@ def worker(args):
     import sparkdl
     from sparkdl._jvm import tensorflow_lib_dir
 
-    spark = (SparkSession.builder.master("local[*]").appName("engine-ab")
-             .config("spark.jars", args.jar).config("spark.ui.enabled", "false")
-             .config("spark.sparkdl.tensorflow.libDir", tensorflow_lib_dir())
-             .config("spark.sparkdl.models.cacheDir", args.cache).getOrCreate())
+    spark = (
+        SparkSession.builder.master("local[*]")
+        .appName("engine-ab")
+        .config("spark.jars", args.jar)
+        .config("spark.ui.enabled", "false")
+        .config("spark.sparkdl.tensorflow.libDir", tensorflow_lib_dir())
+        .config("spark.sparkdl.models.cacheDir", args.cache)
+        .getOrCreate()
+    )
     spark.sparkContext.setLogLevel("ERROR")
     cores = os.cpu_count()
     files = sorted(os.path.join(args.folder, f) for f in os.listdir(args.folder))
@@ -43,10 +48,19 @@ def worker(args):
     paths.count()
     out = {}
     for name, graph in (("cnn", args.cnn), ("mobilenet_v2", args.mobilenet)):
-        t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=open(graph, "rb").read(),
-                                       inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
-                                       mean=MEAN.tolist(), std=STD.tolist(), outputMode="array",
-                                       imageSize=[224, 224], batchSize=args.batch)
+        t = sparkdl.TFImageTransformer(
+            inputCol="path",
+            outputCol="f",
+            graph=open(graph, "rb").read(),
+            inputTensor="input:0",
+            outputTensor="features:0",
+            scale=1 / 255.0,
+            mean=MEAN.tolist(),
+            std=STD.tolist(),
+            outputMode="array",
+            imageSize=[224, 224],
+            batchSize=args.batch,
+        )
         count(t.transform(paths), "f")
         n, s = timed(lambda: count(t.transform(paths), "f"))
         out[f"TFImageTransformer {name}"] = n / s
@@ -89,17 +103,39 @@ def main():
     jars = {"A (this checkout)": jar_path(), "B (baseline)": os.path.abspath(args.baseline_jar)}
     runs = {k: [] for k in jars}
     for r in range(args.rounds):
-        for label, jar in (jars.items() if r % 2 == 0 else reversed(list(jars.items()))):
+        for label, jar in jars.items() if r % 2 == 0 else reversed(list(jars.items())):
             start = time.perf_counter()
-            proc = subprocess.run([sys.executable, __file__, "--worker", "--jar", jar, "--folder", folder,
-                                   "--cnn", cnn, "--mobilenet", mobilenet, "--cache", cache,
-                                   "--batch", str(args.batch)], capture_output=True, text=True)
+            proc = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--worker",
+                    "--jar",
+                    jar,
+                    "--folder",
+                    folder,
+                    "--cnn",
+                    cnn,
+                    "--mobilenet",
+                    mobilenet,
+                    "--cache",
+                    cache,
+                    "--batch",
+                    str(args.batch),
+                ],
+                capture_output=True,
+                text=True,
+            )
             if proc.returncode != 0:
                 sys.exit(f"{label} failed:\n{proc.stderr[-3000:]}")
             result = json.loads(proc.stdout.split("RESULT ")[-1])
             runs[label].append(result)
-            print(f"round {r + 1} {label}: " + ", ".join(f"{k} {v:.1f}" for k, v in result.items())
-                  + f" images/s ({time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"round {r + 1} {label}: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in result.items())
+                + f" images/s ({time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
     a, b = runs["A (this checkout)"], runs["B (baseline)"]
     print(f"\n{args.images} JPEGs ~500x400, batch {args.batch}, {os.cpu_count()} cores; best of {args.rounds} rounds")
     print(f"{'path':36} {'A images/s':>11} {'B images/s':>11} {'A/B':>6}")

@@ -25,8 +25,9 @@ from pipeline_bench import image_folder, proc_status_bytes  # noqa: E402
 
 def nmt_committed(pid: int) -> int:
     """NMT's committed total of the JVM `pid`, in bytes."""
-    out = subprocess.run(["jcmd", str(pid), "VM.native_memory", "summary", "scale=KB"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["jcmd", str(pid), "VM.native_memory", "summary", "scale=KB"], capture_output=True, text=True, check=True
+    ).stdout
     m = re.search(r"Total: reserved=\d+KB, committed=(\d+)KB", out)
     if not m:
         raise RuntimeError(f"no NMT total in jcmd's answer:\n{out[:2000]}")
@@ -43,10 +44,13 @@ def main():
     import sparkdl
 
     _, folder, _ = image_folder("sparkdl-execmem-", args.images)
-    spark = sparkdl.session(master=f"local[{args.cores}]", conf={
-        "spark.ui.enabled": "false",
-        "spark.driver.extraJavaOptions": "-XX:NativeMemoryTracking=summary",
-    })
+    spark = sparkdl.session(
+        master=f"local[{args.cores}]",
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.driver.extraJavaOptions": "-XX:NativeMemoryTracking=summary",
+        },
+    )
     spark.sparkContext.setLogLevel("ERROR")
     jvm = spark.sparkContext._jvm
     pid = int(jvm.ProcessHandle.current().pid())
@@ -66,8 +70,10 @@ def main():
             rss, nmt = proc_status_bytes(pid, "VmRSS"), nmt_committed(pid)
             hwm = proc_status_bytes(pid, "VmHWM")
             outside = (rss - rss0) - (nmt - nmt0)
-            print(f"{f'batch {batch}, run {run}, {args.cores} tasks':<34}{rss / 2**20:>8.0f}{nmt / 2**20:>8.0f}"
-                  f"{outside / 2**20:>16.0f}{hwm / 2**20:>13.0f}")
+            print(
+                f"{f'batch {batch}, run {run}, {args.cores} tasks':<34}{rss / 2**20:>8.0f}{nmt / 2**20:>8.0f}"
+                f"{outside / 2**20:>16.0f}{hwm / 2**20:>13.0f}"
+            )
     spark.stop()
 
 

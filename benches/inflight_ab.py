@@ -29,8 +29,9 @@ def main():
     p.add_argument("--data", default=os.path.join(os.path.dirname(HERE), "target", "peer-bench"))
     args = p.parse_args()
 
-    import sparkdl
     from peer_bench import image_set
+
+    import sparkdl
 
     spark = sparkdl.session(master="local[2]", conf={"spark.ui.enabled": "false"})
     spark.sparkContext.setLogLevel("ERROR")
@@ -41,10 +42,19 @@ def main():
         for parts in args.partitions:
             paths = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(parts).cache()
             paths.count()
-            t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph, inputTensor="input:0",
-                                           outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
-                                           std=STD.tolist(), outputMode="array", imageSize=[224, 224],
-                                           batchSize=args.batch)
+            t = sparkdl.TFImageTransformer(
+                inputCol="path",
+                outputCol="f",
+                graph=graph,
+                inputTensor="input:0",
+                outputTensor="features:0",
+                scale=1 / 255.0,
+                mean=MEAN.tolist(),
+                std=STD.tolist(),
+                outputMode="array",
+                imageSize=[224, 224],
+                batchSize=args.batch,
+            )
             runs = {1: [], 2: []}
             for v in (1, 2):  # warm-up
                 spark.conf.set(key, str(v))
@@ -55,9 +65,13 @@ def main():
                     start = time.perf_counter()
                     n = count(t.transform(paths), "f")
                     runs[v].append(n / (time.perf_counter() - start))
-            print(f"{kind:5} {parts} partition(s): " + " | ".join(
-                f"inFlight={v} best {max(r):.1f} median {statistics.median(r):.1f}" for v, r in runs.items()),
-                flush=True)
+            print(
+                f"{kind:5} {parts} partition(s): "
+                + " | ".join(
+                    f"inFlight={v} best {max(r):.1f} median {statistics.median(r):.1f}" for v, r in runs.items()
+                ),
+                flush=True,
+            )
             paths.unpersist()
     spark.conf.unset(key)
     spark.stop()

@@ -36,9 +36,19 @@ def main():
     rows = spark.createDataFrame([("file://" + files[i % len(files)],) for i in range(args.rows)], "path string")
     rows = rows.repartition(cores).cache()
     rows.count()
-    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph, inputTensor="input:0",
-                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(), std=STD.tolist(),
-                                   outputMode="array", imageSize=[224, 224], batchSize=args.batch)
+    t = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=graph,
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[224, 224],
+        batchSize=args.batch,
+    )
     jvm = spark.sparkContext._jvm
     pid = int(jvm.ProcessHandle.current().pid())
     runtime = jvm.java.lang.Runtime.getRuntime()
@@ -55,8 +65,14 @@ def main():
                 if info:
                     done += info.numCompletedTasks
             heap = (runtime.totalMemory() - runtime.freeMemory()) // 2**20
-            samples.append({"s": round(time.perf_counter() - start), "heap_mb": heap, "rss_mb": proc_status_bytes(pid, "VmRSS") // 2**20,
-                            "arrow_mb": jvm.org.sparkdl.arrow.NativeBatches.allocatedBytes() // 2**20})
+            samples.append(
+                {
+                    "s": round(time.perf_counter() - start),
+                    "heap_mb": heap,
+                    "rss_mb": proc_status_bytes(pid, "VmRSS") // 2**20,
+                    "arrow_mb": jvm.org.sparkdl.arrow.NativeBatches.allocatedBytes() // 2**20,
+                }
+            )
 
     th = threading.Thread(target=sample, daemon=True)
     th.start()
@@ -72,8 +88,10 @@ def main():
     if samples:
         rss = [s["rss_mb"] for s in samples]
         q = len(rss) // 4
-        print(f"RSS: first quarter max {max(rss[:max(q, 1)])} MB, last quarter max {max(rss[-max(q, 1):])} MB, "
-              f"peak {max(rss)} MB; heap peak {max(s['heap_mb'] for s in samples)} MB")
+        print(
+            f"RSS: first quarter max {max(rss[: max(q, 1)])} MB, last quarter max {max(rss[-max(q, 1) :])} MB, "
+            f"peak {max(rss)} MB; heap peak {max(s['heap_mb'] for s in samples)} MB"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"rows": args.rows, "seconds": seconds, "samples": samples}, fh, indent=2)

@@ -45,7 +45,6 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (HERE, os.environ.get("PYT
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
-
 from pipeline_bench import MEAN, STD, TFGraph, cnn_graph_def, count, make_images, one_core_inference_ms  # noqa: E402
 
 SIZE = 224
@@ -61,15 +60,18 @@ def make_phone_photos(folder, n, seed=0, width=4032, height=3024):
     yy, xx = np.mgrid[0:sh, 0:sw].astype(np.float32)
     for i in range(n):
         a, b, c = rng.uniform(0.01, 0.06, 3)
-        small = np.stack([127 + 100 * np.sin(a * xx + i), 127 + 100 * np.cos(b * yy + i),
-                          127 + 90 * np.sin(c * (xx + yy))], 2)
+        small = np.stack(
+            [127 + 100 * np.sin(a * xx + i), 127 + 100 * np.cos(b * yy + i), 127 + 90 * np.sin(c * (xx + yy))], 2
+        )
         small += rng.normal(0, 10, small.shape)
-        big = np.asarray(Image.fromarray(np.clip(small, 0, 255).astype(np.uint8)).resize((width, height),
-                                                                                         Image.BICUBIC), np.float32)
+        big = np.asarray(
+            Image.fromarray(np.clip(small, 0, 255).astype(np.uint8)).resize((width, height), Image.BICUBIC), np.float32
+        )
         dy, dx = rng.integers(0, 1024, 2)
         big += np.tile(np.roll(grain, (dy, dx), (0, 1)), (height // 1024 + 1, width // 1024 + 1, 1))[:height, :width]
-        Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"photo{i:04d}.jpg"),
-                                                                     quality=90)
+        Image.fromarray(np.clip(big, 0, 255).astype(np.uint8)).save(
+            os.path.join(folder, f"photo{i:04d}.jpg"), quality=90
+        )
 
 
 def image_set(kind, n, root):
@@ -107,12 +109,23 @@ def normalise(batch_u8):
 
 # --- sparkdl ------------------------------------------------------------------------------------
 
+
 def sparkdl_paths(spark, paths, graph_def, graph_name, batch, r):
     import sparkdl
 
-    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
-                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(), std=STD.tolist(),
-                                   outputMode="array", imageSize=[SIZE, SIZE], batchSize=batch)
+    t = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=graph_def,
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[SIZE, SIZE],
+        batchSize=batch,
+    )
     n, s = timed(lambda: count(t.transform(paths), "f"))
     r["sparkdl TFImageTransformer (PySpark)"] = n / s
     jstage = t._java_obj
@@ -130,9 +143,19 @@ def warm_jvm(spark, files, graph_def, batch, cores, passes):
 
     warm = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(cores).cache()
     warm.createOrReplaceTempView("warm_paths")
-    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
-                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(), std=STD.tolist(),
-                                   outputMode="array", imageSize=[SIZE, SIZE], batchSize=batch)
+    t = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=graph_def,
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[SIZE, SIZE],
+        batchSize=batch,
+    )
     sparkdl.registerModel("bench_warmup", t, spark)
     for _ in range(passes):
         count(t.transform(warm), "f")
@@ -145,8 +168,9 @@ def sparkdl_featurizer(spark, paths, batch, r):
     import sparkdl
 
     for precision in ("float32", "bf16"):
-        f = sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", batchSize=batch,
-                                        precision=precision)
+        f = sparkdl.DeepImageFeaturizer(
+            inputCol="path", outputCol="f", modelName="MobileNetV2", batchSize=batch, precision=precision
+        )
         n, s = timed(lambda: count(f.transform(paths), "f"))
         r[f"sparkdl DeepImageFeaturizer {precision} (PySpark)"] = n / s
     n, s = timed(lambda: count(spark.sql("SELECT sparkdl_featurize(path, 'MobileNetV2') AS f FROM paths"), "f"))
@@ -154,6 +178,7 @@ def sparkdl_featurizer(spark, paths, batch, r):
 
 
 # --- the peers ----------------------------------------------------------------------------------
+
 
 def daft_path(folder, graph_path, batch, r):
     import daft
@@ -193,8 +218,13 @@ class RayModel:
 def ray_path(files, graph_path, batch, cores, r):
     import ray
 
-    ray.init(num_cpus=cores, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             configure_logging=False)
+    ray.init(
+        num_cpus=cores,
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        log_to_driver=False,
+        configure_logging=False,
+    )
     try:
         ctx = ray.data.DataContext.get_current()
         ctx.enable_progress_bars = False
@@ -216,7 +246,7 @@ def python_loops(files, graph_def, batch, r, draft_too):
     def loop(draft):
         done = 0
         for i in range(0, len(files), batch):
-            x = np.stack([preprocess(open(f, "rb").read(), draft) for f in files[i:i + batch]])
+            x = np.stack([preprocess(open(f, "rb").read(), draft) for f in files[i : i + batch]])
             done += len(model(x))
         return done
 
@@ -241,8 +271,9 @@ def predict_batch_udf_path(spark, folder, graph_def, batch, cores, r):
         model = TFGraph(graph_def)
         return lambda x: model(x.reshape(-1, SIZE, SIZE, 3))
 
-    predict = predict_batch_udf(make_predict, return_type=ArrayType(FloatType()), batch_size=batch,
-                                input_tensor_shapes=[[SIZE * SIZE * 3]])
+    predict = predict_batch_udf(
+        make_predict, return_type=ArrayType(FloatType()), batch_size=batch, input_tensor_shapes=[[SIZE * SIZE * 3]]
+    )
     raw = spark.read.format("binaryFile").load(folder).repartition(cores)
     n, s = timed(lambda: count(raw.select(predict(decode("content")).alias("f")), "f"))
     r["predict_batch_udf"] = n / s
@@ -250,11 +281,23 @@ def predict_batch_udf_path(spark, folder, graph_def, batch, cores, r):
 
 # --- the limit ----------------------------------------------------------------------------------
 
+
 def sparkdl_decode_ms(files):
     """sparkdl's decode + resize + normalisation per image, one thread, on these files (the
     engine's own code, through rust/examples/preprocess_cost.rs)."""
-    cmd = ["cargo", "run", "-q", "--release", "-p", "sparkdl-native", "--example", "preprocess_cost", "--",
-           str(SIZE), str(SIZE)] + files[:64]
+    cmd = [
+        "cargo",
+        "run",
+        "-q",
+        "--release",
+        "-p",
+        "sparkdl-native",
+        "--example",
+        "preprocess_cost",
+        "--",
+        str(SIZE),
+        str(SIZE),
+    ] + files[:64]
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
     return float(out.split("MS")[-1])
 
@@ -270,9 +313,13 @@ def main():
     p.add_argument("--large", type=int, default=48, help="4032x3024 photos")
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeat", type=int, default=2, help="timed runs per path after a warm-up; the fastest counts")
-    p.add_argument("--jvm-warmup", type=int, default=3,
-                   help="untimed passes of sparkdl over the small set first, so the JVM's JIT has compiled Spark's "
-                        "and sparkdl's code, as in any job longer than a few seconds (Daft and Ray have no JIT)")
+    p.add_argument(
+        "--jvm-warmup",
+        type=int,
+        default=3,
+        help="untimed passes of sparkdl over the small set first, so the JVM's JIT has compiled Spark's "
+        "and sparkdl's code, as in any job longer than a few seconds (Daft and Ray have no JIT)",
+    )
     p.add_argument("--sets", nargs="*", default=["small", "large"], choices=["small", "large"])
     p.add_argument("--skip", nargs="*", default=[], help="paths to leave out: daft ray loops pbu sql featurizer")
     p.add_argument("--data", default=os.path.join(ROOT, "target", "peer-bench"), help="where the images are kept")
@@ -294,12 +341,20 @@ def main():
     mnv2_path = exportModel("MobileNetV2", out=os.path.join(args.data, "mobilenet_v2.pb"))
     graphs = {"cnn": (open(cnn_path, "rb").read(), cnn_path), "mobilenet_v2": (open(mnv2_path, "rb").read(), mnv2_path)}
     infer_ms = {name: one_core_inference_ms(path, args.batch) for name, (_, path) in graphs.items()}
-    results = {"cores": cores, "batch": args.batch, "repeat": args.repeat, "one_core_inference_ms": infer_ms,
-               "load_before": load_average(), "sets": {}}
-    print(f"one-core inference per image: " + ", ".join(f"{k} {v:.2f} ms" for k, v in infer_ms.items()))
+    results = {
+        "cores": cores,
+        "batch": args.batch,
+        "repeat": args.repeat,
+        "one_core_inference_ms": infer_ms,
+        "load_before": load_average(),
+        "sets": {},
+    }
+    print("one-core inference per image: " + ", ".join(f"{k} {v:.2f} ms" for k, v in infer_ms.items()))
 
     if args.jvm_warmup:
-        warm_jvm(spark, image_set("small", args.small, args.data)[1], graphs["cnn"][0], args.batch, cores, args.jvm_warmup)
+        warm_jvm(
+            spark, image_set("small", args.small, args.data)[1], graphs["cnn"][0], args.batch, cores, args.jvm_warmup
+        )
 
     for kind in args.sets:
         n_files = args.small if kind == "small" else args.large
@@ -343,8 +398,10 @@ def main():
 def report(kind, name, s, r, infer_ms):
     ours = r.get("sparkdl TFImageTransformer (PySpark)") or r.get("sparkdl DeepImageFeaturizer float32 (PySpark)")
     limit = r["limit (sparkdl decode + one-core inference)"]
-    print(f"{s['files']} JPEGs {s['size']} ({s['mean_mb']:.2f} MB each) -> {name}; sparkdl decode+preprocess "
-          f"{s['sparkdl_decode_ms']:.2f} ms/image (one thread), inference {infer_ms:.2f} ms/image (one core)")
+    print(
+        f"{s['files']} JPEGs {s['size']} ({s['mean_mb']:.2f} MB each) -> {name}; sparkdl decode+preprocess "
+        f"{s['sparkdl_decode_ms']:.2f} ms/image (one thread), inference {infer_ms:.2f} ms/image (one core)"
+    )
     print(f"{'path':58} {'images/s':>9} {'sparkdl is':>11} {'of limit':>9}")
     for k, v in r.items():
         ratio = f"{ours / v:10.2f}x" if ours else f"{'-':>11}"  # sparkdl's own path left out (--skip)

@@ -41,14 +41,16 @@ def make_images(folder, n, seed=0):
     yy, xx = np.mgrid[0:400, 0:500].astype(np.float32)
     for i in range(n):
         a, b, c = rng.uniform(0.005, 0.05, 3)
-        img = np.stack([127 + 120 * np.sin(a * xx + i), 127 + 120 * np.cos(b * yy), 127 + 120 * np.sin(c * (xx + yy))], 2)
+        img = np.stack(
+            [127 + 120 * np.sin(a * xx + i), 127 + 120 * np.cos(b * yy), 127 + 120 * np.sin(c * (xx + yy))], 2
+        )
         img += rng.normal(0, 8, img.shape)
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).save(os.path.join(folder, f"img{i:05d}.jpg"), quality=90)
 
 
 def preprocess(data: bytes) -> np.ndarray:
     img = Image.open(io.BytesIO(data)).convert("RGB").resize((224, 224), Image.BILINEAR)
-    return ((np.asarray(img, np.float32) / 255.0 - MEAN) / STD)
+    return (np.asarray(img, np.float32) / 255.0 - MEAN) / STD
 
 
 def cnn_graph_def(seed=0) -> bytes:
@@ -105,8 +107,9 @@ def one_core_inference_ms(graph_path: str, batch: int) -> float:
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-c", ONE_CORE, graph_path, str(batch)], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", ONE_CORE, graph_path, str(batch)], capture_output=True, text=True, check=True
+    ).stdout
     return float(out.split("MS")[-1])
 
 
@@ -207,9 +210,19 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
     r = {"graph": name}
 
     # --- sparkdl -----------------------------------------------------------------------
-    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graph_def, inputTensor="input:0",
-                                   outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
-                                   std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
+    t = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=graph_def,
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[224, 224],
+        batchSize=args.batch,
+    )
     count(t.transform(paths), "f")  # warm: session cache, JIT
     with JvmMemory(spark) as mem:
         n, s = timed(lambda: count(t.transform(paths), "f"))
@@ -240,10 +253,12 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
 
         def predict(x):
             return model(x.reshape(-1, 224, 224, 3))
+
         return predict
 
-    predict = predict_batch_udf(make_predict, return_type=ArrayType(FloatType()), batch_size=args.batch,
-                                input_tensor_shapes=[[224 * 224 * 3]])
+    predict = predict_batch_udf(
+        make_predict, return_type=ArrayType(FloatType()), batch_size=args.batch, input_tensor_shapes=[[224 * 224 * 3]]
+    )
     raw = spark.read.format("binaryFile").load(folder).repartition(cores)
     pbu = raw.select(predict(decode("content")).alias("f"))
     n, s = timed(lambda: count(pbu, "f"))
@@ -267,7 +282,7 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
     def loop():
         done = 0
         for i in range(0, len(files), args.batch):
-            batch = np.stack([preprocess(open(f, "rb").read()) for f in files[i:i + args.batch]])
+            batch = np.stack([preprocess(open(f, "rb").read()) for f in files[i : i + args.batch]])
             done += len(model(batch))
         return done
 
@@ -291,22 +306,30 @@ def compare(spark, name, graph_def, graph_path, paths, folder, files, args, feat
 def report(r, args, cores, non_inference_ms):
     ours = r["sparkdl_pyspark"]
     r["machine_limit_native_decode"] = cores * 1000 / (non_inference_ms + r["inference_ms"])
-    print(f"\n{args.images} JPEGs ~400x500 -> {r['graph']} features, {cores} cores, batch {args.batch}, "
-          f"fastest of {args.repeat} runs per path")
+    print(
+        f"\n{args.images} JPEGs ~400x500 -> {r['graph']} features, {cores} cores, batch {args.batch}, "
+        f"fastest of {args.repeat} runs per path"
+    )
     print(f"{'path':42} {'images/s':>9} {'ours is':>9} {'of limit':>9}")
-    for key, name in [("sparkdl_pyspark", "sparkdl TFImageTransformer (PySpark)"),
-                      ("sparkdl_jvm", "sparkdl TFImageTransformer (Scala API)"),
-                      ("sparkdl_featurizer", "sparkdl DeepImageFeaturizer (PySpark)"),
-                      ("predict_batch_udf", "predict_batch_udf (TF in Python workers)"),
-                      ("row_udf", "row-at-a-time Python UDF"),
-                      ("bare_python_loop", "bare Python loop, no Spark"),
-                      ("machine_limit", "machine limit (decode + inference)")]:
+    for key, name in [
+        ("sparkdl_pyspark", "sparkdl TFImageTransformer (PySpark)"),
+        ("sparkdl_jvm", "sparkdl TFImageTransformer (Scala API)"),
+        ("sparkdl_featurizer", "sparkdl DeepImageFeaturizer (PySpark)"),
+        ("predict_batch_udf", "predict_batch_udf (TF in Python workers)"),
+        ("row_udf", "row-at-a-time Python UDF"),
+        ("bare_python_loop", "bare Python loop, no Spark"),
+        ("machine_limit", "machine limit (decode + inference)"),
+    ]:
         if key in r:
             print(f"{name:42} {r[key]:9.1f} {ours / r[key]:8.2f}x {r[key] / r['machine_limit']:9.2f}")
-    print(f"per image: decode {r['decode_ms']:.1f} ms (PIL), inference {r['inference_ms']:.1f} ms (one core); "
-          f"sparkdl's own cost besides inference {non_inference_ms:.1f} core-ms")
-    print(f"ours / limit: {ours / r['machine_limit']:.2f} (limit from PIL decode + inference), "
-          f"{ours / r['machine_limit_native_decode']:.2f} (limit from our own costs + inference)")
+    print(
+        f"per image: decode {r['decode_ms']:.1f} ms (PIL), inference {r['inference_ms']:.1f} ms (one core); "
+        f"sparkdl's own cost besides inference {non_inference_ms:.1f} core-ms"
+    )
+    print(
+        f"ours / limit: {ours / r['machine_limit']:.2f} (limit from PIL decode + inference), "
+        f"{ours / r['machine_limit_native_decode']:.2f} (limit from our own costs + inference)"
+    )
     print(f"executor JVM peak heap {r['jvm_peak_heap_mb']:.0f} MB, peak RSS {r['jvm_peak_rss_mb']:.0f} MB")
 
 
@@ -315,8 +338,13 @@ def main():
     p.add_argument("--images", type=int, default=512)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--graphs", nargs="*", default=["cnn", "mobilenet_v2"], choices=["cnn", "mobilenet_v2"])
-    p.add_argument("--scale", type=int, nargs="*", default=[1, 4, 16],
-                   help="dataset multiples for the linearity/memory run (rows reuse the files)")
+    p.add_argument(
+        "--scale",
+        type=int,
+        nargs="*",
+        default=[1, 4, 16],
+        help="dataset multiples for the linearity/memory run (rows reuse the files)",
+    )
     p.add_argument("--repeat", type=int, default=2, help="runs per path; the fastest is kept")
     p.add_argument("--json", help="write the results here")
     args = p.parse_args()
@@ -328,16 +356,28 @@ def main():
 
     cores = os.cpu_count()
     tmp, folder, files = image_folder("sparkdl-bench-", args.images)
-    spark = sparkdl.session(conf={"spark.ui.enabled": "false", "spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch)})
+    spark = sparkdl.session(
+        conf={"spark.ui.enabled": "false", "spark.sql.execution.arrow.maxRecordsPerBatch": str(args.batch)}
+    )
     spark.sparkContext.setLogLevel("ERROR")
     paths = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(cores).cache()
     paths.count()
     results = {"images": args.images, "cores": cores, "batch": args.batch, "repeat": args.repeat}
 
     # --- our cost per image besides inference (a graph that only averages the pixels) -------
-    t0 = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=TFGraphTrivial.graph_def(),
-                                    inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
-                                    mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
+    t0 = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=TFGraphTrivial.graph_def(),
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[224, 224],
+        batchSize=args.batch,
+    )
     count(t0.transform(paths), "f")
     n, s = timed(lambda: count(t0.transform(paths), "f"))
     results["sparkdl_non_inference_ms"] = cores * 1000 * s / n
@@ -357,26 +397,51 @@ def main():
         report(results[name], args, cores, results["sparkdl_non_inference_ms"])
 
     # --- linearity and bounded memory (our PySpark path, the last graph) -------------------
-    t = sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=graphs[args.graphs[-1]],
-                                   inputTensor="input:0", outputTensor="features:0", scale=1 / 255.0,
-                                   mean=MEAN.tolist(), std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=args.batch)
+    t = sparkdl.TFImageTransformer(
+        inputCol="path",
+        outputCol="f",
+        graph=graphs[args.graphs[-1]],
+        inputTensor="input:0",
+        outputTensor="features:0",
+        scale=1 / 255.0,
+        mean=MEAN.tolist(),
+        std=STD.tolist(),
+        outputMode="array",
+        imageSize=[224, 224],
+        batchSize=args.batch,
+    )
     results["scaling"] = []
     for factor in args.scale:
-        rows = spark.createDataFrame([("file://" + files[i % len(files)],) for i in range(factor * len(files))],
-                                     "path string").repartition(cores).cache()
+        rows = (
+            spark.createDataFrame(
+                [("file://" + files[i % len(files)],) for i in range(factor * len(files))], "path string"
+            )
+            .repartition(cores)
+            .cache()
+        )
         rows.count()
         count(t.transform(rows), "f") if factor == args.scale[0] else None
         with JvmMemory(spark) as mem:
             start = time.perf_counter()
             n = count(t.transform(rows), "f")
             s = time.perf_counter() - start
-        results["scaling"].append({"factor": factor, "images": n, "seconds": s, "images_per_s": n / s,
-                                   "peak_heap_mb": mem.peak_heap / 2**20, "rss_mb_samples": mem.rss_samples})
+        results["scaling"].append(
+            {
+                "factor": factor,
+                "images": n,
+                "seconds": s,
+                "images_per_s": n / s,
+                "peak_heap_mb": mem.peak_heap / 2**20,
+                "rss_mb_samples": mem.rss_samples,
+            }
+        )
         rows.unpersist()
     print(f"\nlinearity ({args.graphs[-1]}, our PySpark path):")
     for r in results["scaling"]:
-        print(f"x{r['factor']:<3} {r['images']:6d} images {r['seconds']:7.1f} s {r['images_per_s']:7.1f} images/s "
-              f"peak heap {r['peak_heap_mb']:.0f} MB, RSS every 2 s (MB): {r['rss_mb_samples']}")
+        print(
+            f"x{r['factor']:<3} {r['images']:6d} images {r['seconds']:7.1f} s {r['images_per_s']:7.1f} images/s "
+            f"peak heap {r['peak_heap_mb']:.0f} MB, RSS every 2 s (MB): {r['rss_mb_samples']}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

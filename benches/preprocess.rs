@@ -26,7 +26,11 @@ fn photo_like(width: u32, height: u32) -> RgbImage {
         state ^= state << 5;
         let n = (state % NOISE) as f32 - (NOISE / 2) as f32;
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
-        let c = [120.0 + 100.0 * (fx * 7.0).sin(), 127.0 + 100.0 * (fy * 5.0).cos(), 127.0 + 90.0 * ((fx + fy) * 9.0).sin()];
+        let c = [
+            120.0 + 100.0 * (fx * 7.0).sin(),
+            127.0 + 100.0 * (fy * 5.0).cos(),
+            127.0 + 90.0 * ((fx + fy) * 9.0).sin(),
+        ];
         Rgb(c.map(|v| (v + n).clamp(0.0, 255.0) as u8))
     })
 }
@@ -54,7 +58,9 @@ fn bench_preprocess(c: &mut Criterion) {
     group.bench_function("from_struct", |b| {
         b.iter(|| {
             out.clear();
-            let src = PixelsRef::from_struct(decoded.height, decoded.width, decoded.n_channels, decoded.mode, &decoded.data).unwrap();
+            let src =
+                PixelsRef::from_struct(decoded.height, decoded.width, decoded.n_channels, decoded.mode, &decoded.data)
+                    .unwrap();
             pre.append(black_box(&src), &spec, &mut out).unwrap()
         })
     });

@@ -33,11 +33,14 @@ fn photo_like(width: u32, height: u32, seed: u32) -> RgbImage {
         let n = (state % 17) as f32 - 8.0;
         let (fx, fy) = (x as f32 / width as f32, y as f32 / height as f32);
         let s = seed as f32;
-        let c = [120.0 + 100.0 * (fx * 7.0 + s).sin(), 127.0 + 100.0 * (fy * 5.0).cos(), 127.0 + 90.0 * ((fx + fy) * 9.0).sin()];
+        let c = [
+            120.0 + 100.0 * (fx * 7.0 + s).sin(),
+            127.0 + 100.0 * (fy * 5.0).cos(),
+            127.0 + 90.0 * ((fx + fy) * 9.0).sin(),
+        ];
         Rgb(c.map(|v| (v + n).clamp(0.0, 255.0) as u8))
     })
 }
-
 
 fn bench_run_batch(c: &mut Criterion) {
     let jpegs: Vec<Vec<u8>> = (0..ROWS as u32)
@@ -63,7 +66,9 @@ fn bench_run_batch(c: &mut Criterion) {
     let mut group = c.benchmark_group("run_batch_64_jpegs_500x400");
     group.throughput(Throughput::Elements(ROWS as u64));
     group.sample_size(20);
-    group.bench_function("decode_resize_run_mean_graph", |b| b.iter(|| run_batch(&model, black_box(&input), &spec).unwrap()));
+    group.bench_function("decode_resize_run_mean_graph", |b| {
+        b.iter(|| run_batch(&model, black_box(&input), &spec).unwrap())
+    });
     group.finish();
 }
 

@@ -43,11 +43,22 @@ def child(folder, conf, warmup, repeat, batch):
     paths = spark.createDataFrame([("file://" + f,) for f in files], "path string").repartition(2).cache()
     paths.count()
     stages = {
-        "cnn": sparkdl.TFImageTransformer(inputCol="path", outputCol="f", graph=cnn_graph_def(), inputTensor="input:0",
-                                          outputTensor="features:0", scale=1 / 255.0, mean=MEAN.tolist(),
-                                          std=STD.tolist(), outputMode="array", imageSize=[224, 224], batchSize=batch),
-        "mobilenet_v2": sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2",
-                                                    batchSize=batch),
+        "cnn": sparkdl.TFImageTransformer(
+            inputCol="path",
+            outputCol="f",
+            graph=cnn_graph_def(),
+            inputTensor="input:0",
+            outputTensor="features:0",
+            scale=1 / 255.0,
+            mean=MEAN.tolist(),
+            std=STD.tolist(),
+            outputMode="array",
+            imageSize=[224, 224],
+            batchSize=batch,
+        ),
+        "mobilenet_v2": sparkdl.DeepImageFeaturizer(
+            inputCol="path", outputCol="f", modelName="MobileNetV2", batchSize=batch
+        ),
     }
     out = {}
     for name, stage in stages.items():
@@ -90,8 +101,20 @@ def main():
     results = {name: [] for name, _ in SETTINGS}
     for r in range(args.rounds):
         for name, conf in SETTINGS:
-            cmd = [sys.executable, __file__, "--child", json.dumps(conf), "--data", args.data, "--warmup",
-                   str(args.warmup), "--repeat", str(args.repeat), "--batch", str(args.batch)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--child",
+                json.dumps(conf),
+                "--data",
+                args.data,
+                "--warmup",
+                str(args.warmup),
+                "--repeat",
+                str(args.repeat),
+                "--batch",
+                str(args.batch),
+            ]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             got = json.loads(out.split("RESULT ")[-1])
             results[name].append(got)
@@ -100,8 +123,10 @@ def main():
     base = best["defaults"]
     print(f"\n{'setting':22} {'CNN images/s':>13} {'vs defaults':>11} {'MobileNetV2':>12} {'vs defaults':>11}")
     for name, b in best.items():
-        print(f"{name:22} {b['cnn']:13.1f} {b['cnn'] / base['cnn']:11.2f} {b['mobilenet_v2']:12.1f} "
-              f"{b['mobilenet_v2'] / base['mobilenet_v2']:11.2f}")
+        print(
+            f"{name:22} {b['cnn']:13.1f} {b['cnn'] / base['cnn']:11.2f} {b['mobilenet_v2']:12.1f} "
+            f"{b['mobilenet_v2'] / base['mobilenet_v2']:11.2f}"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"runs": results, "best": best}, fh, indent=2)

@@ -37,19 +37,22 @@ def main():
     stage = sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", batchSize=args.batch)
     runs = {
         "DeepImageFeaturizer.transform": lambda: count(stage.transform(paths), "f"),
-        "SELECT sparkdl_featurize(...)": lambda: count(spark.sql(
-            "SELECT sparkdl_featurize(path, 'MobileNetV2') AS f FROM paths"), "f"),
+        "SELECT sparkdl_featurize(...)": lambda: count(
+            spark.sql("SELECT sparkdl_featurize(path, 'MobileNetV2') AS f FROM paths"), "f"
+        ),
     }
     for fn in runs.values():
         fn()  # warm: the model's session, the JIT
     times = {k: [] for k in runs}
     for r in range(args.rounds):
-        for name in (list(runs) if r % 2 == 0 else list(reversed(list(runs)))):
+        for name in list(runs) if r % 2 == 0 else list(reversed(list(runs))):
             start = time.perf_counter()
             n = runs[name]()
             times[name].append(n / (time.perf_counter() - start))
-    print(f"\n{args.images} JPEGs ~500x400 -> MobileNetV2 features, {cores} cores, batch {args.batch}, "
-          f"best of {args.rounds} alternated runs")
+    print(
+        f"\n{args.images} JPEGs ~500x400 -> MobileNetV2 features, {cores} cores, batch {args.batch}, "
+        f"best of {args.rounds} alternated runs"
+    )
     best = {k: max(v) for k, v in times.items()}
     for k, v in times.items():
         print(f"{k:34} {best[k]:7.1f} images/s  (runs: {', '.join(f'{x:.1f}' for x in v)})")

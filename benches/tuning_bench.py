@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -86,8 +85,14 @@ print("RESULT " + json.dumps({"maps": len(grid), "parallel_s": t_par, "sequentia
 
 def run(code, *args, timeout=7200):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout,
-                          env=env, cwd=tempfile.mkdtemp(prefix="sparkdl-tuning-bench-"))
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=tempfile.mkdtemp(prefix="sparkdl-tuning-bench-"),
+    )
     if proc.returncode != 0:
         sys.exit(proc.stderr[-5000:])
     return json.loads(proc.stdout.split("RESULT ")[-1])
@@ -106,7 +111,9 @@ def main():
     for name in ("spark", "sparkdl"):
         x = r[name]
         print(f"  {name + ' CrossValidator':26} {x['passes']:5.1f} featurization passes  {x['seconds']:7.1f} s")
-    print(f"  same avgMetrics: {all(abs(a - b) < 1e-9 for a, b in zip(r['spark']['avgMetrics'], r['sparkdl']['avgMetrics']))}")
+    print(
+        f"  same avgMetrics: {all(abs(a - b) < 1e-9 for a, b in zip(r['spark']['avgMetrics'], r['sparkdl']['avgMetrics']))}"
+    )
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from cluster import StandaloneCluster
@@ -117,9 +124,11 @@ def main():
     finally:
         cluster.stop()
     results["trials"] = r
-    print(f"KerasImageFileEstimator, {r['maps']} maps on a standalone cluster of two 1-core workers: "
-          f"fitMultiple {r['parallel_s']:.1f} s, one after another {r['sequential_s']:.1f} s, "
-          f"ratio {r['ratio']:.2f}")
+    print(
+        f"KerasImageFileEstimator, {r['maps']} maps on a standalone cluster of two 1-core workers: "
+        f"fitMultiple {r['parallel_s']:.1f} s, one after another {r['sequential_s']:.1f} s, "
+        f"ratio {r['ratio']:.2f}"
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=2)

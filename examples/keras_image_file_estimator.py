@@ -9,6 +9,7 @@ or not) as the data; `epochs` in the fit params.
 
     python examples/keras_image_file_estimator.py [--fraction 0.05] [--master local[*]]
 """
+
 import argparse
 import os
 import tempfile
@@ -24,11 +25,15 @@ from sparkdl.datasets import elpv
 spark = sparkdl.session(master=args.master)
 labelled = elpv.labelled_paths(spark, args.fraction, seed=42)
 from pyspark.sql import functions as F
-train_df = (labelled.withColumn("uri", F.regexp_replace("path", "^file://", ""))
-            .withColumn("label", (F.col("label") == "defective").cast("double"))
-            .withColumn("one_hot_label", F.array(1.0 - F.col("label"), F.col("label"))))
+
+train_df = (
+    labelled.withColumn("uri", F.regexp_replace("path", "^file://", ""))
+    .withColumn("label", (F.col("label") == "defective").cast("double"))
+    .withColumn("one_hot_label", F.array(1.0 - F.col("label"), F.col("label")))
+)
 
 import keras
+
 inp = keras.Input(shape=(64, 64, 3))
 x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(inp)
 x = keras.layers.Conv2D(16, 3, strides=2, activation="relu")(x)
@@ -38,6 +43,7 @@ model_file = os.path.join(tempfile.mkdtemp(prefix="sparkdl-example-"), "model-sm
 model.save(model_file)
 
 # --- the original's code (Keras 3) ----------------------------------------------
+# fmt: off
 import PIL.Image
 import numpy as np
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
@@ -67,7 +73,7 @@ bc = BinaryClassificationEvaluator(rawPredictionCol="prediction", labelCol="labe
 cv = CrossValidator(estimator=estimator, estimatorParamMaps=paramGrid, evaluator=bc, numFolds=2)
 
 cvModel = cv.fit(train_df)
+# fmt: on
 # ----------------------------------------------------------------------------------
-print(f"{train_df.count()} images; area under ROC per fit params: "
-      + ", ".join(f"{m:.3f}" for m in cvModel.avgMetrics))
+print(f"{train_df.count()} images; area under ROC per fit params: " + ", ".join(f"{m:.3f}" for m in cvModel.avgMetrics))
 print(f"best: {paramGrid[int(np.argmax(cvModel.avgMetrics))][estimator.kerasFitParams]}")

@@ -7,6 +7,7 @@ paths instead of dbfs (`dbutils` lines dropped).
 
     python examples/keras_image_file_transformer.py [IMAGE_FOLDER]
 """
+
 import os
 import sys
 
@@ -15,10 +16,14 @@ from pyspark.sql import SQLContext
 
 spark = sparkdl.session()
 sqlContext = SQLContext(spark.sparkContext)
-sample_img_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-    os.path.dirname(__import__("elpv_dataset").__file__), "data", "images")
+sample_img_dir = (
+    sys.argv[1]
+    if len(sys.argv) > 1
+    else os.path.join(os.path.dirname(__import__("elpv_dataset").__file__), "data", "images")
+)
 
 # --- the announcement's code (Keras 3) -----------------------------------------
+# fmt: off
 from keras.applications import InceptionV3
 from keras.applications.inception_v3 import preprocess_input
 from keras.utils import img_to_array, load_img
@@ -42,6 +47,7 @@ transformer = KerasImageFileTransformer(inputCol="uri", outputCol="predictions",
 files = [os.path.join(sample_img_dir, f) for f in sorted(os.listdir(sample_img_dir))]
 uri_df = sqlContext.createDataFrame(files, StringType()).toDF("uri")
 keras_pred_df = transformer.transform(uri_df)
+# fmt: on
 # ------------------------------------------------------------------------------
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ the images, saved, reloaded and checked to predict the same.
     python examples/transfer_learning_elpv.py [--folds 5] [--seed 42] [--fraction 1.0]
         [--feature-layer multiscale] [--image-size 300] [--reg-param 0.05] [--json out.json]
 """
+
 import argparse
 import json
 import os
@@ -65,7 +66,9 @@ def cross_validated(name, features, folds, lr, evaluator, results):
     results[name] = round(evaluator.evaluate(predictions), 4)
     results[name + "_folds"] = per_fold
     results[name + "_seconds"] = round(time.time() - start, 1)
-    print(f"{name}: accuracy {results[name]} over {folds} folds {per_fold} ({results[name + '_seconds']} s)", flush=True)
+    print(
+        f"{name}: accuracy {results[name]} over {folds} folds {per_fold} ({results[name + '_seconds']} s)", flush=True
+    )
 
 
 def main(argv=None):
@@ -81,21 +84,34 @@ def main(argv=None):
 
     spark = sparkdl.session()
     # A fold per image from a hash of its path: the same folds whatever the partitioning.
-    data = (elpv_frame(spark, args.fraction, args.seed)
-            .withColumn("fold", F.abs(F.xxhash64("image.origin", F.lit(args.seed))) % args.folds)
-            .repartition(8).cache())
+    data = (
+        elpv_frame(spark, args.fraction, args.seed)
+        .withColumn("fold", F.abs(F.xxhash64("image.origin", F.lit(args.seed))) % args.folds)
+        .repartition(8)
+        .cache()
+    )
     evaluator = MulticlassClassificationEvaluator(metricName="accuracy")
-    results = {"images": data.count(), "folds": args.folds, "feature_layer": args.feature_layer,
-               "image_size": args.image_size, "reg_param": args.reg_param,
-               "majority_class": data.filter("label = 0").count() / max(1, data.count())}
+    results = {
+        "images": data.count(),
+        "folds": args.folds,
+        "feature_layer": args.feature_layer,
+        "image_size": args.image_size,
+        "reg_param": args.reg_param,
+        "majority_class": data.filter("label = 0").count() / max(1, data.count()),
+    }
 
     def lr():
         return LogisticRegression(maxIter=300, regParam=args.reg_param, elasticNetParam=0.0, standardization=True)
 
     def featurizer(**kw):
-        return sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="features", modelName="MobileNetV2",
-                                           featureLayer=args.feature_layer,
-                                           imageSize=[args.image_size, args.image_size], **kw)
+        return sparkdl.DeepImageFeaturizer(
+            inputCol="image",
+            outputCol="features",
+            modelName="MobileNetV2",
+            featureLayer=args.feature_layer,
+            imageSize=[args.image_size, args.image_size],
+            **kw,
+        )
 
     def evaluate(name, stage):
         features = stage.transform(data).select("fold", "label", "features").cache()
@@ -116,12 +132,20 @@ def main(argv=None):
         b = reloaded.transform(test).select("image.origin", "prediction").orderBy("origin").collect()
         results["reloaded_same_predictions"] = a == b
 
-        pixels = sparkdl.TFImageTransformer(inputCol="image", outputCol="features", graph=pixels_graph(32),
-                                            inputTensor="pixels:0", outputTensor="flat:0", channelOrder="L",
-                                            scale=1 / 255.0, outputMode="vector")
+        pixels = sparkdl.TFImageTransformer(
+            inputCol="image",
+            outputCol="features",
+            graph=pixels_graph(32),
+            inputTensor="pixels:0",
+            outputTensor="flat:0",
+            channelOrder="L",
+            scale=1 / 255.0,
+            outputMode="vector",
+        )
         evaluate("raw_pixels", pixels)
 
         from sparkdl.datasets.elpv import random_mobilenet_weights
+
         weights = random_mobilenet_weights(os.path.join(tmp, "random.pth"), args.seed)
         evaluate("random_mobilenet_v2", featurizer(weightsPath=weights))
 

@@ -9,6 +9,7 @@ model is the whole Pipeline([DeepImageFeaturizer, LogisticRegression]), refitted
 
     python examples/tuning_elpv.py [--fraction 1.0] [--folds 3] [--master local[*]] [--json out.json]
 """
+
 import argparse
 import json
 import sys
@@ -41,14 +42,21 @@ def main(argv=None):
 
     featurizer = sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="features", modelName="MobileNetV2")
     lr = LogisticRegression(labelCol="y", maxIter=300, standardization=True)
-    grid = (ParamGridBuilder()
-            .addGrid(featurizer.featureLayer, ["pool", "multiscale"])
-            .addGrid(featurizer.imageSize, [[224, 224], [300, 300]])
-            .addGrid(lr.regParam, [0.01, 0.05])
-            .build())
+    grid = (
+        ParamGridBuilder()
+        .addGrid(featurizer.featureLayer, ["pool", "multiscale"])
+        .addGrid(featurizer.imageSize, [[224, 224], [300, 300]])
+        .addGrid(lr.regParam, [0.01, 0.05])
+        .build()
+    )
     evaluator = MulticlassClassificationEvaluator(labelCol="y", metricName="accuracy")
-    cv = sparkdl.tuning.CrossValidator(estimator=Pipeline(stages=[featurizer, lr]), estimatorParamMaps=grid,
-                                       evaluator=evaluator, numFolds=args.folds, seed=args.seed)
+    cv = sparkdl.tuning.CrossValidator(
+        estimator=Pipeline(stages=[featurizer, lr]),
+        estimatorParamMaps=grid,
+        evaluator=evaluator,
+        numFolds=args.folds,
+        seed=args.seed,
+    )
 
     counter = spark.sparkContext._jvm.org.sparkdl.arrow.NativeBatches
     rows_before, start = counter.rowsProcessed(), time.perf_counter()
@@ -60,19 +68,33 @@ def main(argv=None):
         return {p.name: v for p, v in m.items()}
 
     table = sorted(zip(model.avgMetrics, model.stdMetrics, grid), key=lambda t: -t[0])
-    print(f"{n} images, {args.folds}-fold cross-validation, {len(grid)} maps, {seconds:.0f} s, "
-          f"{passes:.1f} featurization passes")
+    print(
+        f"{n} images, {args.folds}-fold cross-validation, {len(grid)} maps, {seconds:.0f} s, "
+        f"{passes:.1f} featurization passes"
+    )
     for mean, std, m in table:
         d = describe(m)
-        print(f"  accuracy {mean:.4f} +- {std:.4f}  featureLayer={d['featureLayer']:10} "
-              f"imageSize={d['imageSize'][0]}  regParam={d['regParam']}")
+        print(
+            f"  accuracy {mean:.4f} +- {std:.4f}  featureLayer={d['featureLayer']:10} "
+            f"imageSize={d['imageSize'][0]}  regParam={d['regParam']}"
+        )
     best_featurizer, best_lr = model.bestModel.stages
-    best = {"featureLayer": best_featurizer.getOrDefault("featureLayer"),
-            "imageSize": best_featurizer.getOrDefault("imageSize")[0], "regParam": best_lr.getRegParam()}
+    best = {
+        "featureLayer": best_featurizer.getOrDefault("featureLayer"),
+        "imageSize": best_featurizer.getOrDefault("imageSize")[0],
+        "regParam": best_lr.getRegParam(),
+    }
     print(f"best: {best}, cross-validated accuracy {max(model.avgMetrics):.4f}")
-    results = {"images": n, "folds": args.folds, "maps": len(grid), "seconds": round(seconds, 1),
-               "featurization_passes": passes, "best": best, "best_accuracy": max(model.avgMetrics),
-               "table": [{"accuracy": mean, "std": std, **describe(m)} for mean, std, m in table]}
+    results = {
+        "images": n,
+        "folds": args.folds,
+        "maps": len(grid),
+        "seconds": round(seconds, 1),
+        "featurization_passes": passes,
+        "best": best,
+        "best_accuracy": max(model.avgMetrics),
+        "table": [{"accuracy": mean, "std": std, **describe(m)} for mean, std, m in table],
+    }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -41,32 +41,69 @@ class StandaloneCluster:
 
     def _env(self) -> dict:
         env = dict(os.environ)
-        env.update({"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOG_DIR": os.path.join(self.root, "logs"),
-                    "SPARK_WORKER_DIR": os.path.join(self.root, "work"), "PYSPARK_PYTHON": sys.executable,
-                    "SPARK_NO_DAEMONIZE": "1"})
+        env.update(
+            {
+                "SPARK_LOCAL_IP": "127.0.0.1",
+                "SPARK_LOG_DIR": os.path.join(self.root, "logs"),
+                "SPARK_WORKER_DIR": os.path.join(self.root, "work"),
+                "PYSPARK_PYTHON": sys.executable,
+                "SPARK_NO_DAEMONIZE": "1",
+            }
+        )
         return env
 
     def _spawn(self, name: str, args: List[str]) -> subprocess.Popen:
         log = open(os.path.join(self.root, f"{name}.log"), "w")
-        p = subprocess.Popen([spark_class()] + args, stdout=log, stderr=subprocess.STDOUT, env=self._env(),
-                             start_new_session=True, cwd=self.root)
+        p = subprocess.Popen(
+            [spark_class()] + args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self._env(),
+            start_new_session=True,
+            cwd=self.root,
+        )
         self.procs.append(p)
         return p
 
     def start(self) -> "StandaloneCluster":
         os.makedirs(os.path.join(self.root, "work"), exist_ok=True)
-        self._spawn("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                               "--port", str(self.port), "--webui-port", str(self.ui_port)])
+        self._spawn(
+            "master",
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--webui-port",
+                str(self.ui_port),
+            ],
+        )
         for i in range(self.workers):
-            w = self._spawn(f"worker{i}", ["org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                                           "--cores", "1", "--memory", self.worker_memory, "--webui-port", "0",
-                                           "--work-dir", os.path.join(self.root, "work", f"w{i}"), self.url])
+            w = self._spawn(
+                f"worker{i}",
+                [
+                    "org.apache.spark.deploy.worker.Worker",
+                    "--host",
+                    "127.0.0.1",
+                    "--cores",
+                    "1",
+                    "--memory",
+                    self.worker_memory,
+                    "--webui-port",
+                    "0",
+                    "--work-dir",
+                    os.path.join(self.root, "work", f"w{i}"),
+                    self.url,
+                ],
+            )
             self.worker_pids.append(w.pid)
         deadline = time.monotonic() + STARTUP_DEADLINE_S
         while self.alive_workers() < self.workers:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
-                logs = "".join(open(os.path.join(self.root, f)).read()[-2000:] for f in os.listdir(self.root)
-                               if f.endswith(".log"))
+                logs = "".join(
+                    open(os.path.join(self.root, f)).read()[-2000:] for f in os.listdir(self.root) if f.endswith(".log")
+                )
                 self.stop()
                 raise RuntimeError(f"the standalone cluster did not start:\n{logs}")
             time.sleep(0.5)
@@ -119,6 +156,11 @@ class StandaloneCluster:
 
 
 # Spark confs of an application on the cluster: one 1-core executor per worker.
-CLUSTER_APP_CONF = {"spark.executor.cores": "1", "spark.executor.memory": "1500m", "spark.cores.max": "2",
-                    "spark.pyspark.python": sys.executable, "spark.driver.host": "127.0.0.1",
-                    "spark.driver.bindAddress": "127.0.0.1"}
+CLUSTER_APP_CONF = {
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "1500m",
+    "spark.cores.max": "2",
+    "spark.pyspark.python": sys.executable,
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}

@@ -29,9 +29,10 @@ def graph(scale):
 
 
 def main(scratch):
-    import sparkdl
     from pyspark.sql import functions as F
     from pyspark.sql.types import IntegerType
+
+    import sparkdl
 
     gate_dir = os.path.join(scratch, "arrived")
     os.makedirs(gate_dir, exist_ok=True)
@@ -49,20 +50,32 @@ def main(scratch):
     spark = sparkdl.session(master=f"local[{WAVE}]", conf={"spark.ui.enabled": "false"})
     n = 4000
     gate = F.udf(arrive, IntegerType())
-    df = (spark.range(0, n, 1, 2 * WAVE)
-          .select("id", F.array(*[(F.col("id") + k).cast("float") for k in range(4)]).alias("x"))
-          .withColumn("seen", gate(F.spark_partition_id())))
+    df = (
+        spark.range(0, n, 1, 2 * WAVE)
+        .select("id", F.array(*[(F.col("id") + k).cast("float") for k in range(4)]).alias("x"))
+        .withColumn("seen", gate(F.spark_partition_id()))
+    )
     a = sparkdl.TFTransformer(graph=graph(2.0), inputMapping={"x": "x:0"}, outputMapping={"y:0": "a"}, batchSize=7)
     b = sparkdl.TFTransformer(graph=graph(-3.0), inputMapping={"x": "x:0"}, outputMapping={"y:0": "b"}, batchSize=5)
     rows = b.transform(a.transform(df)).select("id", "seen", "a", "b").collect()
     wrong = 0
     for r in rows:
         x = [r.id + k for k in range(4)]
-        if r.a is None or r.b is None or not (np.allclose(r.a, [v * 2.0 for v in x], rtol=1e-6)
-                                              and np.allclose(r.b, [v * -3.0 for v in x], rtol=1e-6)):
+        if (
+            r.a is None
+            or r.b is None
+            or not (
+                np.allclose(r.a, [v * 2.0 for v in x], rtol=1e-6) and np.allclose(r.b, [v * -3.0 for v in x], rtol=1e-6)
+            )
+        ):
             wrong += 1
-    print("RESULT " + json.dumps({"tasks_at_once": min(r.seen for r in rows), "rows": len(rows),
-                                  "rows_expected": n, "wrong": wrong}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {"tasks_at_once": min(r.seen for r in rows), "rows": len(rows), "rows_expected": n, "wrong": wrong}
+        ),
+        flush=True,
+    )
     spark.stop()
 
 

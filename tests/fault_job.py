@@ -22,7 +22,6 @@ from PIL import Image
 def main(master, cluster_root, scratch):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from cluster import CLUSTER_APP_CONF
-
     from pyspark.sql import functions as F
     from pyspark.sql.types import StringType
 
@@ -48,8 +47,9 @@ def main(master, cluster_root, scratch):
         hold = F.udf(lambda p, part: gate(p, wait and part >= 2), StringType())
         files = sparkdl.readImageFiles(images, numPartitions=24)
         gated = files.withColumn("path", hold(F.col("origin"), F.spark_partition_id()))
-        f = sparkdl.DeepImageFeaturizer(inputCol="path", outputCol="features", modelName="MobileNetV2",
-                                        imageSize=[96, 96], batchSize=4)
+        f = sparkdl.DeepImageFeaturizer(
+            inputCol="path", outputCol="features", modelName="MobileNetV2", imageSize=[96, 96], batchSize=4
+        )
         f.transform(gated).select("origin", "features", "features_error").write.mode("overwrite").parquet(out)
 
     job(os.path.join(scratch, "clean"), wait=False)
@@ -59,8 +59,14 @@ def main(master, cluster_root, scratch):
     def killer():
         tracker = spark.sparkContext.statusTracker()
         while not killed:
-            done = sum((tracker.getStageInfo(s).numCompletedTasks for s in tracker.getActiveStageIds()
-                        if tracker.getStageInfo(s) is not None), 0)
+            done = sum(
+                (
+                    tracker.getStageInfo(s).numCompletedTasks
+                    for s in tracker.getActiveStageIds()
+                    if tracker.getStageInfo(s) is not None
+                ),
+                0,
+            )
             if done >= 1:
                 from cluster import StandaloneCluster
 
@@ -78,17 +84,34 @@ def main(master, cluster_root, scratch):
     t.start()
     job(os.path.join(scratch, "faulty"), wait=True)
     t.join(5)
-    read = lambda p: {r.origin: (None if r.features is None else r.features.toArray().tolist(), r.features_error)
-                      for r in spark.read.parquet(p).collect()}
+
+    def read(p):
+        return {
+            r.origin: (None if r.features is None else r.features.toArray().tolist(), r.features_error)
+            for r in spark.read.parquet(p).collect()
+        }
+
     clean, faulty = read(os.path.join(scratch, "clean")), read(os.path.join(scratch, "faulty"))
     n_clean = spark.read.parquet(os.path.join(scratch, "clean")).count()
     n_faulty = spark.read.parquet(os.path.join(scratch, "faulty")).count()
     same = clean.keys() == faulty.keys() and all(
         (clean[k][0] is None and faulty[k][0] is None) or np.allclose(clean[k][0], faulty[k][0], atol=1e-6)
-        for k in clean)
-    print("RESULT " + json.dumps({"killed": killed, "rows_clean": n_clean, "rows_faulty": n_faulty,
-                                  "files": len(clean), "identical": bool(same),
-                                  "nulls": sum(v[0] is None for v in faulty.values())}), flush=True)
+        for k in clean
+    )
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "killed": killed,
+                "rows_clean": n_clean,
+                "rows_faulty": n_faulty,
+                "files": len(clean),
+                "identical": bool(same),
+                "nulls": sum(v[0] is None for v in faulty.values()),
+            }
+        ),
+        flush=True,
+    )
     spark.stop()
 
 

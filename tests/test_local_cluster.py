@@ -7,8 +7,6 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 JOB = textwrap.dedent("""
@@ -38,8 +36,9 @@ def test_read_images_on_separate_executor_jvms(tmp_path):
     data = tmp_path / "images"
     data.mkdir()
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, str(script), str(data)], capture_output=True, text=True,
-                          timeout=600, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(data)], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT
+    )
     result = [line for line in proc.stdout.splitlines() if line.startswith("RESULT")]
     assert proc.returncode == 0 and result, proc.stdout[-3000:] + proc.stderr[-5000:]
     _, executors, n, heights_ok, n_bad, reason = result[0].split(" ", 5)
@@ -51,8 +50,8 @@ def test_read_images_on_separate_executor_jvms(tmp_path):
 
 def test_the_command_line_runs_the_same_job_on_a_cluster_master(tmp_path):
     """`sparkdl predict --master local-cluster[...]`: executor JVMs run the pretrained model."""
-    from PIL import Image
     import numpy as np
+    from PIL import Image
 
     images = tmp_path / "images"
     images.mkdir()
@@ -61,13 +60,35 @@ def test_the_command_line_runs_the_same_job_on_a_cluster_master(tmp_path):
         Image.fromarray(rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)).save(images / f"p{i}.png")
     out = tmp_path / "predictions.jsonl"
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "predict", "--pretrained", "MobileNetV2",
-                           "--images", str(images), "--output", str(out), "--quiet",
-                           "--master", "local-cluster[2,1,1024]", "--conf", "spark.executor.memory=1g",
-                           "--conf", "spark.default.parallelism=4"],
-                          capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkdl.cli",
+            "predict",
+            "--pretrained",
+            "MobileNetV2",
+            "--images",
+            str(images),
+            "--output",
+            str(out),
+            "--quiet",
+            "--master",
+            "local-cluster[2,1,1024]",
+            "--conf",
+            "spark.executor.memory=1g",
+            "--conf",
+            "spark.default.parallelism=4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+        cwd=ROOT,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     import glob
     import json
+
     rows = [json.loads(line) for f in glob.glob(str(out / "*.json")) for line in open(f)]
     assert len(rows) == 6 and all(r["prediction"] and len(r["top"]) == 5 for r in rows)

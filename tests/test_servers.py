@@ -75,8 +75,12 @@ SAVE_STAGE = textwrap.dedent("""
 def saved_model(pictures, tmp_path_factory):
     """A saved sparkdl stage for `--model means=PATH` (saved by its own Spark application)."""
     path = str(tmp_path_factory.mktemp("server_model") / "means")
-    proc = subprocess.run([sys.executable, "-c", SAVE_STAGE, str(pictures / "means.pb"), path],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", SAVE_STAGE, str(pictures / "means.pb"), path],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return path
 
@@ -85,9 +89,25 @@ def _start(kind: str, saved_model: str, tmp_path_factory):
     port = _free_port()
     state = tmp_path_factory.mktemp(f"{kind}_state")
     log = open(state / "server.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "sparkdl.cli", f"serve-{kind}", "--port", str(port),
-                             "--state-dir", str(state), "--master", "local[2]", "--model", f"means={saved_model}"],
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sparkdl.cli",
+            f"serve-{kind}",
+            "--port",
+            str(port),
+            "--state-dir",
+            str(state),
+            "--master",
+            "local[2]",
+            "--model",
+            f"means={saved_model}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + STARTUP_DEADLINE_S
     while not _listening(port):
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -139,10 +159,27 @@ def beeline(port: int, sql: str):
     import pyspark
 
     jars = os.path.join(os.path.dirname(pyspark.__file__), "jars", "*")
-    proc = subprocess.run(["java", "-cp", jars, "org.apache.hive.beeline.BeeLine",
-                           "-u", f"jdbc:hive2://127.0.0.1:{port}/default", "-n", "sparkdl",
-                           "--outputformat=csv2", "--silent=true", "--showHeader=true", "-e", sql],
-                          capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [
+            "java",
+            "-cp",
+            jars,
+            "org.apache.hive.beeline.BeeLine",
+            "-u",
+            f"jdbc:hive2://127.0.0.1:{port}/default",
+            "-n",
+            "sparkdl",
+            "--outputformat=csv2",
+            "--silent=true",
+            "--showHeader=true",
+            "-e",
+            sql,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
     # Beeline echoes its prompt before the first line of output.
     lines = [re.sub(r"^\d+: jdbc:hive2://[^>]*> ?", "", ln) for ln in proc.stdout.splitlines()]
     lines = [ln for ln in lines if ln and not ln.startswith(("SLF4J", "WARN"))]
@@ -151,15 +188,21 @@ def beeline(port: int, sql: str):
 
 def test_jdbc_clients_get_predictions_and_the_server_survives_bad_queries(thrift_server, pictures):
     photos = pictures / "photos"
-    code, rows, out = beeline(thrift_server, "SELECT path, sparkdl_predict(content, 'MobileNetV2', 1)[0].description "
-                                             f"AS top1 FROM binaryFile.`{photos}` WHERE path LIKE '%coffee.png'")
+    code, rows, out = beeline(
+        thrift_server,
+        "SELECT path, sparkdl_predict(content, 'MobileNetV2', 1)[0].description "
+        f"AS top1 FROM binaryFile.`{photos}` WHERE path LIKE '%coffee.png'",
+    )
     assert code == 0, out[-3000:]
     assert rows[0] == "path,top1" and rows[1].endswith("coffee.png,espresso"), rows
 
     # Bad input: a file that is not an image gives null; a wrong type fails with a message naming
     # the function; an unknown model lists the names; the server goes on serving.
-    code, rows, out = beeline(thrift_server, "SELECT sparkdl_predict(content, 'MobileNetV2') IS NULL AS bad "
-                                             f"FROM binaryFile.`{photos}` WHERE path LIKE '%notes.jpg'")
+    code, rows, out = beeline(
+        thrift_server,
+        "SELECT sparkdl_predict(content, 'MobileNetV2') IS NULL AS bad "
+        f"FROM binaryFile.`{photos}` WHERE path LIKE '%notes.jpg'",
+    )
     assert code == 0 and rows[1:] == ["true"], out[-3000:]
     code, _, out = beeline(thrift_server, f"SELECT sparkdl_predict(length, 'MobileNetV2') FROM binaryFile.`{photos}`")
     assert code != 0 and "sparkdl_predict: the first argument (input) is bigint" in out, out[-3000:]
@@ -167,8 +210,11 @@ def test_jdbc_clients_get_predictions_and_the_server_survives_bad_queries(thrift
     assert code != 0 and "'AlexNet', which is not a named model" in out and "MobileNetV2" in out, out[-3000:]
 
     # The user's saved model, named on the server's command line, and the image table function.
-    code, rows, out = beeline(thrift_server, "SELECT count(*) AS n, min(size(m)) AS k FROM (SELECT means(image) "
-                                             f"AS m FROM sparkdl_read_images('{photos}', false, -1, true))")
+    code, rows, out = beeline(
+        thrift_server,
+        "SELECT count(*) AS n, min(size(m)) AS k FROM (SELECT means(image) "
+        f"AS m FROM sparkdl_read_images('{photos}', false, -1, true))",
+    )
     assert code == 0 and rows[1:] == ["13,3"], out[-3000:]
 
 
@@ -237,9 +283,19 @@ def test_connect_clients_use_sql_functions_and_the_python_api(connect_server, pi
     script = tmp_path / "client.py"
     script.write_text(CONNECT_CLIENT)
     # A separate process: a Spark Connect client must not share this process's py4j session.
-    proc = subprocess.run([sys.executable, str(script), f"sc://127.0.0.1:{connect_server}", photos,
-                           str(pictures / "means.pb"), str(tmp_path / "pipeline")],
-                          capture_output=True, text=True, timeout=1200)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            f"sc://127.0.0.1:{connect_server}",
+            photos,
+            str(pictures / "means.pb"),
+            str(tmp_path / "pipeline"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
     assert proc.returncode == 0, proc.stderr[-4000:]
     out = json.loads(proc.stdout.split("RESULT ")[-1])
     assert out["sql_top1"] == ["espresso"]

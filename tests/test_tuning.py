@@ -6,22 +6,25 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def run_job(master, scratch):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "tuning_job.py"), master, str(scratch)],
-                          capture_output=True, text=True, timeout=1800, env=env)
+    proc = subprocess.run(
+        [sys.executable, os.path.join(HERE, "tuning_job.py"), master, str(scratch)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-6000:]
     return json.loads(proc.stdout.split("RESULT ")[-1])
 
 
 def check(out, local):
     assert out["accuracy_one_hot"] >= 0.9
-    assert out["accuracy_label"] >= 0.9 and out["accuracy_vec"] >= 0.9   # class indices, sparse vectors
+    assert out["accuracy_label"] >= 0.9 and out["accuracy_vec"] >= 0.9  # class indices, sparse vectors
     assert out["reloaded_same"] is True
     # The failing trial names its map; the maps before it came back, under their own indices.
     assert out["fit_multiple_first"] == [0]
@@ -29,7 +32,7 @@ def check(out, local):
     assert out["fit_multiple_indices"] == [0, 1]
     # A fitted model comes back under its own map's index: 0 epochs is the starting model itself.
     assert out["epochs0_is_initial"] <= 1e-6 and out["epochs40_accuracy"] == 1.0
-    assert out["same_seed_max_diff"] == 0.0   # the seed makes training repeatable, shuffling included
+    assert out["same_seed_max_diff"] == 0.0  # the seed makes training repeatable, shuffling included
     # On folds of 4 red and 4 blue pictures, every trial learns its training rows, and
     # CrossValidator's metrics are those of each fold's own models on that fold's validation rows.
     assert out["keras_cv_train_accuracy"] == [1.0, 1.0, 1.0, 1.0]
@@ -57,9 +60,21 @@ def test_tuning_on_a_standalone_cluster(standalone_cluster, tmp_path):
 def test_the_originals_tuning_example_runs(tmp_path):
     root = os.path.dirname(HERE)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, os.path.join(root, "examples", "keras_image_file_estimator.py"),
-                           "--fraction", "0.03", "--master", "local[2]"],
-                          capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(root, "examples", "keras_image_file_estimator.py"),
+            "--fraction",
+            "0.03",
+            "--master",
+            "local[2]",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert "area under ROC per fit params:" in proc.stdout and "best: {" in proc.stdout, proc.stdout[-2000:]
 
@@ -69,9 +84,25 @@ def test_the_elpv_tuning_recipe_runs(tmp_path):
     root = os.path.dirname(HERE)
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     out_json = tmp_path / "out.json"
-    proc = subprocess.run([sys.executable, os.path.join(root, "examples", "tuning_elpv.py"), "--fraction", "0.04", "--folds", "2",
-                           "--master", "local[2]", "--json", str(out_json)],
-                          capture_output=True, text=True, timeout=1800, env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(root, "examples", "tuning_elpv.py"),
+            "--fraction",
+            "0.04",
+            "--folds",
+            "2",
+            "--master",
+            "local[2]",
+            "--json",
+            str(out_json),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=env,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     out = json.loads(out_json.read_text())
     assert out["maps"] == 8 and len(out["table"]) == 8

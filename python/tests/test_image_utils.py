@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 from pyspark.sql import SparkSession
 from pyspark.sql.types import IntegerType, StructField, StructType
+from sparkdl_testkit import MASTER, SPARK_CONF
 
 import sparkdl
 from sparkdl.image import imageIO
@@ -27,8 +28,6 @@ from sparkdl.image.imageIO import (
     imageTypeByOrdinal,
     ocvTypes,
 )
-
-from sparkdl_testkit import MASTER, SPARK_CONF
 
 
 @pytest.fixture(scope="module")
@@ -165,7 +164,10 @@ def test_struct_from_dict_and_spark_row(plain_spark):
 @pytest.mark.parametrize(
     "bad, message",
     [
-        (np.zeros((2, 3, 5), np.uint8), r"expected an array of shape \(height, width\) or \(height, width, 1\|3\|4\), got shape \(2, 3, 5\)"),
+        (
+            np.zeros((2, 3, 5), np.uint8),
+            r"expected an array of shape \(height, width\) or \(height, width, 1\|3\|4\), got shape \(2, 3, 5\)",
+        ),
         (np.zeros((2, 3, 2), np.uint8), r"got shape \(2, 3, 2\)"),
         (np.zeros((2,), np.uint8), r"got shape \(2,\)"),
         (np.zeros((1, 2, 3, 3), np.uint8), r"got shape \(1, 2, 3, 3\)"),
@@ -198,8 +200,14 @@ def test_struct_to_array_errors():
 
 def test_struct_to_array_other_depths():
     arr = np.array([[[1, 2], [3, 65535]]], dtype=np.uint16)  # CV_16UC2
-    row = {"origin": "", "height": 1, "width": 2, "nChannels": 2,
-           "mode": ocvTypes["CV_16UC2"], "data": arr.astype("<u2").tobytes()}
+    row = {
+        "origin": "",
+        "height": 1,
+        "width": 2,
+        "nChannels": 2,
+        "mode": ocvTypes["CV_16UC2"],
+        "data": arr.astype("<u2").tobytes(),
+    }
     np.testing.assert_array_equal(imageStructToArray(row), arr)
 
 
@@ -280,9 +288,7 @@ def test_pil_errors():
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "size", [(0, 3), (3,), (1, 2, 3), "ab", 5, (2.0, 3), (-1, 4), (True, 4), None]
-)
+@pytest.mark.parametrize("size", [(0, 3), (3,), (1, 2, 3), "ab", 5, (2.0, 3), (-1, 4), (True, 4), None])
 def test_resize_udf_validates_size(size):
     with pytest.raises(ValueError, match=r"size must be a pair \(height, width\) of positive integers"):
         createResizeImageUDF(size)
@@ -352,8 +358,7 @@ def test_files_to_df(plain_spark, image_dir, tmp_path):
         (tmp_path / p).write_bytes(p.encode())
     nested = filesToDF(plain_spark.sparkContext, str(tmp_path), numPartitions=2)
     assert nested.rdd.getNumPartitions() == 2
-    assert sorted(bytes(r.fileData).decode() for r in nested.collect()) == [
-        "a/b/three.bin", "a/two.bin", "one.bin"]
+    assert sorted(bytes(r.fileData).decode() for r in nested.collect()) == ["a/b/three.bin", "a/two.bin", "one.bin"]
 
 
 def test_files_to_df_errors(plain_spark, image_dir):
@@ -373,7 +378,9 @@ def test_files_to_df_errors(plain_spark, image_dir):
 def _run_python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -412,9 +419,19 @@ def test_import_does_not_load_tensorflow():
 
 def test_public_api():
     expected = {
-        "session", "jar_path", "tensorflow_version", "readImages", "readImageFiles",
-        "filesToDF", "imageSchema", "imageStructToArray", "imageArrayToStruct",
-        "imageStructToPIL", "PIL_to_imageStruct", "createResizeImageUDF", "__version__",
+        "session",
+        "jar_path",
+        "tensorflow_version",
+        "readImages",
+        "readImageFiles",
+        "filesToDF",
+        "imageSchema",
+        "imageStructToArray",
+        "imageArrayToStruct",
+        "imageStructToPIL",
+        "PIL_to_imageStruct",
+        "createResizeImageUDF",
+        "__version__",
     }
     assert expected <= set(sparkdl.__all__)
     assert expected <= set(dir(sparkdl))

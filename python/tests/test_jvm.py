@@ -9,7 +9,6 @@ import pytest
 
 from sparkdl import _jvm
 
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(_jvm.__file__))))
 
 
@@ -56,7 +55,13 @@ def test_jar_path_lookup_order(no_jars, monkeypatch):
 
 def test_jar_path_picks_the_jar_of_the_installed_spark_minor(no_jars, monkeypatch):
     jars = {minor: _touch(_jvm._BUNDLED_JARS / f"sparkdl-spark{minor}_2.13.jar") for minor in _jvm.SUPPORTED_SPARK}
-    for version, minor in [("4.0.5", "4.0"), ("4.1.0", "4.1"), ("4.2.1", "4.2"), ("4.3.0", "4.3"), ("4.3.1.dev0", "4.3")]:
+    for version, minor in [
+        ("4.0.5", "4.0"),
+        ("4.1.0", "4.1"),
+        ("4.2.1", "4.2"),
+        ("4.3.0", "4.3"),
+        ("4.3.1.dev0", "4.3"),
+    ]:
         monkeypatch.setattr(_jvm, "_pyspark_version", lambda v=version: v)
         assert _jvm.jar_path() == str(jars[minor])
         assert _jvm.jar_path(version) == str(jars[minor])

@@ -6,20 +6,19 @@ import os
 import runpy
 import shutil
 import sys
-
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
-from PIL import Image
-
-from sparkdl import KerasImageFileTransformer, KerasTransformer, TFTransformer
-
 import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
-import keras
+from PIL import Image
 
 # Spark's Python workers cannot import this test module: ship its functions by value.
 from pyspark import cloudpickle  # noqa: E402
+
+from sparkdl import KerasImageFileTransformer, KerasTransformer, TFTransformer
+
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -60,6 +59,7 @@ def small_image_model_file(path):
 def load12(uri):
     """A module-level loader (pickled by reference); returns (12, 12, 3) in [0, 1]."""
     from PIL import Image as _Image
+
     return np.asarray(_Image.open(uri).convert("RGB").resize((12, 12)), dtype=np.float32) / 255.0
 
 
@@ -72,8 +72,7 @@ def test_keras_transformer_equals_model_predict(spark, tmp_path, suffix):
     df = spark.createDataFrame(rows, "id long, tag string, x array<float>").repartition(3)
     expected = model.predict(xs, verbose=0)
     for batch in (1, 7, 64):
-        t = KerasTransformer(inputCol="x", outputCol="y", modelFile=str(tmp_path / f"dense{suffix}"),
-                             batchSize=batch)
+        t = KerasTransformer(inputCol="x", outputCol="y", modelFile=str(tmp_path / f"dense{suffix}"), batchSize=batch)
         out = t.transform(df)
         assert out.columns == ["id", "tag", "x", "y", "y_error"]
         got = out.collect()
@@ -97,10 +96,12 @@ def test_keras_transformer_names_a_missing_column(spark, tmp_path):
 
 
 def test_keras_image_file_transformer_rows_and_errors(spark, uri_dir, tmp_path):
-    from pyspark.sql.types import StringType
+
     model = small_image_model_file(str(tmp_path / "img.keras"))
     files = sorted(os.path.join(uri_dir, f) for f in os.listdir(uri_dir))
-    df = spark.createDataFrame([(i, f) for i, f in enumerate(files)] + [(99, None)], "id int, uri string").repartition(2)
+    df = spark.createDataFrame([(i, f) for i, f in enumerate(files)] + [(99, None)], "id int, uri string").repartition(
+        2
+    )
     expected = {f: model(load12(f)[None], training=False).numpy()[0] for f in files if not f.endswith("bad.jpg")}
     for batch in (1, 7, 64):
         calls = spark.sparkContext.accumulator(0)
@@ -109,13 +110,18 @@ def test_keras_image_file_transformer_rows_and_errors(spark, uri_dir, tmp_path):
             calls.add(1)
             return load12(uri)
 
-        t = KerasImageFileTransformer(inputCol="uri", outputCol="p", modelFile=str(tmp_path / "img.keras"),
-                                      imageLoader=counting_loader, batchSize=batch)
+        t = KerasImageFileTransformer(
+            inputCol="uri",
+            outputCol="p",
+            modelFile=str(tmp_path / "img.keras"),
+            imageLoader=counting_loader,
+            batchSize=batch,
+        )
         out = t.transform(df)
         assert out.columns == ["id", "uri", "p", "p_error"]
         got = out.collect()
         assert len(got) == 9
-        assert calls.value == 8          # once per non-null URI: the loader runs once per row
+        assert calls.value == 8  # once per non-null URI: the loader runs once per row
         for r in got:
             if r.uri in expected:
                 assert r.p_error is None
@@ -125,30 +131,43 @@ def test_keras_image_file_transformer_rows_and_errors(spark, uri_dir, tmp_path):
             else:
                 assert r.p is None and "imageLoader failed on" in r.p_error and "bad.jpg" in r.p_error
     # A loader returning the wrong shape is a row error naming both shapes.
-    wrong = KerasImageFileTransformer(inputCol="uri", outputCol="p", modelFile=str(tmp_path / "img.keras"),
-                                      imageLoader=lambda u: np.zeros((10, 10, 3)), outputMode="array")
+    wrong = KerasImageFileTransformer(
+        inputCol="uri",
+        outputCol="p",
+        modelFile=str(tmp_path / "img.keras"),
+        imageLoader=lambda u: np.zeros((10, 10, 3)),
+        outputMode="array",
+    )
     r = wrong.transform(spark.createDataFrame([(files[0],)], "uri string")).first()
     assert r.p is None and "(10, 10, 3)" in r.p_error and "(12, 12, 3)" in r.p_error
     with pytest.raises(ValueError, match="inputCol: column 'id' is int"):
-        KerasImageFileTransformer(inputCol="id", outputCol="p", modelFile=str(tmp_path / "img.keras"),
-                                  imageLoader=load12).transform(df)
+        KerasImageFileTransformer(
+            inputCol="id", outputCol="p", modelFile=str(tmp_path / "img.keras"), imageLoader=load12
+        ).transform(df)
 
 
 def test_pipeline_with_keras_and_tf_stages_saves_and_loads_without_the_model_file(spark, uri_dir, tmp_path):
     from pyspark.ml import Pipeline, PipelineModel
+
     model_file = str(tmp_path / "copy.keras")
     small_image_model_file(model_file)
     files = sorted(os.path.join(uri_dir, f) for f in os.listdir(uri_dir))
     df = spark.createDataFrame([(f,) for f in files], "uri string")
-    keras_stage = KerasImageFileTransformer(inputCol="uri", outputCol="p", modelFile=model_file,
-                                            imageLoader=lambda u: load12(u) * 2.0 - 1.0, outputMode="array")
+    keras_stage = KerasImageFileTransformer(
+        inputCol="uri",
+        outputCol="p",
+        modelFile=model_file,
+        imageLoader=lambda u: load12(u) * 2.0 - 1.0,
+        outputMode="array",
+    )
     # A JVM stage after it: y = sum of the 5 probabilities (a graph built here).
     g = tf.Graph()
     with g.as_default():
         x = tf.compat.v1.placeholder(tf.float64, [None, 5], name="x")
         tf.reduce_sum(x, axis=1, keepdims=True, name="s")
-    tf_stage = TFTransformer(graph=g.as_graph_def(), inputMapping={"p": "x:0"}, outputMapping={"s:0": "total"},
-                             errorCol="total_error")
+    tf_stage = TFTransformer(
+        graph=g.as_graph_def(), inputMapping={"p": "x:0"}, outputMapping={"s:0": "total"}, errorCol="total_error"
+    )
     fitted = Pipeline(stages=[keras_stage, tf_stage]).fit(df)
     before = [(r.uri, r.p, r.total) for r in fitted.transform(df).orderBy("uri").collect()]
     fitted.write().overwrite().save(str(tmp_path / "pipe"))
@@ -167,6 +186,7 @@ def test_pipeline_of_jvm_stages_loads_in_python(spark, tmp_path):
     """A PipelineModel of only JVM stages is saved by Spark's Scala writer; PySpark maps the
     stage class names back to Python through the `org.sparkdl.transformers` alias package."""
     from pyspark.ml import Pipeline, PipelineModel
+
     g = tf.Graph()
     with g.as_default():
         x = tf.compat.v1.placeholder(tf.float32, [None, 2], name="x")
@@ -198,7 +218,7 @@ def test_tf2_saved_model_through_model_path_with_signature_names(spark, tmp_path
     df = spark.createDataFrame([(i, xs[i].tolist()) for i in range(19)], "id int, x array<float>").repartition(3)
     t = TFTransformer(modelPath=path, inputMapping={"x": "x"}, outputMapping={"scores": "s"}, batchSize=7)
     shutil.copytree(path, str(tmp_path / "moved"))
-    shutil.rmtree(path)                        # the stage holds the model's bytes
+    shutil.rmtree(path)  # the stage holds the model's bytes
     expected = module(tf.constant(xs))["scores"].numpy()
     jvm_tmp = Path(spark._jvm.java.lang.System.getProperty("java.io.tmpdir"))
     unzipped_before = set(jvm_tmp.glob("sparkdl-savedmodel-*"))
@@ -211,6 +231,7 @@ def test_tf2_saved_model_through_model_path_with_signature_names(spark, tmp_path
 
 def test_native_freeze_from_python(spark):
     from sparkdl.transformers import utils
+
     tf1 = tf.compat.v1
     g = tf.Graph()
     with g.as_default():

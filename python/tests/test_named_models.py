@@ -20,13 +20,17 @@ def _pictures():
     import sklearn
 
     sk = os.path.join(os.path.dirname(skimage.__file__), "data")
-    return {"coffee": os.path.join(sk, "coffee.png"), "chelsea": os.path.join(sk, "chelsea.png"),
-            "china": os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg")}
+    return {
+        "coffee": os.path.join(sk, "coffee.png"),
+        "chelsea": os.path.join(sk, "chelsea.png"),
+        "china": os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg"),
+    }
 
 
 @pytest.fixture(scope="module")
 def picture_dir(tmp_path_factory):
     import shutil
+
     d = tmp_path_factory.mktemp("pictures")
     for p in _pictures().values():
         shutil.copy(p, d)
@@ -91,8 +95,9 @@ def test_feature_layers_and_image_size(spark, tmp_path, picture_dir):
     m = describeModel("MobileNetV2")
     assert [(layer["name"], layer["size"]) for layer in m["featureLayers"]] == [("pool", 1280), ("multiscale", 1536)]
     images = sparkdl.readImages(picture_dir)
-    f = DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="multiscale",
-                            imageSize=[300, 300])
+    f = DeepImageFeaturizer(
+        inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="multiscale", imageSize=[300, 300]
+    )
     rows = f.transform(images).orderBy("image.origin").collect()
     assert [len(r.f) for r in rows] == [1536] * 3 and all(r.f_error is None for r in rows)
     f.write().overwrite().save(str(tmp_path / "multiscale"))
@@ -102,7 +107,9 @@ def test_feature_layers_and_image_size(spark, tmp_path, picture_dir):
     for a, b in zip(rows, again):
         np.testing.assert_allclose(a.f.toArray(), b.f.toArray(), rtol=1e-6, atol=1e-6)
     with pytest.raises(Exception, match="featureLayer: MobileNetV2 has no feature layer 'fc'. Valid: pool"):
-        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="fc").transform(images)
+        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", featureLayer="fc").transform(
+            images
+        )
 
 
 def _cpu_has_bf16():
@@ -120,8 +127,9 @@ def test_bf16_precision_keeps_top1_and_features_close_to_float32(spark, pictures
     the test photos the top-1 class is float32's and the features are within a cosine of 0.995
     (measured: 0.999 and above). Persisted, and reachable through the session conf too."""
     f32 = DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array")
-    bf16 = DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array",
-                               precision="bf16")
+    bf16 = DeepImageFeaturizer(
+        inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array", precision="bf16"
+    )
     assert bf16.getPrecision() == "bf16" and f32.getPrecision() == "float32"
     a = {r.name: np.array(r.f) for r in f32.transform(pictures).collect()}
     b = {r.name: np.array(r.f) for r in bf16.transform(pictures).collect()}
@@ -167,15 +175,22 @@ def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_pat
     structs = sparkdl.readImages(str(folder))
     paths = spark.createDataFrame([("file://" + str(folder / f),) for f in sorted(os.listdir(folder))], "origin string")
     featurizer = DeepImageFeaturizer(outputCol="f", modelName="MobileNetV2")
-    full = {os.path.basename(r.image.origin): r.f.toArray() for r in
-            featurizer.setInputCol("image").transform(structs).collect()}
-    scaled = {os.path.basename(r.origin): r.f.toArray() for r in
-              featurizer.setInputCol("origin").transform(paths).collect()}
+    full = {
+        os.path.basename(r.image.origin): r.f.toArray()
+        for r in featurizer.setInputCol("image").transform(structs).collect()
+    }
+    scaled = {
+        os.path.basename(r.origin): r.f.toArray() for r in featurizer.setInputCol("origin").transform(paths).collect()
+    }
     predictor = DeepImagePredictor(outputCol="p", modelName="MobileNetV2")
-    top_full = {os.path.basename(r.image.origin): int(np.argmax(r.p.toArray())) for r in
-                predictor.setInputCol("image").transform(structs).collect()}
-    top_scaled = {os.path.basename(r.origin): int(np.argmax(r.p.toArray())) for r in
-                  predictor.setInputCol("origin").transform(paths).collect()}
+    top_full = {
+        os.path.basename(r.image.origin): int(np.argmax(r.p.toArray()))
+        for r in predictor.setInputCol("image").transform(structs).collect()
+    }
+    top_scaled = {
+        os.path.basename(r.origin): int(np.argmax(r.p.toArray()))
+        for r in predictor.setInputCol("origin").transform(paths).collect()
+    }
     assert set(full) == set(scaled) == {"coffee.jpg", "chelsea.jpg"}
     for name in full:
         a, b = full[name], scaled[name]
@@ -192,13 +207,17 @@ def test_keras_application_models_say_how_to_get_weights_and_run_once_exported(s
     with pytest.raises(Exception, match="python -m sparkdl.models export VGG16"):
         DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="VGG16").transform(images)
     pb = exportModel("InceptionV3", weights="none", out=str(tmp_path / "inception_random.pb"))
-    out = DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="InceptionV3",
-                              weightsPath=pb).transform(images).first()
+    out = (
+        DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="InceptionV3", weightsPath=pb)
+        .transform(images)
+        .first()
+    )
     assert out.f_error is None and len(out.f) == 2048
 
 
 def test_transfer_learning_on_elpv_beats_raw_pixels_and_random_weights(spark, tmp_path):
     import runpy
+
     ns = runpy.run_path(os.path.join(ROOT, "examples", "transfer_learning_elpv.py"))
     results = ns["main"](["--json", str(tmp_path / "results.json")])
     print(results)

@@ -128,6 +128,5 @@ def test_each_finished_task_moves_the_line():
             tracker.stages[7] = (done, 20)
             clock.now += 1
             p.tick()
-    counts = [line.split(": ", 1)[1].split(" images")[0] for line in log.getvalue().splitlines()
-              if "(tasks" in line]
+    counts = [line.split(": ", 1)[1].split(" images")[0] for line in log.getvalue().splitlines() if "(tasks" in line]
     assert counts == [f"{20 * k}/400" for k in range(21)]

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pyspark.sql.functions import col
+from sparkdl_testkit import BAD_FILES, GOOD_FILES, LOSSLESS_FILES
 
 import sparkdl
 from sparkdl.image.imageIO import (
@@ -25,8 +26,6 @@ from sparkdl.image.imageIO import (
     readImageFiles,
     readImages,
 )
-
-from sparkdl_testkit import BAD_FILES, GOOD_FILES, LOSSLESS_FILES
 
 ALL_FILES = GOOD_FILES + BAD_FILES
 CHANNELS = {"rgb.png": 3, "grey.png": 1, "rgba.png": 4, "bgr.bmp": 3, "photo.jpg": 3}
@@ -142,16 +141,16 @@ def test_read_images_matches_spark_image_source(spark, image_dir):
         .where(col("ours.origin").rlike(r"\.(png|bmp)$"))
     )
     spark_images = (
-        spark.read.format("image").option("dropInvalid", True).load(str(image_dir))
+        spark.read.format("image")
+        .option("dropInvalid", True)
+        .load(str(image_dir))
         .select(col("image").alias("theirs"))
         .where(col("theirs.origin").rlike(r"\.(png|bmp)$"))
     )
     joined = ours.join(spark_images, col("ours.origin") == col("theirs.origin")).collect()
     ours_origins = sorted(r.ours.origin for r in ours.collect())
     theirs_origins = sorted(r.theirs.origin for r in spark_images.collect())
-    assert len(joined) == len(LOSSLESS_FILES), (
-        f"origins differ: sparkdl {ours_origins} vs Spark {theirs_origins}"
-    )
+    assert len(joined) == len(LOSSLESS_FILES), f"origins differ: sparkdl {ours_origins} vs Spark {theirs_origins}"
     for row in joined:
         assert row.ours.asDict() == row.theirs.asDict(), _name(row.ours.origin)
 

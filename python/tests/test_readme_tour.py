@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from sparkdl_testkit import MASTER, SPARK_CONF
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -58,13 +57,14 @@ def write_photos(root: Path) -> None:
 
 def test_the_readme_python_tour_runs_as_written(tmp_path):
     code = tour_code()
-    assert "sparkdl.readImages(\"photos/\"" in code and "print(" in code
+    assert 'sparkdl.readImages("photos/"' in code and "print(" in code
     write_photos(tmp_path / "photos")
     (tmp_path / "tour.py").write_text(code)
     (tmp_path / "runner.py").write_text(RUNNER.format(master=MASTER, conf=SPARK_CONF))
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
-    proc = subprocess.run([sys.executable, "runner.py"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "runner.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     out = proc.stdout.strip().splitlines()

@@ -12,16 +12,20 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from sparkdl import TFTransformer
 
-import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
-
-SETTINGS = settings(max_examples=20, deadline=None, derandomize=True, database=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+SETTINGS = settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _png(h: int, w: int, seed: int) -> bytes:
@@ -36,8 +40,8 @@ VALID = [(h, w, _png(h, w, h * 31 + w)) for h, w in [(1, 1), (3, 5), (17, 9), (4
 
 content = st.one_of(
     st.none(),
-    st.binary(max_size=64),                                            # garbage, often empty
-    st.sampled_from(range(len(VALID))),                                # a valid file
+    st.binary(max_size=64),  # garbage, often empty
+    st.sampled_from(range(len(VALID))),  # a valid file
     st.tuples(st.sampled_from(range(len(VALID))), st.integers(1, 60)),  # a valid file cut short
 )
 
@@ -47,13 +51,16 @@ def _bytes_of(c):
         return VALID[c][2]
     if isinstance(c, tuple):
         data = VALID[c[0]][2]
-        return data[:max(0, len(data) - c[1] * len(data) // 61 - 1)]
+        return data[: max(0, len(data) - c[1] * len(data) // 61 - 1)]
     return c
 
 
 @SETTINGS
-@given(rows=st.lists(content, max_size=40), partitions=st.integers(1, 3),
-       max_bytes=st.sampled_from(["1k", "4k", "64k", "1g"]))
+@given(
+    rows=st.lists(content, max_size=40),
+    partitions=st.integers(1, 3),
+    max_bytes=st.sampled_from(["1k", "4k", "64k", "1g"]),
+)
 def test_decode_function_keeps_every_row_whatever_the_batch(spark, rows, partitions, max_bytes):
     data = [(i, _bytes_of(c)) for i, c in enumerate(rows)]
     df = spark.createDataFrame(data, "id int, content binary").repartition(partitions)

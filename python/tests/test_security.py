@@ -1,7 +1,6 @@
 """Nothing runs code from a file implicitly: Keras' safe_mode stays on, weight files are read by
 restricted unpicklers, and the servers listen on 127.0.0.1 unless told otherwise."""
 
-import argparse
 import os
 import pickle
 
@@ -15,7 +14,7 @@ def test_a_keras_model_with_a_lambda_layer_is_refused_not_run(tmp_path):
 
     marker = tmp_path / "ran"
     inp = keras.Input(shape=(3,))
-    out = keras.layers.Lambda(lambda x: x * 2)(inp)   # arbitrary Python, saved as bytecode
+    out = keras.layers.Lambda(lambda x: x * 2)(inp)  # arbitrary Python, saved as bytecode
     path = str(tmp_path / "lambda.keras")
     keras.Model(inp, out).save(path)
     t = sparkdl.KerasTransformer(inputCol="x", outputCol="y", modelFile=path)
@@ -58,7 +57,8 @@ def test_servers_listen_on_127_0_0_1_unless_told(kind):
 
     args = _parser().parse_args([f"serve-{kind}", "--port", "12345"])
     cmd = " ".join(command(args, kind))
-    assert ("hive.server2.thrift.bind.host=127.0.0.1" if kind == "sql"
-            else "spark.connect.grpc.binding.address=127.0.0.1") in cmd
+    assert (
+        "hive.server2.thrift.bind.host=127.0.0.1" if kind == "sql" else "spark.connect.grpc.binding.address=127.0.0.1"
+    ) in cmd
     args = _parser().parse_args([f"serve-{kind}", "--port", "12345", "--host", "0.0.0.0"])
     assert "0.0.0.0" in " ".join(command(args, kind))

@@ -24,9 +24,11 @@ def photos(tmp_path_factory):
 
 
 def test_sparkdl_functions_in_sql(spark, photos):
-    rows = spark.sql(f"SELECT path, sparkdl_predict(content, 'MobileNetV2', 2) AS top, "
-                     f"sparkdl_featurize(content, 'MobileNetV2') AS f, "
-                     f"sparkdl_decode_image(content, path).width AS w FROM binaryFile.`{photos}`").collect()
+    rows = spark.sql(
+        f"SELECT path, sparkdl_predict(content, 'MobileNetV2', 2) AS top, "
+        f"sparkdl_featurize(content, 'MobileNetV2') AS f, "
+        f"sparkdl_decode_image(content, path).width AS w FROM binaryFile.`{photos}`"
+    ).collect()
     assert len(rows) == 5
     coffee = [r for r in rows if r.path.endswith("coffee.png")][0]
     assert coffee.top[0].description == "espresso" and len(coffee.top) == 2
@@ -39,19 +41,22 @@ def test_register_model_and_pipeline(spark, photos):
 
     images = sparkdl.readImages(str(photos))
     images.createOrReplaceTempView("sql_images")
-    featurizer = sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2",
-                                             outputMode="array")
+    featurizer = sparkdl.DeepImageFeaturizer(
+        inputCol="image", outputCol="f", modelName="MobileNetV2", outputMode="array"
+    )
     sparkdl.registerModel("mobilenet_features", featurizer)
     got = spark.sql("SELECT image.origin AS o, mobilenet_features(image) AS f FROM sql_images").collect()
     direct = {r.image.origin: r.f for r in featurizer.transform(images).collect()}
     assert len(got) == 5 and all(np.allclose(r.f, direct[r.o], rtol=1e-5, atol=1e-5) for r in got)
 
-    predictor = sparkdl.DeepImagePredictor(inputCol="image", outputCol="p", modelName="MobileNetV2",
-                                           decodePredictions=True, topK=1)
+    predictor = sparkdl.DeepImagePredictor(
+        inputCol="image", outputCol="p", modelName="MobileNetV2", decodePredictions=True, topK=1
+    )
     model = Pipeline(stages=[predictor]).fit(images)
     sparkdl.registerModel("top1", model)
-    top = spark.sql("SELECT top1(image)[0].description AS d FROM sql_images "
-                    "WHERE image.origin LIKE '%coffee.png'").collect()
+    top = spark.sql(
+        "SELECT top1(image)[0].description AS d FROM sql_images WHERE image.origin LIKE '%coffee.png'"
+    ).collect()
     assert [r.d for r in top] == ["espresso"]
 
     with pytest.raises(ValueError, match="cannot be a SQL function"):
@@ -75,11 +80,15 @@ def test_register_keras_image_udf_without_and_with_preprocessor(spark, photos, t
 
     # Without a preprocessor: 32x32 pictures go in as they are (RGB, 0-255).
     sparkdl.registerKerasImageUDF("small_model", model)
-    got = {r.o: r.p for r in spark.sql("SELECT image.origin AS o, small_model(image) AS p FROM keras_images "
-                                        "WHERE image.origin LIKE '%small%'").collect()}
+    got = {
+        r.o: r.p
+        for r in spark.sql(
+            "SELECT image.origin AS o, small_model(image) AS p FROM keras_images WHERE image.origin LIKE '%small%'"
+        ).collect()
+    }
     assert len(got) == 4
     for origin, p in got.items():
-        path = origin[len("file://"):]
+        path = origin[len("file://") :]
         x = np.asarray(Image.open(path).convert("RGB"), np.float32)[None]
         assert np.allclose(p, model.predict(x, verbose=0)[0], atol=1e-5), origin
 
@@ -93,5 +102,5 @@ def test_register_keras_image_udf_without_and_with_preprocessor(spark, photos, t
     rows = spark.sql("SELECT image.origin AS o, small_model_pre(image) AS p FROM keras_images").collect()
     assert len(rows) == 5
     for r in rows:
-        x = preprocess(r.o[len("file://"):]).astype(np.float32)[None]
+        x = preprocess(r.o[len("file://") :]).astype(np.float32)[None]
         assert np.allclose(r.p, model.predict(x, verbose=0)[0], atol=1e-5), r.o

@@ -7,12 +7,11 @@ import sys
 
 import numpy as np
 import pytest
+import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
 from PIL import Image
 
 import sparkdl
 from sparkdl import TFImageTransformer, TFTransformer
-
-import tensorflow as tf  # make test installs it; a missing TensorFlow must fail, not skip
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -56,9 +55,16 @@ def test_image_outputs_equal_tensorflow_for_batch_sizes_1_7_64(spark, photo_dir)
         xs = np.floor((np.arange(16) + 0.5) * arr.shape[1] / 16).astype(int)
         expected[r.image.origin] = model(arr[ys][:, xs][None], training=False).numpy()[0]
     for batch in (1, 7, 64):
-        t = TFImageTransformer(inputCol="image", outputCol="y", graph=frozen, inputTensor=inp,
-                               outputTensor=out, outputMode="array", resizeMethod="nearest",
-                               batchSize=batch)
+        t = TFImageTransformer(
+            inputCol="image",
+            outputCol="y",
+            graph=frozen,
+            inputTensor=inp,
+            outputTensor=out,
+            outputMode="array",
+            resizeMethod="nearest",
+            batchSize=batch,
+        )
         got = t.transform(images).select("image.origin", "y", "y_error").collect()
         assert len(got) == 23
         for r in got:
@@ -68,12 +74,14 @@ def test_image_outputs_equal_tensorflow_for_batch_sizes_1_7_64(spark, photo_dir)
 
 def test_tf_transformer_on_a_keras_model_and_vectors(spark):
     from pyspark.ml.linalg import Vectors
+
     inp = tf.keras.Input((4,))
     model = tf.keras.Model(inp, tf.keras.layers.Dense(3, activation="tanh")(inp))
     rng = np.random.default_rng(1)
     xs = rng.normal(size=(50, 4)).astype("float32")
     df = spark.createDataFrame([(i, Vectors.dense(x.tolist())) for i, x in enumerate(xs)], ["id", "x"]).repartition(4)
     from sparkdl.transformers.graph import frozen_io_names
+
     (tin,), (tout,) = frozen_io_names(model)
     t = TFTransformer(graph=model, inputMapping={"x": tin}, outputMapping={tout: "y"}, batchSize=7)
     got = {r.id: r.y for r in t.transform(df).collect()}
@@ -84,10 +92,12 @@ def test_tf_transformer_on_a_keras_model_and_vectors(spark):
 
 def test_stage_saves_and_loads_with_its_graph(spark, photo_dir, tmp_path):
     from sparkdl.transformers.graph import freeze_function, frozen_io_names
+
     model = conv_model()
     (inp,), (out,) = frozen_io_names(model)
-    t = TFImageTransformer(inputCol="image", outputCol="v", graph=freeze_function(model),
-                           inputTensor=inp, outputTensor=out)
+    t = TFImageTransformer(
+        inputCol="image", outputCol="v", graph=freeze_function(model), inputTensor=inp, outputTensor=out
+    )
     images = sparkdl.readImages(photo_dir)
     before = [r.v for r in t.transform(images).orderBy("image.origin").collect()]
     t.save(str(tmp_path / "stage"))
@@ -101,11 +111,19 @@ def test_params_changed_or_cleared_between_transforms_reach_the_jvm(spark, photo
     """Params are sent to the JVM stage only when they changed since the last transform (see
     _ParamsSentOnce); a change, a clear and a copy must still all take effect."""
     from sparkdl.transformers.graph import freeze_function, frozen_io_names
+
     model = conv_model()
     (inp,), (out,) = frozen_io_names(model)
     images = sparkdl.readImages(photo_dir).limit(3)
-    t = TFImageTransformer(inputCol="image", outputCol="v", graph=freeze_function(model), inputTensor=inp,
-                           outputTensor=out, outputMode="array", errorCol="why")
+    t = TFImageTransformer(
+        inputCol="image",
+        outputCol="v",
+        graph=freeze_function(model),
+        inputTensor=inp,
+        outputTensor=out,
+        outputMode="array",
+        errorCol="why",
+    )
     assert t.transform(images).columns[-2:] == ["v", "why"]
     t.setOutputCol("w")
     assert t.transform(images).columns[-2:] == ["w", "why"]
@@ -136,8 +154,14 @@ def test_params_changed_or_cleared_between_transforms_reach_the_jvm(spark, photo
 
 def test_wrong_tensor_name_fails_on_the_driver(spark, photo_dir):
     from sparkdl.transformers.graph import freeze_function
-    t = TFImageTransformer(inputCol="image", outputCol="v", graph=freeze_function(conv_model()),
-                           inputTensor="nope:0", outputTensor="Identity:0")
+
+    t = TFImageTransformer(
+        inputCol="image",
+        outputCol="v",
+        graph=freeze_function(conv_model()),
+        inputTensor="nope:0",
+        outputTensor="Identity:0",
+    )
     with pytest.raises(Exception, match="no tensor 'nope:0'"):
         t.transform(sparkdl.readImages(photo_dir))
 

@@ -27,7 +27,8 @@ fn main() -> Result<(), String> {
     ))
     .map_err(|e| e.to_string())?;
     spec.validate()?;
-    let bytes: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).map_err(|e| format!("{f}: {e}"))).collect::<Result<_, _>>()?;
+    let bytes: Vec<Vec<u8>> =
+        files.iter().map(|f| std::fs::read(f).map_err(|e| format!("{f}: {e}"))).collect::<Result<_, _>>()?;
     let mut pre = Preprocessor::default();
     let mut slot = vec![0f32; (h * w * 3) as usize];
     let opts = DecodeOptions::default();

@@ -20,9 +20,7 @@ use crate::errors::{Result, SparkdlError};
 /// JVM side (`org.sparkdl.arrow.ArrowBatches`) guarantees that.
 pub unsafe fn import_struct(array_addr: i64, schema_addr: i64) -> Result<StructArray> {
     if array_addr == 0 || schema_addr == 0 {
-        return Err(SparkdlError::InvalidArgument(
-            "null ArrowArray/ArrowSchema address passed to native code".into(),
-        ));
+        return Err(SparkdlError::InvalidArgument("null ArrowArray/ArrowSchema address passed to native code".into()));
     }
     let array = FFI_ArrowArray::from_raw(array_addr as *mut FFI_ArrowArray);
     let schema = FFI_ArrowSchema::from_raw(schema_addr as *mut FFI_ArrowSchema);
@@ -58,10 +56,7 @@ pub unsafe fn export_struct(array: &StructArray, array_addr: i64, schema_addr: i
 pub fn column<'a>(batch: &'a StructArray, name: &str) -> Result<&'a ArrayRef> {
     batch.column_by_name(name).ok_or_else(|| {
         let names: Vec<&str> = batch.column_names();
-        SparkdlError::InvalidArgument(format!(
-            "input batch has no column '{name}' (it has: {})",
-            names.join(", ")
-        ))
+        SparkdlError::InvalidArgument(format!("input batch has no column '{name}' (it has: {})", names.join(", ")))
     })
 }
 
@@ -74,8 +69,7 @@ mod tests {
 
     fn sample() -> StructArray {
         let origin: ArrayRef = Arc::new(StringArray::from(vec![Some("a"), None, Some("c")]));
-        let content: ArrayRef =
-            Arc::new(BinaryArray::from(vec![Some(&b"xy"[..]), Some(&b""[..]), None]));
+        let content: ArrayRef = Arc::new(BinaryArray::from(vec![Some(&b"xy"[..]), Some(&b""[..]), None]));
         StructArray::new(
             Fields::from(vec![
                 Field::new("origin", DataType::Utf8, true),

@@ -98,10 +98,7 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_init(
 
 /// `static native String tensorflowVersion()`.
 #[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_tensorflowVersion(
-    mut env: JNIEnv,
-    _class: JClass,
-) -> jstring {
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_tensorflowVersion(mut env: JNIEnv, _class: JClass) -> jstring {
     try_or_throw(&mut env, std::ptr::null_mut(), |env| {
         let v = tf::version()?;
         new_string(env, &v)
@@ -136,18 +133,12 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_decodeImages(
 /// `static native void failForTest(String kind)`: makes the native side fail
 /// on purpose ("error" or "panic") so tests can prove the exception path.
 #[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_failForTest(
-    mut env: JNIEnv,
-    _class: JClass,
-    kind: JString,
-) {
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_failForTest(mut env: JNIEnv, _class: JClass, kind: JString) {
     try_or_throw(&mut env, (), |env| {
         let kind = read_string(env, &kind)?;
         match kind.as_str() {
             "panic" => panic!("deliberate panic requested by failForTest"),
-            "error" => Err(SparkdlError::InvalidArgument(
-                "deliberate error requested by failForTest".into(),
-            )),
+            "error" => Err(SparkdlError::InvalidArgument("deliberate error requested by failForTest".into())),
             other => Err(SparkdlError::InvalidArgument(format!(
                 "failForTest: unknown kind '{other}' (use \"error\" or \"panic\")"
             ))),

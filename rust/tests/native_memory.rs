@@ -46,7 +46,6 @@ fn jpeg(width: u32, height: u32, seed: u32) -> Vec<u8> {
     out
 }
 
-
 /// One call as the JNI entry points make it: the input arrives through C Data
 /// structs, the output leaves through them, and the receiver drops it.
 fn through_the_seam(input: &StructArray, op: impl Fn(&StructArray) -> StructArray) -> usize {

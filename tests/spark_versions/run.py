@@ -93,13 +93,15 @@ def main(argv: list) -> int:
             py = REPO / f".venv-spark{m}" / "bin" / "python"
             for home in java_homes:
                 env = dict(os.environ)
-                env.update({
-                    "SPARKDL_TENSORFLOW_LIB_DIR": tf_lib,
-                    "SPARKDL_SMOKE_SAVED_MODEL": str(model),
-                    "SPARKDL_SMOKE_PYSPARK": table[m]["smoke"],
-                    "PYSPARK_PYTHON": str(py),
-                    "PYSPARK_DRIVER_PYTHON": str(py),
-                })
+                env.update(
+                    {
+                        "SPARKDL_TENSORFLOW_LIB_DIR": tf_lib,
+                        "SPARKDL_SMOKE_SAVED_MODEL": str(model),
+                        "SPARKDL_SMOKE_PYSPARK": table[m]["smoke"],
+                        "PYSPARK_PYTHON": str(py),
+                        "PYSPARK_DRIVER_PYTHON": str(py),
+                    }
+                )
                 env.pop("SPARKDL_JAR", None)
                 env.pop("SPARK_HOME", None)  # each venv's pyspark brings its own Spark
                 if home:
@@ -108,8 +110,9 @@ def main(argv: list) -> int:
                 label = f"Spark {m} (pyspark {table[m]['smoke']}, Java {java})"
                 print(f"\n=== smoke suite on {label}", flush=True)
                 t0 = time.monotonic()
-                rc = subprocess.call([str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SMOKE)],
-                                     cwd=str(REPO), env=env)
+                rc = subprocess.call(
+                    [str(py), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(SMOKE)], cwd=str(REPO), env=env
+                )
                 results.append((label, rc, time.monotonic() - t0))
 
     print("\n=== smoke suite per Spark version")

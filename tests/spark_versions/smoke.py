@@ -46,10 +46,13 @@ def _picture(rgb, seed: int, size: int = 48) -> Image.Image:
 
 @pytest.fixture(scope="module")
 def spark():
-    session = sparkdl.session(master="local[2]", conf={
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "2",
-    })
+    session = sparkdl.session(
+        master="local[2]",
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.sql.shuffle.partitions": "2",
+        },
+    )
     yield session
     session.stop()
 
@@ -131,8 +134,15 @@ def test_tf_image_transformer_with_a_saved_model(spark, image_dir, tmp_path):
     model_copy = str(tmp_path / "saved_model")
     shutil.copytree(SAVED_MODEL, model_copy)
     images = sparkdl.readImages(str(image_dir), recursive=True, dropInvalid=True)
-    t = sparkdl.TFImageTransformer(inputCol="image", outputCol="sums", modelPath=model_copy,
-                                   inputTensor="x", outputTensor="sums", outputMode="array", batchSize=3)
+    t = sparkdl.TFImageTransformer(
+        inputCol="image",
+        outputCol="sums",
+        modelPath=model_copy,
+        inputTensor="x",
+        outputTensor="sums",
+        outputMode="array",
+        batchSize=3,
+    )
     rows = t.transform(images).collect()
     shutil.rmtree(model_copy)  # the stage carries the model's bytes
     assert len(rows) == 8
@@ -143,17 +153,20 @@ def test_tf_image_transformer_with_a_saved_model(spark, image_dir, tmp_path):
 
 
 def test_sql_functions(spark, image_dir):
-    spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(str(image_dir)) \
-        .createOrReplaceTempView("smoke_files")
+    spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(str(image_dir)).createOrReplaceTempView(
+        "smoke_files"
+    )
     decoded = spark.sql("SELECT path, sparkdl_decode_image(content, path) AS image FROM smoke_files").collect()
     assert len(decoded) == 8 + 2 + 1  # Spark's binaryFile source skips the empty files
     assert sum(r.image is not None for r in decoded) == 8
     featurized = spark.sql(
         "SELECT image.origin AS origin, sparkdl_featurize(image, 'MobileNetV2') AS f "
-        f"FROM sparkdl_read_images('{image_dir}', true, 2, true) WHERE image.height = 48").collect()
+        f"FROM sparkdl_read_images('{image_dir}', true, 2, true) WHERE image.height = 48"
+    ).collect()
     assert len(featurized) == 8 and all(len(r.f) == 1280 for r in featurized)
-    top = spark.sql("SELECT sparkdl_predict(content, 'MobileNetV2', 2) AS top FROM smoke_files "
-                    "WHERE path LIKE '%img0.png'").collect()
+    top = spark.sql(
+        "SELECT sparkdl_predict(content, 'MobileNetV2', 2) AS top FROM smoke_files WHERE path LIKE '%img0.png'"
+    ).collect()
     assert len(top) == 1 and len(top[0].top) == 2 and top[0].top[0].probability >= top[0].top[1].probability
 
 
@@ -161,11 +174,18 @@ def test_a_registered_model_as_sql_function(spark, image_dir):
     # Spark 4.2 keys temporary functions by system.session.<name> (TempFunctions, per minor).
     if not SAVED_MODEL:
         pytest.fail("SPARKDL_SMOKE_SAVED_MODEL is not set: run this suite through tests/spark_versions/run.py")
-    t = sparkdl.TFImageTransformer(inputCol="image", outputCol="sums", modelPath=SAVED_MODEL,
-                                   inputTensor="x", outputTensor="sums", outputMode="array")
+    t = sparkdl.TFImageTransformer(
+        inputCol="image",
+        outputCol="sums",
+        modelPath=SAVED_MODEL,
+        inputTensor="x",
+        outputTensor="sums",
+        outputMode="array",
+    )
     sparkdl.registerModel("smoke_sums", t, spark=spark)
-    rows = spark.sql(f"SELECT image, smoke_sums(image) AS sums FROM sparkdl_read_images('{image_dir}', true, 2, true)"
-                     ).collect()
+    rows = spark.sql(
+        f"SELECT image, smoke_sums(image) AS sums FROM sparkdl_read_images('{image_dir}', true, 2, true)"
+    ).collect()
     assert len(rows) == 8
     for r in rows:
         rgb = sparkdl.imageStructToArray(r.image)[:, :, ::-1].astype(np.float64)
@@ -177,13 +197,29 @@ def test_structured_streaming_through_the_native_node(spark, image_dir, tmp_path
         pytest.fail("SPARKDL_SMOKE_SAVED_MODEL is not set: run this suite through tests/spark_versions/run.py")
     stream_dir = tmp_path / "incoming"
     shutil.copytree(image_dir / "class1", stream_dir)
-    files = (spark.readStream.format("binaryFile").option("maxFilesPerTrigger", 2)
-             .schema("path string, modificationTime timestamp, length long, content binary").load(str(stream_dir)))
-    t = sparkdl.TFImageTransformer(inputCol="content", outputCol="sums", modelPath=SAVED_MODEL,
-                                   inputTensor="x", outputTensor="sums", outputMode="array")
-    query = (t.transform(files).select("path", "sums", "sums_error").writeStream
-             .format("memory").queryName("smoke_stream").trigger(availableNow=True)
-             .option("checkpointLocation", str(tmp_path / "checkpoint")).start())
+    files = (
+        spark.readStream.format("binaryFile")
+        .option("maxFilesPerTrigger", 2)
+        .schema("path string, modificationTime timestamp, length long, content binary")
+        .load(str(stream_dir))
+    )
+    t = sparkdl.TFImageTransformer(
+        inputCol="content",
+        outputCol="sums",
+        modelPath=SAVED_MODEL,
+        inputTensor="x",
+        outputTensor="sums",
+        outputMode="array",
+    )
+    query = (
+        t.transform(files)
+        .select("path", "sums", "sums_error")
+        .writeStream.format("memory")
+        .queryName("smoke_stream")
+        .trigger(availableNow=True)
+        .option("checkpointLocation", str(tmp_path / "checkpoint"))
+        .start()
+    )
     try:
         query.awaitTermination()
         assert query.exception() is None
@@ -203,6 +239,7 @@ def test_a_jar_for_another_spark_minor_is_refused_at_once(tmp_path):
     """The JVM-side guard: a sparkdl jar built for another minor fails the session at start,
     naming the jar to use, instead of a NoSuchMethodError in a task later."""
     import pyspark
+
     from sparkdl import _jvm
 
     minor = ".".join(pyspark.__version__.split(".")[:2])
@@ -217,7 +254,8 @@ def test_a_jar_for_another_spark_minor_is_refused_at_once(tmp_path):
         ".config('spark.sql.extensions', 'org.sparkdl.sql.SparkdlExtensions').getOrCreate()\n"
         "    print('STARTED')\n"
         "except Exception as e:\n"
-        "    print('REFUSED', e)\n")
+        "    print('REFUSED', e)\n"
+    )
     import subprocess
 
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=str(tmp_path)).stdout

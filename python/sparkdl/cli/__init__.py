@@ -65,15 +65,26 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the 2,624 images")
     d.add_argument("--seed", type=int, default=42)
 
-    for name, port, what in (("serve-sql", 10000, "Spark's Thrift JDBC/ODBC server (Beeline, BI tools)"),
-                             ("serve-connect", 15002, "a Spark Connect server (PySpark/Scala Connect clients)")):
+    for name, port, what in (
+        ("serve-sql", 10000, "Spark's Thrift JDBC/ODBC server (Beeline, BI tools)"),
+        ("serve-connect", 15002, "a Spark Connect server (PySpark/Scala Connect clients)"),
+    ):
         s = sub.add_parser(name, parents=[common], help=f"{what} with sparkdl's SQL functions")
         s.add_argument("--port", type=int, default=port, help=f"port (default {port})")
-        s.add_argument("--host", default="127.0.0.1",
-                       help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for all)")
-        s.add_argument("--model", action="append", metavar="NAME=PATH",
-                       help="a saved sparkdl stage or PipelineModel as the SQL function NAME (repeatable)")
-        s.add_argument("--state-dir", help="folder for the server's metastore and warehouse (default: a new temporary one)")
+        s.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 for all)",
+        )
+        s.add_argument(
+            "--model",
+            action="append",
+            metavar="NAME=PATH",
+            help="a saved sparkdl stage or PipelineModel as the SQL function NAME (repeatable)",
+        )
+        s.add_argument(
+            "--state-dir", help="folder for the server's metastore and warehouse (default: a new temporary one)"
+        )
     return p
 
 
@@ -83,7 +94,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.command.startswith("serve-"):
             from sparkdl.cli import serve
 
-            return serve.serve(args, args.command[len("serve-"):])
+            return serve.serve(args, args.command[len("serve-") :])
         from sparkdl.cli import jobs
 
         return getattr(jobs, args.command)(args)

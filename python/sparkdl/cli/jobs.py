@@ -84,8 +84,16 @@ def _jobs(spark):
 
 def _train(spark, api, data_jdf, args, model: str, weights: str, progress, n: int, label: str):
     progress.set_phase(f"{label}: featurize + fit", n)
-    result = api.cliTrain(spark._jsparkSession, data_jdf, model, weights or "", args.classifier if hasattr(args, "classifier") else "logistic",
-                          float(getattr(args, "reg_param", 0.01)), float(getattr(args, "validation", 0.2)), int(args.seed))
+    result = api.cliTrain(
+        spark._jsparkSession,
+        data_jdf,
+        model,
+        weights or "",
+        args.classifier if hasattr(args, "classifier") else "logistic",
+        float(getattr(args, "reg_param", 0.01)),
+        float(getattr(args, "validation", 0.2)),
+        int(args.seed),
+    )
     progress.end_phase()  # before the caller logs the result
     return result
 
@@ -153,13 +161,22 @@ def train(args) -> int:
             _jobs(spark).saveModel(result.model(), args.out)
         labels = list(api.cliLabels(result))
         print(f"classes: {', '.join(labels)}; train {result.trainCount()}, validation {result.validationCount()}")
-        print(f"accuracy {result.accuracy():.4f}  precision {result.weightedPrecision():.4f}  "
-              f"recall {result.weightedRecall():.4f}  f1 {result.f1():.4f}")
+        print(
+            f"accuracy {result.accuracy():.4f}  precision {result.weightedPrecision():.4f}  "
+            f"recall {result.weightedRecall():.4f}  f1 {result.f1():.4f}"
+        )
         print(f"model saved to {args.out}")
         if args.report:
             runs = [{"name": f"{args.model} features + {args.classifier}", "accuracy": result.accuracy()}]
-            _write_report(spark, args.report, f"sparkdl: {args.model} on {args.images}", runs, labels,
-                          _predictions(spark, result), [f"{n} images, {result.validationCount()} held out"])
+            _write_report(
+                spark,
+                args.report,
+                f"sparkdl: {args.model} on {args.images}",
+                runs,
+                labels,
+                _predictions(spark, result),
+                [f"{n} images, {result.validationCount()} held out"],
+            )
             print(f"report written to {args.report}")
     return 0
 
@@ -212,15 +229,27 @@ def demo(args) -> int:
             progress.log(f"elpv-dataset: {n} solar-cell images, label = defect probability >= 0.5")
             pretrained = _train(spark, api, data._jdf, args, "MobileNetV2", "", progress, n, "pretrained MobileNetV2")
             progress.log(f"pretrained MobileNetV2 features: accuracy {pretrained.accuracy():.4f}")
-            random = _train(spark, api, data._jdf, args, "MobileNetV2", random_weights, progress, n, "random-weight MobileNetV2")
+            random = _train(
+                spark, api, data._jdf, args, "MobileNetV2", random_weights, progress, n, "random-weight MobileNetV2"
+            )
             progress.log(f"same network, random weights: accuracy {random.accuracy():.4f}")
-        runs = [{"name": "MobileNetV2, random weights (no transfer learning)", "accuracy": random.accuracy()},
-                {"name": "MobileNetV2, ImageNet weights (transfer learning)", "accuracy": pretrained.accuracy()}]
+        runs = [
+            {"name": "MobileNetV2, random weights (no transfer learning)", "accuracy": random.accuracy()},
+            {"name": "MobileNetV2, ImageNet weights (transfer learning)", "accuracy": pretrained.accuracy()},
+        ]
         labels = list(api.cliLabels(pretrained))
-        _write_report(spark, args.report, "sparkdl demo: solar-cell defects with and without transfer learning",
-                      runs, labels, _predictions(spark, pretrained),
-                      [f"{n} images of elpv-dataset, {pretrained.validationCount()} held out (seed {args.seed})",
-                       "features: DeepImageFeaturizer(modelName='MobileNetV2'); classifier: LogisticRegression"])
+        _write_report(
+            spark,
+            args.report,
+            "sparkdl demo: solar-cell defects with and without transfer learning",
+            runs,
+            labels,
+            _predictions(spark, pretrained),
+            [
+                f"{n} images of elpv-dataset, {pretrained.validationCount()} held out (seed {args.seed})",
+                "features: DeepImageFeaturizer(modelName='MobileNetV2'); classifier: LogisticRegression",
+            ],
+        )
         print(f"with transfer learning: {pretrained.accuracy():.4f}; without: {random.accuracy():.4f}")
         print(f"report written to {args.report}")
     return 0

@@ -29,9 +29,16 @@ class SparkProgress:
     Both are parameters so the lines can be tested without Spark and without waiting.
     """
 
-    def __init__(self, spark: Any, total_images: int, quiet: bool = False, stream: Optional[TextIO] = None,
-                 interval: Optional[float] = None, tracker: Any = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        spark: Any,
+        total_images: int,
+        quiet: bool = False,
+        stream: Optional[TextIO] = None,
+        interval: Optional[float] = None,
+        tracker: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.tracker = tracker if tracker is not None else spark.sparkContext.statusTracker()
         self.total: Optional[int] = max(1, int(total_images))
         self.quiet = quiet

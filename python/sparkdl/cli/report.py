@@ -37,8 +37,14 @@ def per_class(matrix: List[List[int]], labels: Sequence[str]) -> List[Dict[str, 
         tp = matrix[i][i]
         predicted = sum(matrix[r][i] for r in range(len(labels)))
         actual = sum(matrix[i])
-        rows.append({"label": label, "precision": tp / predicted if predicted else 0.0,
-                     "recall": tp / actual if actual else 0.0, "support": actual})
+        rows.append(
+            {
+                "label": label,
+                "precision": tp / predicted if predicted else 0.0,
+                "recall": tp / actual if actual else 0.0,
+                "support": actual,
+            }
+        )
     return rows
 
 
@@ -76,8 +82,9 @@ def _confusion_plot(matrix: List[List[int]], labels: Sequence[str]) -> str:
     top = max(max(r) for r in matrix) if matrix else 0
     for i in range(n):
         for j in range(n):
-            ax.text(j, i, str(matrix[i][j]), ha="center", va="center",
-                    color="white" if matrix[i][j] > top / 2 else "black")
+            ax.text(
+                j, i, str(matrix[i][j]), ha="center", va="center", color="white" if matrix[i][j] > top / 2 else "black"
+            )
     return _png(fig)
 
 
@@ -95,8 +102,14 @@ def thumbnail(data: bytes, size: int = 112) -> Optional[str]:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def render(title: str, runs: Sequence[Dict], labels: Sequence[str], predictions: Sequence[Prediction],
-           images: Dict[str, str], notes: Sequence[str] = ()) -> str:
+def render(
+    title: str,
+    runs: Sequence[Dict],
+    labels: Sequence[str],
+    predictions: Sequence[Prediction],
+    images: Dict[str, str],
+    notes: Sequence[str] = (),
+) -> str:
     """The report's HTML. ``runs``: [{"name", "accuracy", ...}], the main model last;
     ``predictions``: of the main model; ``images``: path -> thumbnail data URI."""
     matrix = confusion(predictions, labels)
@@ -104,14 +117,21 @@ def render(title: str, runs: Sequence[Dict], labels: Sequence[str], predictions:
     mistakes = [p for p in predictions if p[1] != p[2]]
     samples = [p for p in mistakes if p[0] in images] + [p for p in predictions if p[1] == p[2] and p[0] in images]
     esc = html.escape
-    rows = "".join(f"<tr><td>{esc(r['name'])}</td><td class=num>{r['accuracy']:.4f}</td>"
-                   f"<td>{esc(r.get('detail', ''))}</td></tr>" for r in runs)
-    class_rows = "".join(f"<tr><td>{esc(c['label'])}</td><td class=num>{c['precision']:.3f}</td>"
-                         f"<td class=num>{c['recall']:.3f}</td><td class=num>{c['support']}</td></tr>" for c in classes)
+    rows = "".join(
+        f"<tr><td>{esc(r['name'])}</td><td class=num>{r['accuracy']:.4f}</td><td>{esc(r.get('detail', ''))}</td></tr>"
+        for r in runs
+    )
+    class_rows = "".join(
+        f"<tr><td>{esc(c['label'])}</td><td class=num>{c['precision']:.3f}</td>"
+        f"<td class=num>{c['recall']:.3f}</td><td class=num>{c['support']}</td></tr>"
+        for c in classes
+    )
     cells = "".join(
         f"<figure class='{'wrong' if t != p else 'right'}'><img alt='{esc(path)}' src='{images[path]}'>"
         f"<figcaption>predicted <b>{esc(p)}</b>{'' if prob is None else f' ({prob:.2f})'}<br>true {esc(t)}"
-        f"</figcaption></figure>" for path, t, p, prob in samples)
+        f"</figcaption></figure>"
+        for path, t, p, prob in samples
+    )
     notes_html = "".join(f"<li>{esc(n)}</li>" for n in notes)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>

@@ -31,8 +31,9 @@ def _settings(args) -> Dict[str, str]:
     models = [m for m in args.model or []]
     for m in models:
         if "=" not in m:
-            raise CliError(f"--model: expected NAME=PATH (a saved sparkdl stage or PipelineModel), got '{m}'",
-                           EXIT_USAGE)
+            raise CliError(
+                f"--model: expected NAME=PATH (a saved sparkdl stage or PipelineModel), got '{m}'", EXIT_USAGE
+            )
     if models:
         existing = conf.get("spark.sparkdl.sql.models", "")
         conf["spark.sparkdl.sql.models"] = ",".join([x for x in [existing] if x] + models)
@@ -51,22 +52,36 @@ def command(args, kind: str) -> List[str]:
     for k, v in settings.items():
         cmd += ["--conf", f"{k}={v}"]
     if kind == "sql":
-        cmd += ["--class", THRIFT_CLASS, "spark-internal",
-                "--hiveconf", f"hive.server2.thrift.port={args.port}",
-                "--hiveconf", f"hive.server2.thrift.bind.host={args.host}",
-                "--hiveconf", "javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName="
-                + os.path.join(state, "metastore_db") + ";create=true"]
+        cmd += [
+            "--class",
+            THRIFT_CLASS,
+            "spark-internal",
+            "--hiveconf",
+            f"hive.server2.thrift.port={args.port}",
+            "--hiveconf",
+            f"hive.server2.thrift.bind.host={args.host}",
+            "--hiveconf",
+            "javax.jdo.option.ConnectionURL=jdbc:derby:;databaseName="
+            + os.path.join(state, "metastore_db")
+            + ";create=true",
+        ]
     else:
-        cmd += ["--conf", f"spark.connect.grpc.binding.port={args.port}",
-                "--conf", f"spark.connect.grpc.binding.address={args.host}",
-                "--class", CONNECT_CLASS, "spark-internal"]
+        cmd += [
+            "--conf",
+            f"spark.connect.grpc.binding.port={args.port}",
+            "--conf",
+            f"spark.connect.grpc.binding.address={args.host}",
+            "--class",
+            CONNECT_CLASS,
+            "spark-internal",
+        ]
     return cmd
 
 
 def serve(args, kind: str) -> int:
     cmd = command(args, kind)
     what = "Thrift JDBC/ODBC server" if kind == "sql" else "Spark Connect server"
-    url = (f"jdbc:hive2://{args.host}:{args.port}/default" if kind == "sql" else f"sc://{args.host}:{args.port}")
+    url = f"jdbc:hive2://{args.host}:{args.port}/default" if kind == "sql" else f"sc://{args.host}:{args.port}"
     print(f"sparkdl: starting the {what} on {url} (Ctrl-C stops it)", file=sys.stderr, flush=True)
     env = dict(os.environ, PYSPARK_PYTHON=os.environ.get("PYSPARK_PYTHON", sys.executable))
     proc = subprocess.Popen(cmd, env=env, cwd=args.state_dir or None, start_new_session=True)

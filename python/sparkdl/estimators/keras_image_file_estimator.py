@@ -5,7 +5,7 @@ import json
 import os
 import tempfile
 import zlib
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 from pyspark import keyword_only
@@ -100,50 +100,96 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
     """
 
     imageLoader = Param(Params._dummy(), "imageLoader", "function uri -> numpy array of the model's input shape")
-    modelFile = Param(Params._dummy(), "modelFile", "a Keras 3 model file (.keras or .h5), read on the driver",
-                      typeConverter=TypeConverters.toString)
+    modelFile = Param(
+        Params._dummy(),
+        "modelFile",
+        "a Keras 3 model file (.keras or .h5), read on the driver",
+        typeConverter=TypeConverters.toString,
+    )
     kerasOptimizer = Param(Params._dummy(), "kerasOptimizer", "a Keras optimizer name or config dict")
     kerasLoss = Param(Params._dummy(), "kerasLoss", "a Keras loss name", typeConverter=TypeConverters.toString)
     kerasFitParams = Param(Params._dummy(), "kerasFitParams", "keyword arguments of keras Model.fit (a dict)")
-    outputMode = Param(Params._dummy(), "outputMode", "vector or array (of the fitted transformer)",
-                       typeConverter=TypeConverters.toString)
+    outputMode = Param(
+        Params._dummy(),
+        "outputMode",
+        "vector or array (of the fitted transformer)",
+        typeConverter=TypeConverters.toString,
+    )
 
     @keyword_only
-    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
-                 labelCol: Optional[str] = None, imageLoader: Optional[Callable[[str], Any]] = None,
-                 modelFile: Optional[str] = None, kerasOptimizer: Any = None, kerasLoss: Optional[str] = None,
-                 kerasFitParams: Optional[Dict[str, Any]] = None, outputMode: Optional[str] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None, seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        labelCol: Optional[str] = None,
+        imageLoader: Optional[Callable[[str], Any]] = None,
+        modelFile: Optional[str] = None,
+        kerasOptimizer: Any = None,
+        kerasLoss: Optional[str] = None,
+        kerasFitParams: Optional[Dict[str, Any]] = None,
+        outputMode: Optional[str] = None,
+        batchSize: Optional[int] = None,
+        errorCol: Optional[str] = None,
+        seed: Optional[int] = None,
+    ) -> None:
         super().__init__()
         from sparkdl._jvm import connect_unsupported, is_connect
 
         if is_connect():
-            raise connect_unsupported("KerasImageFileEstimator (Keras in this Python process)",
-                                      "Run it where the driver is (spark-submit, a notebook attached to the cluster).")
-        self._setDefault(kerasOptimizer="adam", kerasFitParams={"verbose": 0}, outputMode="vector", batchSize=64,
-                         seed=DEFAULT_SEED)
+            raise connect_unsupported(
+                "KerasImageFileEstimator (Keras in this Python process)",
+                "Run it where the driver is (spark-submit, a notebook attached to the cluster).",
+            )
+        self._setDefault(
+            kerasOptimizer="adam", kerasFitParams={"verbose": 0}, outputMode="vector", batchSize=64, seed=DEFAULT_SEED
+        )
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
     # Setters/getters with the original's names.
-    def setImageLoader(self, value): return self._set(imageLoader=value)
-    def getImageLoader(self): return self.getOrDefault(self.imageLoader)
-    def setModelFile(self, value): return self._set(modelFile=value)
-    def getModelFile(self): return self.getOrDefault(self.modelFile)
-    def setKerasOptimizer(self, value): return self._set(kerasOptimizer=value)
-    def getKerasOptimizer(self): return self.getOrDefault(self.kerasOptimizer)
-    def setKerasLoss(self, value): return self._set(kerasLoss=value)
-    def getKerasLoss(self): return self.getOrDefault(self.kerasLoss)
-    def setKerasFitParams(self, value): return self._set(kerasFitParams=value)
-    def getKerasFitParams(self): return self.getOrDefault(self.kerasFitParams)
-    def setOutputMode(self, value): return self._set(outputMode=value)
-    def setSeed(self, value): return self._set(seed=value)
+    def setImageLoader(self, value):
+        return self._set(imageLoader=value)
+
+    def getImageLoader(self):
+        return self.getOrDefault(self.imageLoader)
+
+    def setModelFile(self, value):
+        return self._set(modelFile=value)
+
+    def getModelFile(self):
+        return self.getOrDefault(self.modelFile)
+
+    def setKerasOptimizer(self, value):
+        return self._set(kerasOptimizer=value)
+
+    def getKerasOptimizer(self):
+        return self.getOrDefault(self.kerasOptimizer)
+
+    def setKerasLoss(self, value):
+        return self._set(kerasLoss=value)
+
+    def getKerasLoss(self):
+        return self.getOrDefault(self.kerasLoss)
+
+    def setKerasFitParams(self, value):
+        return self._set(kerasFitParams=value)
+
+    def getKerasFitParams(self):
+        return self.getOrDefault(self.kerasFitParams)
+
+    def setOutputMode(self, value):
+        return self._set(outputMode=value)
+
+    def setSeed(self, value):
+        return self._set(seed=value)
 
     # -- fitting ---------------------------------------------------------------------------
     def _fit(self, dataset: DataFrame) -> KerasImageFileTransformer:
         return next(iter(self.fitMultiple(dataset, [{}])))[1]
 
-    def fitMultiple(self, dataset: DataFrame, paramMaps: Sequence[Dict[Param, Any]]
-                    ) -> Iterator[Tuple[int, KerasImageFileTransformer]]:
+    def fitMultiple(
+        self, dataset: DataFrame, paramMaps: Sequence[Dict[Param, Any]]
+    ) -> Iterator[Tuple[int, KerasImageFileTransformer]]:
         """Trains every map in one Spark job, a task per map; yields (index, model) in index
         order. A failed trial raises, naming its parameter map, when its turn comes."""
         self._check(dataset)
@@ -157,9 +203,19 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
         spark = dataset.sparkSession
         data = self._training_data(dataset, shape)
         try:
-            configs = [(i, {"optimizer": t.getKerasOptimizer(), "loss": t.getKerasLoss(),
-                            "fit": dict(t.getKerasFitParams() or {}), "seed": t.getSeed(),
-                            "params": _describe(paramMaps[i])}) for i, t in enumerate(trials)]
+            configs = [
+                (
+                    i,
+                    {
+                        "optimizer": t.getKerasOptimizer(),
+                        "loss": t.getKerasLoss(),
+                        "fit": dict(t.getKerasFitParams() or {}),
+                        "seed": t.getSeed(),
+                        "params": _describe(paramMaps[i]),
+                    },
+                )
+                for i, t in enumerate(trials)
+            ]
             model_bc = spark.sparkContext.broadcast(model_bytes)
             suffix = os.path.splitext(model_path)[1] or ".keras"
             train = _trainer(data, model_bc, suffix)
@@ -172,25 +228,31 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
             for i, t in enumerate(trials):
                 ok, payload = results[i]
                 if not ok:
-                    raise RuntimeError(f"KerasImageFileEstimator: the trial with params {configs[i][1]['params']} "
-                                       f"failed: {payload}")
+                    raise RuntimeError(
+                        f"KerasImageFileEstimator: the trial with params {configs[i][1]['params']} failed: {payload}"
+                    )
                 yield i, t._transformer(payload, suffix)
+
         return models()
 
     def _check(self, dataset: DataFrame) -> None:
         for p in (self.inputCol, self.outputCol, self.labelCol, self.imageLoader, self.modelFile, self.kerasLoss):
             if not self.isDefined(p):
-                raise ValueError(f"{p.name}: set it (KerasImageFileEstimator needs inputCol, outputCol, labelCol, "
-                                 "imageLoader, modelFile and kerasLoss)")
+                raise ValueError(
+                    f"{p.name}: set it (KerasImageFileEstimator needs inputCol, outputCol, labelCol, "
+                    "imageLoader, modelFile and kerasLoss)"
+                )
         for p in (self.inputCol, self.labelCol):
             if self.getOrDefault(p) not in dataset.columns:
-                raise ValueError(f"{p.name}: no column '{self.getOrDefault(p)}' (columns: {', '.join(dataset.columns)})")
+                raise ValueError(
+                    f"{p.name}: no column '{self.getOrDefault(p)}' (columns: {', '.join(dataset.columns)})"
+                )
         if not isinstance(self.getKerasFitParams() or {}, dict):
             raise ValueError(f"kerasFitParams: give a dict of Model.fit arguments, got {self.getKerasFitParams()!r}")
 
     def _local_model_path(self) -> str:
         f = self.getModelFile()
-        path = f[len("file:"):] if f.startswith("file:") else f
+        path = f[len("file:") :] if f.startswith("file:") else f
         if not os.path.isfile(path):
             raise ValueError(f"modelFile: no such file: {f} (give a local .keras or .h5 file)")
         return path
@@ -202,8 +264,10 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
         model = keras.models.load_model(model_path, compile=False)
         shape = tuple(model.inputs[0].shape[1:])
         if any(d is None for d in shape):
-            raise ValueError(f"modelFile: the model's input shape {(None,) + shape} has unknown dimensions "
-                             "besides the batch; build it with a fixed size")
+            raise ValueError(
+                f"modelFile: the model's input shape {(None,) + shape} has unknown dimensions "
+                "besides the batch; build it with a fixed size"
+            )
         return shape
 
     def _training_data(self, dataset: DataFrame, shape: tuple) -> _TrainingData:
@@ -217,13 +281,17 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
         if isinstance(dataset.schema[self.getLabelCol()].dataType, VectorUDT):
             label = vector_to_array(label)  # dense or sparse vectors: dense float arrays
         load = _loader_udf(self.getImageLoader(), tuple(shape), self.getInputCol(), self.getOrDefault(self.batchSize))
-        loaded = (dataset.select(load(F.col(self.getInputCol())).alias("l"), label.alias("y"))
-                  .where(F.col("l.x").isNotNull() & F.col("y").isNotNull())
-                  .select(F.col("l.x").alias("x"), "y"))
+        loaded = (
+            dataset.select(load(F.col(self.getInputCol())).alias("l"), label.alias("y"))
+            .where(F.col("l.x").isNotNull() & F.col("y").isNotNull())
+            .select(F.col("l.x").alias("x"), "y")
+        )
         n = loaded.count()
         if n == 0:
-            raise ValueError(f"KerasImageFileEstimator: no training rows: imageLoader gave no image for any URI of "
-                             f"'{self.getInputCol()}' with a label in '{self.getLabelCol()}'")
+            raise ValueError(
+                f"KerasImageFileEstimator: no training rows: imageLoader gave no image for any URI of "
+                f"'{self.getInputCol()}' with a label in '{self.getLabelCol()}'"
+            )
         size = n * int(np.prod(shape)) * 4
         limit = _bytes(spark.conf.get(MAX_BROADCAST_CONF, str(DEFAULT_MAX_BROADCAST)))
         if size <= limit:
@@ -241,9 +309,14 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
         fd, path = tempfile.mkstemp(prefix="sparkdl-trained-", suffix=suffix)
         with os.fdopen(fd, "wb") as fh:
             fh.write(model_bytes)
-        t = KerasImageFileTransformer(inputCol=self.getInputCol(), outputCol=self.getOutputCol(), modelFile=path,
-                                      imageLoader=self.getImageLoader(), outputMode=self.getOrDefault(self.outputMode),
-                                      batchSize=self.getOrDefault(self.batchSize))
+        t = KerasImageFileTransformer(
+            inputCol=self.getInputCol(),
+            outputCol=self.getOutputCol(),
+            modelFile=path,
+            imageLoader=self.getImageLoader(),
+            outputMode=self.getOrDefault(self.outputMode),
+            batchSize=self.getOrDefault(self.batchSize),
+        )
         if self.isSet(self.errorCol):
             t.setErrorCol(self.getOrDefault(self.errorCol))
         return t

@@ -118,9 +118,7 @@ def imageTypeByName(name: str) -> OcvType:
     try:
         return _typesByName[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown OpenCV type name {name!r}; expected one of {sorted(_typesByName)}"
-        ) from None
+        raise ValueError(f"unknown OpenCV type name {name!r}; expected one of {sorted(_typesByName)}") from None
 
 
 def imageTypeByOrdinal(ordinal: int) -> OcvType:
@@ -169,9 +167,7 @@ def _field(row: Any, name: str, caller: str) -> Any:
 def _intField(row: Any, name: str, caller: str) -> int:
     value = _field(row, name, caller)
     if value is None or isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(
-            f"{caller}: the image struct field {name!r} must be an integer, got {value!r}"
-        )
+        raise ValueError(f"{caller}: the image struct field {name!r} must be an integer, got {value!r}")
     return int(value)
 
 
@@ -195,9 +191,7 @@ def imageStructToArray(imageRow: Any) -> np.ndarray:
             f"{imgType.nChannels} channel(s) but nChannels is {nChannels}; fix one of them"
         )
     if height < 0 or width < 0:
-        raise ValueError(
-            f"{caller}: image height and width must be non-negative, got {height}x{width}"
-        )
+        raise ValueError(f"{caller}: image height and width must be non-negative, got {height}x{width}")
     stored = np.dtype(imgType.dtype).newbyteorder("<")
     expected = height * width * nChannels * stored.itemsize
     if data is None or len(data) != expected:
@@ -230,9 +224,7 @@ def imageArrayToStruct(imgArray: Any, origin: Optional[str] = "") -> Row:
         )
     height, width, nChannels = (int(d) for d in arr.shape)
     if height == 0 or width == 0:
-        raise ValueError(
-            f"{caller}: expected a non-empty image, got shape {tuple(np.shape(imgArray))}"
-        )
+        raise ValueError(f"{caller}: expected a non-empty image, got shape {tuple(np.shape(imgArray))}")
     if arr.dtype == np.uint8:
         dtype = "uint8"
     elif arr.dtype in (np.float32, np.float64):
@@ -305,10 +297,7 @@ def PIL_to_imageStruct(img: "PILImage.Image", origin: Optional[str] = "") -> Row
 
 
 def _validateSize(size: Any, caller: str) -> Tuple[int, int]:
-    message = (
-        f"{caller}: size must be a pair (height, width) of positive integers, "
-        f"e.g. (224, 224); got {size!r}"
-    )
+    message = f"{caller}: size must be a pair (height, width) of positive integers, e.g. (224, 224); got {size!r}"
     if isinstance(size, (str, bytes)):
         raise ValueError(message)
     try:
@@ -376,10 +365,7 @@ def _pathArg(path: Any, caller: str) -> str:
     if isinstance(path, os.PathLike):
         path = os.fspath(path)
     if not isinstance(path, str) or not path:
-        raise ValueError(
-            f"{caller}: path must be a non-empty string (a file or folder path or URI), "
-            f"got {path!r}"
-        )
+        raise ValueError(f"{caller}: path must be a non-empty string (a file or folder path or URI), got {path!r}")
     return path
 
 
@@ -387,14 +373,8 @@ def _numPartitionsArg(numPartitions: Any, caller: str) -> int:
     """-1 for None, else a validated positive int."""
     if numPartitions is None:
         return -1
-    if (
-        isinstance(numPartitions, bool)
-        or not isinstance(numPartitions, numbers.Integral)
-        or numPartitions <= 0
-    ):
-        raise ValueError(
-            f"{caller}: numPartitions must be a positive integer or None, got {numPartitions!r}"
-        )
+    if isinstance(numPartitions, bool) or not isinstance(numPartitions, numbers.Integral) or numPartitions <= 0:
+        raise ValueError(f"{caller}: numPartitions must be a positive integer or None, got {numPartitions!r}")
     return int(numPartitions)
 
 
@@ -438,8 +418,7 @@ def filesToDF(
         spark = SparkSession(sc_or_spark)
     else:
         raise ValueError(
-            f"{caller}: the first argument must be a SparkSession or SparkContext, got "
-            f"{type(sc_or_spark).__name__}"
+            f"{caller}: the first argument must be a SparkSession or SparkContext, got {type(sc_or_spark).__name__}"
         )
     if isinstance(path, (list, tuple)):
         if not path:
@@ -493,12 +472,11 @@ def readImages(
     spark = _resolve_spark(spark)
     if is_connect(spark):
         # No JVM here: the server's table function (the sparkdl SQL extension) reads them.
-        return spark.sql("SELECT * FROM sparkdl_read_images(:path, :recursive, :n, :drop, :ratio)",
-                         args={"path": path, "recursive": bool(recursive), "n": n, "drop": bool(dropInvalid),
-                               "ratio": float(ratio)})
-    jdf = _jvm_api(spark).readImages(
-        spark._jsparkSession, path, bool(recursive), n, bool(dropInvalid), ratio
-    )
+        return spark.sql(
+            "SELECT * FROM sparkdl_read_images(:path, :recursive, :n, :drop, :ratio)",
+            args={"path": path, "recursive": bool(recursive), "n": n, "drop": bool(dropInvalid), "ratio": float(ratio)},
+        )
+    jdf = _jvm_api(spark).readImages(spark._jsparkSession, path, bool(recursive), n, bool(dropInvalid), ratio)
     return DataFrame(jdf, spark)
 
 
@@ -526,7 +504,9 @@ def readImageFiles(
     ratio = _sampleRatioArg(sampleRatio, caller)
     spark = _resolve_spark(spark)
     if is_connect(spark):
-        return spark.sql("SELECT * FROM sparkdl_read_image_files(:path, :recursive, :n, :ratio)",
-                         args={"path": path, "recursive": bool(recursive), "n": n, "ratio": float(ratio)})
+        return spark.sql(
+            "SELECT * FROM sparkdl_read_image_files(:path, :recursive, :n, :ratio)",
+            args={"path": path, "recursive": bool(recursive), "n": n, "ratio": float(ratio)},
+        )
     jdf = _jvm_api(spark).readImageFiles(spark._jsparkSession, path, bool(recursive), n, ratio)
     return DataFrame(jdf, spark)

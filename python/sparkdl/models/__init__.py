@@ -71,8 +71,10 @@ def export_keras_application(info: Dict[str, Any], weights: Optional[str], out: 
     @tf.function(input_signature=[spec])
     def run(x):
         features, probabilities = both(x, training=False)
-        return (tf.identity(features, name=info["featureTensor"].split(":")[0]),
-                tf.identity(probabilities, name=info["probabilityTensor"].split(":")[0]))
+        return (
+            tf.identity(features, name=info["featureTensor"].split(":")[0]),
+            tf.identity(probabilities, name=info["probabilityTensor"].split(":")[0]),
+        )
 
     frozen = convert_variables_to_constants_v2(run.get_concrete_function())
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)

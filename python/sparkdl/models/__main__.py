@@ -7,20 +7,24 @@ from sparkdl import models
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sparkdl.models",
-                                     description="sparkdl's named pretrained models")
+    parser = argparse.ArgumentParser(prog="python -m sparkdl.models", description="sparkdl's named pretrained models")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the named models")
     export = sub.add_parser("export", help="write a model's frozen graph (default: into the model cache)")
     export.add_argument("name")
-    export.add_argument("--weights", help="weights file (.pth for MobileNetV2, .h5 for Keras models), "
-                                          "'imagenet' (Keras download) or 'none' (random)")
+    export.add_argument(
+        "--weights",
+        help="weights file (.pth for MobileNetV2, .h5 for Keras models), "
+        "'imagenet' (Keras download) or 'none' (random)",
+    )
     export.add_argument("--out", help="where to write the .pb (default: the model cache)")
     args = parser.parse_args(argv)
     if args.command == "list":
         for m in models.describeModels():
-            print(f"{m['name']:12} {m['height']}x{m['width']} {m['features']:5} features  "
-                  f"{m['graphSource']:6}  cache: {m['cachedGraph']}")
+            print(
+                f"{m['name']:12} {m['height']}x{m['width']} {m['features']:5} features  "
+                f"{m['graphSource']:6}  cache: {m['cachedGraph']}"
+            )
         return 0
     print(models.exportModel(args.name, args.weights, args.out))
     return 0

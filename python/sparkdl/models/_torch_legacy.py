@@ -21,8 +21,14 @@ import numpy as np
 
 MAGIC = 0x1950A86A20F9469CFC6C
 PROTOCOL = 1001
-_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "LongStorage": np.int64,
-           "IntStorage": np.int32, "HalfStorage": np.float16, "ByteStorage": np.uint8}
+_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "HalfStorage": np.float16,
+    "ByteStorage": np.uint8,
+}
 
 
 class _Tensor:
@@ -53,20 +59,21 @@ def read_state_dict(path: str) -> Dict[str, np.ndarray]:
             raise ValueError(f"{path}: not a legacy torch.save file (bad magic number)")
         if _Reader(f).load() != PROTOCOL:
             raise ValueError(f"{path}: unsupported torch.save protocol")
-        _Reader(f).load()                                   # system info
+        _Reader(f).load()  # system info
         obj = _Reader(f).load()
         keys = _Reader(f).load()
         storages = {}
         for key in keys:
             count = int.from_bytes(f.read(8), "little")
-            dtype = next(np.dtype(_DTYPES[t.storage[1]]) for t in obj.values()
-                         if isinstance(t, _Tensor) and t.storage[0] == key)
+            dtype = next(
+                np.dtype(_DTYPES[t.storage[1]]) for t in obj.values() if isinstance(t, _Tensor) and t.storage[0] == key
+            )
             storages[key] = np.frombuffer(f.read(count * dtype.itemsize), dtype=dtype)
     out = {}
     for name, t in obj.items():
         data = storages[t.storage[0]]
         n = int(np.prod(t.size)) if t.size else 1
-        out[name] = data[t.offset:t.offset + n].reshape(t.size).copy()
+        out[name] = data[t.offset : t.offset + n].reshape(t.size).copy()
     return out
 
 
@@ -108,8 +115,7 @@ def write_state_dict(path: str, tensors: Dict[str, np.ndarray]) -> None:
             def __reduce__(self):
                 a = self.storage.array
                 strides = tuple(s // a.itemsize for s in a.strides)
-                return (utils._rebuild_tensor_v2,
-                        (self.storage, 0, a.shape, strides, False, collections.OrderedDict()))
+                return (utils._rebuild_tensor_v2, (self.storage, 0, a.shape, strides, False, collections.OrderedDict()))
 
         class _Writer(pickle.Pickler):
             def persistent_id(self, obj):
@@ -118,7 +124,8 @@ def write_state_dict(path: str, tensors: Dict[str, np.ndarray]) -> None:
                 return None
 
         state = collections.OrderedDict(
-            (name, _TensorRef(_Storage(key, a))) for key, (name, a) in zip(keys, arrays.items()))
+            (name, _TensorRef(_Storage(key, a))) for key, (name, a) in zip(keys, arrays.items())
+        )
         buf = io.BytesIO()
         for value in (MAGIC, PROTOCOL, {"protocol_version": PROTOCOL, "little_endian": True}):
             pickle.dump(value, buf, protocol=2)
@@ -147,13 +154,13 @@ def random_like(state: Dict[str, np.ndarray], seed: int = 0) -> Dict[str, np.nda
             out[name] = np.zeros_like(a)
         elif name.endswith("running_var"):
             out[name] = np.ones_like(a)
-        elif a.ndim == 4:                                        # conv kernel (out, in, kh, kw)
+        elif a.ndim == 4:  # conv kernel (out, in, kh, kw)
             fan_out = a.shape[0] * a.shape[2] * a.shape[3]
             out[name] = rng.normal(0, np.sqrt(2.0 / fan_out), a.shape).astype(a.dtype)
-        elif a.ndim == 2:                                        # linear (out, in)
+        elif a.ndim == 2:  # linear (out, in)
             out[name] = rng.normal(0, 0.01, a.shape).astype(a.dtype)
-        elif name.endswith("weight"):                            # BatchNorm scale
+        elif name.endswith("weight"):  # BatchNorm scale
             out[name] = np.ones_like(a)
-        else:                                                    # biases, BatchNorm shift/mean
+        else:  # biases, BatchNorm shift/mean
             out[name] = np.zeros_like(a)
     return out

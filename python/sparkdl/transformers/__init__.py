@@ -6,4 +6,11 @@ from sparkdl.transformers.named_image import DeepImageFeaturizer, DeepImagePredi
 from sparkdl.transformers.tf_image import TFImageTransformer
 from sparkdl.transformers.tf_tensor import TFTransformer
 
-__all__ = ["DeepImageFeaturizer", "DeepImagePredictor", "KerasImageFileTransformer", "KerasTransformer", "TFImageTransformer", "TFTransformer"]
+__all__ = [
+    "DeepImageFeaturizer",
+    "DeepImagePredictor",
+    "KerasImageFileTransformer",
+    "KerasTransformer",
+    "TFImageTransformer",
+    "TFTransformer",
+]

@@ -68,14 +68,19 @@ class _ParamsSentOnce(Params):
         for param in self.params:
             name = param.name
             if self.isSet(param):
-                _send_if_changed(sent["set"], name, self._paramMap[param],
-                                 lambda v: java.set(self._make_java_param_pair(param, v)))
+                _send_if_changed(
+                    sent["set"], name, self._paramMap[param], lambda v: java.set(self._make_java_param_pair(param, v))
+                )
             elif name in sent["set"]:  # set (and sent) before, cleared since
                 java.clear(java.getParam(name))
                 del sent["set"][name]
             if self.hasDefault(param):
-                _send_if_changed(sent["default"], name, self._defaultParamMap[param],
-                                 lambda v: defaults.append(self._make_java_param_pair(param, v)))
+                _send_if_changed(
+                    sent["default"],
+                    name,
+                    self._defaultParamMap[param],
+                    lambda v: defaults.append(self._make_java_param_pair(param, v)),
+                )
         if defaults:
             from pyspark import SparkContext
 
@@ -94,11 +99,15 @@ class HasBatchSizeAndErrorCol(Params):
     """The Params every stage running a model natively has (the Scala side's HasBatchSize and
     HasErrorCol)."""
 
-    batchSize = Param(Params._dummy(), "batchSize", "rows per native batch fed to the model",
-                      typeConverter=TypeConverters.toInt)
-    errorCol = Param(Params._dummy(), "errorCol",
-                     "column with the reason when a row's output is null (default: <outputCol>_error)",
-                     typeConverter=TypeConverters.toString)
+    batchSize = Param(
+        Params._dummy(), "batchSize", "rows per native batch fed to the model", typeConverter=TypeConverters.toInt
+    )
+    errorCol = Param(
+        Params._dummy(),
+        "errorCol",
+        "column with the reason when a row's output is null (default: <outputCol>_error)",
+        typeConverter=TypeConverters.toString,
+    )
 
     def setBatchSize(self, value: int):
         return self._set(batchSize=value)
@@ -113,8 +122,12 @@ class HasPrecision(Params):
     features within a cosine of 0.999 of float32; docs/PERFORMANCE.md). Unset: the session's
     ``spark.sparkdl.tensorflow.precision``, else float32."""
 
-    precision = Param(Params._dummy(), "precision", "float32 or bf16 (bfloat16 mixed precision, CPUs with bf16)",
-                      typeConverter=TypeConverters.toString)
+    precision = Param(
+        Params._dummy(),
+        "precision",
+        "float32 or bf16 (bfloat16 mixed precision, CPUs with bf16)",
+        typeConverter=TypeConverters.toString,
+    )
 
     def setPrecision(self, value: str):
         if value not in ("float32", "bf16"):
@@ -135,12 +148,18 @@ class TFStage(_ParamsSentOnce, JavaTransformer, HasBatchSizeAndErrorCol, HasPrec
 
     _java_class_name = ""
 
-    graphFile = Param(Params._dummy(), "graphFile",
-                      "a frozen GraphDef file (.pb) the driver reads (Spark Connect: the server's driver)",
-                      typeConverter=TypeConverters.toString)
-    modelPath = Param(Params._dummy(), "modelPath",
-                      "a SavedModel folder the driver reads (Spark Connect: the server's driver)",
-                      typeConverter=TypeConverters.toString)
+    graphFile = Param(
+        Params._dummy(),
+        "graphFile",
+        "a frozen GraphDef file (.pb) the driver reads (Spark Connect: the server's driver)",
+        typeConverter=TypeConverters.toString,
+    )
+    modelPath = Param(
+        Params._dummy(),
+        "modelPath",
+        "a SavedModel folder the driver reads (Spark Connect: the server's driver)",
+        typeConverter=TypeConverters.toString,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -176,8 +195,10 @@ class TFStage(_ParamsSentOnce, JavaTransformer, HasBatchSizeAndErrorCol, HasPrec
                 from sparkdl._jvm import connect_unsupported
 
                 raise connect_unsupported(
-                    f"graph={type(graph).__name__}", "Save the frozen graph where the server reads it and pass its "
-                    "path (graph='/models/model.pb'), or a SavedModel folder (modelPath='/models/m').")
+                    f"graph={type(graph).__name__}",
+                    "Save the frozen graph where the server reads it and pass its "
+                    "path (graph='/models/model.pb'), or a SavedModel folder (modelPath='/models/m').",
+                )
             return self._set(graphFile=graph)
         kind, value = to_model(graph)
         if kind == "savedmodel":
@@ -206,4 +227,3 @@ class TFStage(_ParamsSentOnce, JavaTransformer, HasBatchSizeAndErrorCol, HasPrec
         stage._create_params_from_java()
         stage._transfer_params_from_java()
         return stage
-

@@ -17,8 +17,7 @@ from typing import Any, Dict, Optional, Tuple
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import (DefaultParamsReader, DefaultParamsWriter, MLReadable, MLReader,
-                             MLWritable, MLWriter)
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter
 
 from sparkdl.transformers._base import HasBatchSizeAndErrorCol
 
@@ -30,8 +29,9 @@ class KerasGraph:
     """A Keras model file exported to a frozen GraphDef: its bytes, its single input and
     output tensor names, and the input's shape without the batch dimension."""
 
-    def __init__(self, graph_def: bytes, input_name: str, output_name: str,
-                 input_shape: Tuple[Optional[int], ...]) -> None:
+    def __init__(
+        self, graph_def: bytes, input_name: str, output_name: str, input_shape: Tuple[Optional[int], ...]
+    ) -> None:
         self.graph_def = graph_def
         self.input_name = input_name
         self.output_name = output_name
@@ -42,10 +42,12 @@ class KerasGraph:
         """Loads ``model_file`` (.keras or .h5) with Keras 3 and freezes its inference graph."""
         if not model_file:
             raise ValueError("modelFile: set it to a Keras model file (.keras or .h5)")
-        path = model_file[len("file:"):] if model_file.startswith("file:") else model_file
+        path = model_file[len("file:") :] if model_file.startswith("file:") else model_file
         if not os.path.isfile(path):
-            raise ValueError(f"modelFile: no such file: {model_file} (give a local .keras or .h5 "
-                             "file; copy files from distributed storage to the driver first)")
+            raise ValueError(
+                f"modelFile: no such file: {model_file} (give a local .keras or .h5 "
+                "file; copy files from distributed storage to the driver first)"
+            )
         import keras
 
         try:
@@ -60,9 +62,11 @@ class KerasGraph:
         from sparkdl.transformers.graph import freeze_with_names
 
         if len(model.inputs) != 1 or len(model.outputs) != 1:
-            raise ValueError(f"modelFile: {what} has {len(model.inputs)} inputs and "
-                             f"{len(model.outputs)} outputs; the Keras stages take models with one "
-                             "of each (use TFTransformer with inputMapping/outputMapping for more)")
+            raise ValueError(
+                f"modelFile: {what} has {len(model.inputs)} inputs and "
+                f"{len(model.outputs)} outputs; the Keras stages take models with one "
+                "of each (use TFTransformer with inputMapping/outputMapping for more)"
+            )
         graph_def, inputs, outputs = freeze_with_names(model)
         shape = tuple(model.inputs[0].shape[1:])
         return KerasGraph(graph_def.SerializeToString(), inputs[0], outputs[0], shape)
@@ -71,9 +75,12 @@ class KerasGraph:
 class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, MLReadable, MLWritable):
     """Base of KerasTransformer and KerasImageFileTransformer."""
 
-    modelFile = Param(Params._dummy(), "modelFile",
-                      "path to a Keras 3 model file (.keras or .h5), read on the driver",
-                      typeConverter=TypeConverters.toString)
+    modelFile = Param(
+        Params._dummy(),
+        "modelFile",
+        "path to a Keras 3 model file (.keras or .h5), read on the driver",
+        typeConverter=TypeConverters.toString,
+    )
 
     # Params that are not saved as JSON metadata (e.g. a Python function).
     _unsaved_params: Tuple[str, ...] = ()
@@ -86,13 +93,14 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
             raise connect_unsupported(
                 f"{type(self).__name__} (Keras in this Python process, py4j to the JVM)",
                 "Export the model to a frozen graph or SavedModel the server reads and use TFImageTransformer "
-                "(graph='/path/model.pb' or modelPath=...), or run the Keras stages where the driver is.")
+                "(graph='/path/model.pb' or modelPath=...), or run the Keras stages where the driver is.",
+            )
         self._setDefault(batchSize=64)
         self._graph: Optional[KerasGraph] = None
         self._graph_for: Optional[Tuple[str, float]] = None
-        self._inner: Any = None         # the JVM-backed TFTransformer, once made
-        self._inner_for: Any = None     # what it was made from, or "loaded"
-        self._loaded_io: Any = None     # _model_io() of a loaded stage
+        self._inner: Any = None  # the JVM-backed TFTransformer, once made
+        self._inner_for: Any = None  # what it was made from, or "loaded"
+        self._loaded_io: Any = None  # _model_io() of a loaded stage
 
     # -- setters shared by both stages ------------------------------------------------
     def setInputCol(self, value: str) -> "KerasStage":
@@ -102,7 +110,7 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
         return self._set(outputCol=value)
 
     def setModelFile(self, value: str) -> "KerasStage":
-        if self._inner_for == "loaded":      # a new file replaces the saved graph
+        if self._inner_for == "loaded":  # a new file replaces the saved graph
             self._inner, self._inner_for = None, None
         return self._set(modelFile=value)
 
@@ -120,7 +128,7 @@ class KerasStage(Transformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol
         if not self.isDefined(self.modelFile):
             raise ValueError("modelFile: set it to a Keras model file (.keras or .h5)")
         model_file = self.getModelFile()
-        path = model_file[len("file:"):] if model_file.startswith("file:") else model_file
+        path = model_file[len("file:") :] if model_file.startswith("file:") else model_file
         key = (model_file, os.path.getmtime(path) if os.path.isfile(path) else -1.0)
         if self._graph is None or self._graph_for != key:
             self._graph = KerasGraph.export(model_file)
@@ -183,8 +191,7 @@ class _KerasWriter(MLWriter):
 
     def saveImpl(self, path: str) -> None:
         stage = self.instance
-        params = {p.name: v for p, v in stage._paramMap.items()
-                  if p.name not in stage._unsaved_params}
+        params = {p.name: v for p, v in stage._paramMap.items() if p.name not in stage._unsaved_params}
         inp, out, shape = stage._model_io()
         extra = {"inputTensor": inp, "outputTensor": out, "inputShape": list(shape)}
         DefaultParamsWriter.saveMetadata(stage, path, self.sc, extraMetadata=extra, paramMap=params)
@@ -207,7 +214,6 @@ class _KerasReader(MLReader):
         DefaultParamsReader.getAndSetParams(stage, metadata)
         stage._inner = TFTransformer.load(path.rstrip("/") + "/tf")
         stage._inner_for = "loaded"
-        stage._loaded_io = (metadata["inputTensor"], metadata["outputTensor"],
-                            tuple(metadata["inputShape"]))
+        stage._loaded_io = (metadata["inputTensor"], metadata["outputTensor"], tuple(metadata["inputShape"]))
         stage._load_extra(path.rstrip("/"), self.sparkSession)
         return stage

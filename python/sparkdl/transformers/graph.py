@@ -16,8 +16,7 @@ def tensor_name(t: Any) -> str:
     name = getattr(t, "name", None)
     if isinstance(name, str):
         return name if ":" in name else name + ":0"
-    raise TypeError(
-        f"expected a tensor name such as 'input:0' or a tf.Tensor, got {type(t).__name__}")
+    raise TypeError(f"expected a tensor name such as 'input:0' or a tf.Tensor, got {type(t).__name__}")
 
 
 def to_model(graph: Any) -> Tuple[str, Any]:
@@ -28,18 +27,20 @@ def to_model(graph: Any) -> Tuple[str, Any]:
         path = os.fspath(graph)
         if os.path.isdir(path):
             if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-                raise ValueError(f"graph: {path} is a folder without saved_model.pb; pass a SavedModel "
-                                 "folder, a frozen GraphDef file or a graph object")
+                raise ValueError(
+                    f"graph: {path} is a folder without saved_model.pb; pass a SavedModel "
+                    "folder, a frozen GraphDef file or a graph object"
+                )
             return "savedmodel", path
         if os.path.isfile(path):
             with open(path, "rb") as f:
                 return "graphdef", f.read()
         raise ValueError(f"graph: no such file or folder: {path}")
     serialize = getattr(graph, "SerializeToString", None)
-    if callable(serialize):                       # a GraphDef proto
+    if callable(serialize):  # a GraphDef proto
         return "graphdef", serialize()
     as_graph_def = getattr(graph, "as_graph_def", None)
-    if callable(as_graph_def):                    # a tf.Graph (already frozen)
+    if callable(as_graph_def):  # a tf.Graph (already frozen)
         return "graphdef", as_graph_def(add_shapes=True).SerializeToString()
     return "graphdef", freeze_function(graph).SerializeToString()
 
@@ -48,21 +49,22 @@ def _frozen_concrete(fn: Any, input_signature=None):
     """The concrete function of a tf.function, concrete function or Keras model, with its
     variables turned into constants (``convert_variables_to_constants_v2``)."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     concrete = fn
     if hasattr(fn, "inputs") and hasattr(fn, "__call__") and not hasattr(fn, "graph"):
         # A Keras model: trace its call on its own input signature.
         specs = [tf.TensorSpec(i.shape, i.dtype, name=f"input_{k}") for k, i in enumerate(fn.inputs)]
-        concrete = tf.function(lambda *xs: fn(list(xs) if len(xs) > 1 else xs[0], training=False)
-                               ).get_concrete_function(*specs)
+        concrete = tf.function(
+            lambda *xs: fn(list(xs) if len(xs) > 1 else xs[0], training=False)
+        ).get_concrete_function(*specs)
     elif hasattr(fn, "get_concrete_function") and not hasattr(fn, "graph"):
         concrete = fn.get_concrete_function(*(input_signature or []))
     if not hasattr(concrete, "graph"):
         raise TypeError(
             f"graph: cannot turn a {type(fn).__name__} into a TensorFlow graph; pass a frozen "
-            "GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model or a SavedModel folder")
+            "GraphDef (bytes or proto), a tf.Graph, a tf.function, a Keras model or a SavedModel folder"
+        )
     return convert_variables_to_constants_v2(concrete)
 
 
@@ -70,8 +72,11 @@ def freeze_with_names(fn: Any, input_signature=None) -> Tuple[Any, list, list]:
     """(frozen GraphDef, input tensor names, output tensor names) of a tf.function, a
     concrete function or a Keras model, traced and frozen once."""
     frozen = _frozen_concrete(fn, input_signature)
-    return (frozen.graph.as_graph_def(add_shapes=True), [t.name for t in frozen.inputs],
-            [t.name for t in frozen.outputs])
+    return (
+        frozen.graph.as_graph_def(add_shapes=True),
+        [t.name for t in frozen.inputs],
+        [t.name for t in frozen.outputs],
+    )
 
 
 def freeze_function(fn: Any, input_signature=None):

@@ -19,9 +19,15 @@ class KerasTransformer(KerasStage):
     """
 
     @keyword_only
-    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
-                 modelFile: Optional[str] = None, batchSize: Optional[int] = None,
-                 errorCol: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        modelFile: Optional[str] = None,
+        batchSize: Optional[int] = None,
+        errorCol: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self._set(**{k: v for k, v in self._input_kwargs.items() if v is not None})
 
@@ -34,7 +40,9 @@ class KerasTransformer(KerasStage):
             raise ValueError(f"inputCol: no column '{column}' (columns: {', '.join(dataset.columns)})")
         _, _, shape = self._model_io()
         if any(d is None for d in shape):
-            raise ValueError(f"modelFile: the model's input shape {(None,) + tuple(shape)} has unknown "
-                             "dimensions besides the batch; each row must reshape to a fixed shape")
+            raise ValueError(
+                f"modelFile: the model's input shape {(None,) + tuple(shape)} has unknown "
+                "dimensions besides the batch; each row must reshape to a fixed shape"
+            )
         stage = self._tf_stage(column, self.getOutputCol(), self._error_col())
         return stage.transform(dataset)

@@ -11,18 +11,36 @@ from pyspark.ml.wrapper import JavaTransformer
 from sparkdl.transformers._base import HasBatchSizeAndErrorCol, HasPrecision, _ParamsSentOnce, _StageReader
 
 
-class _NamedImageModel(_ParamsSentOnce, JavaTransformer, HasInputCol, HasOutputCol, HasBatchSizeAndErrorCol, HasPrecision,
-                       JavaMLReadable, JavaMLWritable):
+class _NamedImageModel(
+    _ParamsSentOnce,
+    JavaTransformer,
+    HasInputCol,
+    HasOutputCol,
+    HasBatchSizeAndErrorCol,
+    HasPrecision,
+    JavaMLReadable,
+    JavaMLWritable,
+):
     _java_class_name = ""
 
-    modelName = Param(Params._dummy(), "modelName", "a named model (sparkdl.models.listModels())",
-                      typeConverter=TypeConverters.toString)
-    weightsPath = Param(Params._dummy(), "weightsPath",
-                        "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
-                        typeConverter=TypeConverters.toString)
-    imageSize = Param(Params._dummy(), "imageSize",
-                      "[height, width] images are resized to; empty (default): the model's own size",
-                      typeConverter=TypeConverters.toListInt)
+    modelName = Param(
+        Params._dummy(),
+        "modelName",
+        "a named model (sparkdl.models.listModels())",
+        typeConverter=TypeConverters.toString,
+    )
+    weightsPath = Param(
+        Params._dummy(),
+        "weightsPath",
+        "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
+        typeConverter=TypeConverters.toString,
+    )
+    imageSize = Param(
+        Params._dummy(),
+        "imageSize",
+        "[height, width] images are resized to; empty (default): the model's own size",
+        typeConverter=TypeConverters.toListInt,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,19 +101,34 @@ class DeepImageFeaturizer(_NamedImageModel):
     # too, finds a stage's Python and JVM classes from each other by that name.
     __module__ = "org.sparkdl.transformers"
 
-    featureLayer = Param(Params._dummy(), "featureLayer",
-                         "which feature output: 'pool' (default) or another the registry lists",
-                         typeConverter=TypeConverters.toString)
-    outputMode = Param(Params._dummy(), "outputMode",
-                       "vector (MLlib vectors, the default) or array (array<float>, half the size)",
-                       typeConverter=TypeConverters.toString)
+    featureLayer = Param(
+        Params._dummy(),
+        "featureLayer",
+        "which feature output: 'pool' (default) or another the registry lists",
+        typeConverter=TypeConverters.toString,
+    )
+    outputMode = Param(
+        Params._dummy(),
+        "outputMode",
+        "vector (MLlib vectors, the default) or array (array<float>, half the size)",
+        typeConverter=TypeConverters.toString,
+    )
 
     @keyword_only
-    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
-                 modelName: Optional[str] = None, weightsPath: Optional[str] = None,
-                 featureLayer: Optional[str] = None, imageSize: Optional[List[int]] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None,
-                 outputMode: Optional[str] = None, precision: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        modelName: Optional[str] = None,
+        weightsPath: Optional[str] = None,
+        featureLayer: Optional[str] = None,
+        imageSize: Optional[List[int]] = None,
+        batchSize: Optional[int] = None,
+        errorCol: Optional[str] = None,
+        outputMode: Optional[str] = None,
+        precision: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self._setDefault(featureLayer="pool", outputMode="vector")
         self._set_checked(self._input_kwargs)
@@ -116,18 +149,31 @@ class DeepImagePredictor(_NamedImageModel):
     # too, finds a stage's Python and JVM classes from each other by that name.
     __module__ = "org.sparkdl.transformers"
 
-    decodePredictions = Param(Params._dummy(), "decodePredictions",
-                              "output the topK classes with names instead of probabilities",
-                              typeConverter=TypeConverters.toBoolean)
-    topK = Param(Params._dummy(), "topK", "how many classes decodePredictions gives",
-                 typeConverter=TypeConverters.toInt)
+    decodePredictions = Param(
+        Params._dummy(),
+        "decodePredictions",
+        "output the topK classes with names instead of probabilities",
+        typeConverter=TypeConverters.toBoolean,
+    )
+    topK = Param(
+        Params._dummy(), "topK", "how many classes decodePredictions gives", typeConverter=TypeConverters.toInt
+    )
 
     @keyword_only
-    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None,
-                 modelName: Optional[str] = None, weightsPath: Optional[str] = None,
-                 decodePredictions: Optional[bool] = None, topK: Optional[int] = None,
-                 imageSize: Optional[List[int]] = None, batchSize: Optional[int] = None, errorCol: Optional[str] = None,
-                 precision: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        *,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        modelName: Optional[str] = None,
+        weightsPath: Optional[str] = None,
+        decodePredictions: Optional[bool] = None,
+        topK: Optional[int] = None,
+        imageSize: Optional[List[int]] = None,
+        batchSize: Optional[int] = None,
+        errorCol: Optional[str] = None,
+        precision: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self._setDefault(decodePredictions=False, topK=5)
         self._set_checked(self._input_kwargs)

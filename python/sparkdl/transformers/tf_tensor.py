@@ -11,8 +11,10 @@ from sparkdl.transformers.graph import tensor_name
 
 def _names(value: Any, what: str) -> Dict[str, str]:
     if not isinstance(value, dict) or not value:
-        raise ValueError(f"{what}: give a non-empty dict, e.g. "
-                         + ("{'features': 'x:0'}" if what == "inputMapping" else "{'y:0': 'prediction'}"))
+        raise ValueError(
+            f"{what}: give a non-empty dict, e.g. "
+            + ("{'features': 'x:0'}" if what == "inputMapping" else "{'y:0': 'prediction'}")
+        )
     return value
 
 
@@ -25,9 +27,12 @@ class TFTransformer(TFStage):
     The mappings live on the JVM stage (they are saved with it).
     """
 
-    outputMode = Param(Params._dummy(), "outputMode",
-                       "array (the output tensor's own type, e.g. array<float>) or vector (MLlib vectors)",
-                       typeConverter=TypeConverters.toString)
+    outputMode = Param(
+        Params._dummy(),
+        "outputMode",
+        "array (the output tensor's own type, e.g. array<float>) or vector (MLlib vectors)",
+        typeConverter=TypeConverters.toString,
+    )
 
     _java_class_name = "org.sparkdl.transformers.TFTransformer"
     # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
@@ -35,11 +40,18 @@ class TFTransformer(TFStage):
     __module__ = "org.sparkdl.transformers"
 
     @keyword_only
-    def __init__(self, *, graph: Any = None, modelPath: Optional[str] = None,
-                 inputMapping: Optional[Dict[str, Any]] = None,
-                 outputMapping: Optional[Dict[Any, str]] = None,
-                 batchSize: Optional[int] = None, errorCol: Optional[str] = None,
-                 outputMode: Optional[str] = None, precision: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        *,
+        graph: Any = None,
+        modelPath: Optional[str] = None,
+        inputMapping: Optional[Dict[str, Any]] = None,
+        outputMapping: Optional[Dict[Any, str]] = None,
+        batchSize: Optional[int] = None,
+        errorCol: Optional[str] = None,
+        outputMode: Optional[str] = None,
+        precision: Optional[str] = None,
+    ) -> None:
         super().__init__()
         self._setDefault(batchSize=64, outputMode="array")
         kwargs = dict(self._input_kwargs)
@@ -55,9 +67,11 @@ class TFTransformer(TFStage):
         if self._remote:
             from sparkdl._jvm import connect_unsupported
 
-            raise connect_unsupported("TFTransformer's inputMapping/outputMapping",
-                                      "Use TFImageTransformer, or run TFTransformer where the driver is "
-                                      "(spark-submit, a notebook attached to the cluster).")
+            raise connect_unsupported(
+                "TFTransformer's inputMapping/outputMapping",
+                "Use TFImageTransformer, or run TFTransformer where the driver is "
+                "(spark-submit, a notebook attached to the cluster).",
+            )
 
     def setInputMapping(self, value: Dict[str, Any]) -> "TFTransformer":
         self._local_only()

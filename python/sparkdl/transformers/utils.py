@@ -31,8 +31,7 @@ def freezeGraph(graph_def: Any, output_tensors: Iterable[Any]) -> bytes:
 
     kind, value = to_model(graph_def)
     if kind != "graphdef":
-        raise ValueError("freezeGraph: give a GraphDef (bytes, proto, tf.Graph or .pb file), "
-                         "not a SavedModel folder")
+        raise ValueError("freezeGraph: give a GraphDef (bytes, proto, tf.Graph or .pb file), not a SavedModel folder")
     api = _jvm_api(_resolve_spark(None))
     names = [tensor_name(t) for t in output_tensors]
     return bytes(api.freezeGraph(bytearray(value), names))

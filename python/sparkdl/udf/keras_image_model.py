@@ -11,9 +11,11 @@ def _session(spark: Any) -> Any:
     spark = _resolve_spark(spark)
     if is_connect(spark):
         raise connect_unsupported(
-            "Registering a model from Python", "Save the model (stage.write().save(path)) and start the server "
+            "Registering a model from Python",
+            "Save the model (stage.write().save(path)) and start the server "
             "with it: sparkdl serve-connect --model NAME=PATH (the conf spark.sparkdl.sql.models); then "
-            "SELECT NAME(image) works from every client.")
+            "SELECT NAME(image) works from every client.",
+        )
     _jvm_api(spark)  # a clear error when the jar is missing
     return spark
 
@@ -25,7 +27,8 @@ def _java_stage(stage: Any) -> Any:
         raise ValueError(
             f"registerModel: {type(stage).__name__} runs Python code per row, so it cannot be a SQL function "
             "that the JVM evaluates; register a JVM-backed stage (DeepImageFeaturizer, DeepImagePredictor, "
-            "TFImageTransformer, TFTransformer) or a PipelineModel of them, or use registerKerasImageUDF")
+            "TFImageTransformer, TFTransformer) or a PipelineModel of them, or use registerKerasImageUDF"
+        )
     try:
         return to_java()
     except AttributeError as e:  # a Python-only stage inside a PipelineModel
@@ -49,8 +52,9 @@ def registerModel(name: str, stage: Any, spark: Any = None) -> None:
     spark.sparkContext._jvm.org.sparkdl.sql.ModelFunctions.register(spark._jsparkSession, name, jstage)
 
 
-def registerKerasImageUDF(udf_name: str, keras_model_or_file_path: Any,
-                          preprocessor: Optional[Callable[[str], Any]] = None, spark: Any = None) -> None:
+def registerKerasImageUDF(
+    udf_name: str, keras_model_or_file_path: Any, preprocessor: Optional[Callable[[str], Any]] = None, spark: Any = None
+) -> None:
     """The original sparkdl's ``registerKerasImageUDF``: makes ``udf_name(image)`` a SQL
     function that applies a Keras model to an image struct column and returns the model's
     output (flattened, ``array<float>``).
@@ -77,16 +81,22 @@ def registerKerasImageUDF(udf_name: str, keras_model_or_file_path: Any,
         graph = KerasGraph.from_model(keras_model_or_file_path)
     shape = tuple(graph.input_shape)
     if any(d is None for d in shape):
-        raise ValueError(f"registerKerasImageUDF: the model's input shape {(None,) + shape} has unknown "
-                         "dimensions besides the batch; build it with a fixed size, e.g. "
-                         "keras.Input(shape=(299, 299, 3))")
+        raise ValueError(
+            f"registerKerasImageUDF: the model's input shape {(None,) + shape} has unknown "
+            "dimensions besides the batch; build it with a fixed size, e.g. "
+            "keras.Input(shape=(299, 299, 3))"
+        )
     jvm = spark.sparkContext._jvm.org.sparkdl.sql.ModelFunctions
     if preprocessor is None:
-        stage = TFImageTransformer(inputCol="image", outputCol="output", graph=graph.graph_def,
-                                   inputTensor=tensor_name(graph.input_name),
-                                   outputTensor=tensor_name(graph.output_name),
-                                   channelOrder="RGB" if len(shape) < 3 or shape[-1] != 1 else "L",
-                                   outputMode="array")
+        stage = TFImageTransformer(
+            inputCol="image",
+            outputCol="output",
+            graph=graph.graph_def,
+            inputTensor=tensor_name(graph.input_name),
+            outputTensor=tensor_name(graph.output_name),
+            channelOrder="RGB" if len(shape) < 3 or shape[-1] != 1 else "L",
+            outputMode="array",
+        )
         jvm.register(spark._jsparkSession, udf_name, _java_stage(stage))
         return
 
@@ -113,13 +123,15 @@ def registerKerasImageUDF(udf_name: str, keras_model_or_file_path: Any,
                 continue
             arr = np.asarray(preprocessor(local_path(p)))
             if arr.size != size:
-                raise ValueError(f"registerKerasImageUDF: the preprocessor gave {arr.shape} for {p}; the "
-                                 f"model takes {shape} (uint8)")
+                raise ValueError(
+                    f"registerKerasImageUDF: the preprocessor gave {arr.shape} for {p}; the model takes {shape} (uint8)"
+                )
             out.append(arr.astype(np.int16).reshape(-1))
         return pd.Series(out)
 
     pre_name = f"__sparkdl_pre_{udf_name}"
     spark.udf.register(pre_name, pandas_udf(run, ArrayType(ShortType())))
-    model = TFTransformer(graph=graph.graph_def, inputMapping={"input": graph.input_name},
-                          outputMapping={graph.output_name: "output"})
+    model = TFTransformer(
+        graph=graph.graph_def, inputMapping={"input": graph.input_name}, outputMapping={graph.output_name: "output"}
+    )
     jvm.registerWithPreprocessor(spark._jsparkSession, udf_name, pre_name, _java_stage(model))

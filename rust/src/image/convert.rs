@@ -79,11 +79,7 @@ fn ne_f32_to_u8(p: &[u8]) -> u8 {
 /// Converts the buffer the decoder filled (native-endian samples of
 /// `color`, as `image::ImageDecoder::read_image` writes them) into Spark's
 /// layout. `Err` names a colour type we do not handle.
-pub(crate) fn to_spark_layout(
-    color: ColorType,
-    mut buf: Vec<u8>,
-    alpha: AlphaPolicy,
-) -> Result<SparkPixels, String> {
+pub(crate) fn to_spark_layout(color: ColorType, mut buf: Vec<u8>, alpha: AlphaPolicy) -> Result<SparkPixels, String> {
     let (channels, data) = match color {
         ColorType::L8 => (1, buf),
         ColorType::La8 => (1, buf.chunks_exact(2).map(|p| p[0]).collect()),
@@ -117,17 +113,10 @@ pub(crate) fn to_spark_layout(
 fn rgb_to_bgr_in_place(buf: &mut [u8]) {
     let mut quads = buf.chunks_exact_mut(12);
     for quad in &mut quads {
-        let s: [u8; 12] = (*quad)
-            .try_into()
-            .expect("chunks_exact_mut(12) yields 12 bytes");
-        quad.copy_from_slice(&[
-            s[2], s[1], s[0], s[5], s[4], s[3], s[8], s[7], s[6], s[11], s[10], s[9],
-        ]);
+        let s: [u8; 12] = (*quad).try_into().expect("chunks_exact_mut(12) yields 12 bytes");
+        quad.copy_from_slice(&[s[2], s[1], s[0], s[5], s[4], s[3], s[8], s[7], s[6], s[11], s[10], s[9]]);
     }
-    quads
-        .into_remainder()
-        .chunks_exact_mut(3)
-        .for_each(|p| p.swap(0, 2));
+    quads.into_remainder().chunks_exact_mut(3).for_each(|p| p.swap(0, 2));
 }
 
 /// RGBA -> BGRA, swapping in place.
@@ -149,12 +138,7 @@ fn rgba_to_bgr(buf: &[u8]) -> Vec<u8> {
 
 /// One output pixel per `pixel_bytes` input bytes: output channel `i` is
 /// `sample(&pixel[offsets[i]..])`.
-fn swizzle(
-    buf: &[u8],
-    pixel_bytes: usize,
-    offsets: &[usize],
-    sample: impl Fn(&[u8]) -> u8,
-) -> Vec<u8> {
+fn swizzle(buf: &[u8], pixel_bytes: usize, offsets: &[usize], sample: impl Fn(&[u8]) -> u8) -> Vec<u8> {
     let n = offsets.len();
     let mut out = vec![0u8; buf.len() / pixel_bytes * n];
     for (dst, src) in out.chunks_exact_mut(n).zip(buf.chunks_exact(pixel_bytes)) {
@@ -187,32 +171,17 @@ mod tests {
 
     #[test]
     fn rgb_and_rgba_become_bgr_and_bgra() {
-        let px =
-            to_spark_layout(ColorType::Rgb8, vec![1, 2, 3, 4, 5, 6], AlphaPolicy::Keep).unwrap();
-        assert_eq!(
-            (px.channels, px.mode(), px.data),
-            (3, ocv::CV_8UC3, vec![3, 2, 1, 6, 5, 4])
-        );
-        let px = to_spark_layout(
-            ColorType::Rgba8,
-            vec![1, 2, 3, 255, 4, 5, 6, 255],
-            AlphaPolicy::Keep,
-        )
-        .unwrap();
-        assert_eq!(
-            (px.channels, px.mode(), px.data),
-            (4, ocv::CV_8UC4, vec![3, 2, 1, 255, 6, 5, 4, 255])
-        );
+        let px = to_spark_layout(ColorType::Rgb8, vec![1, 2, 3, 4, 5, 6], AlphaPolicy::Keep).unwrap();
+        assert_eq!((px.channels, px.mode(), px.data), (3, ocv::CV_8UC3, vec![3, 2, 1, 6, 5, 4]));
+        let px = to_spark_layout(ColorType::Rgba8, vec![1, 2, 3, 255, 4, 5, 6, 255], AlphaPolicy::Keep).unwrap();
+        assert_eq!((px.channels, px.mode(), px.data), (4, ocv::CV_8UC4, vec![3, 2, 1, 255, 6, 5, 4, 255]));
     }
 
     #[test]
     fn rgb_swap_handles_every_length() {
         for pixels in 0..10usize {
             let rgb: Vec<u8> = (0..pixels * 3).map(|i| i as u8).collect();
-            let want: Vec<u8> = rgb
-                .chunks_exact(3)
-                .flat_map(|p| [p[2], p[1], p[0]])
-                .collect();
+            let want: Vec<u8> = rgb.chunks_exact(3).flat_map(|p| [p[2], p[1], p[0]]).collect();
             let mut got = rgb.clone();
             rgb_to_bgr_in_place(&mut got);
             assert_eq!(got, want, "{pixels} pixels");
@@ -232,47 +201,25 @@ mod tests {
     #[test]
     fn grey_drops_alpha() {
         let px = to_spark_layout(ColorType::La8, vec![10, 0, 20, 255], AlphaPolicy::Keep).unwrap();
-        assert_eq!(
-            (px.channels, px.mode(), px.data),
-            (1, ocv::CV_8UC1, vec![10, 20])
-        );
-        let px = to_spark_layout(
-            ColorType::La16,
-            ne16(&[65535, 0, 257, 9]),
-            AlphaPolicy::Keep,
-        )
-        .unwrap();
+        assert_eq!((px.channels, px.mode(), px.data), (1, ocv::CV_8UC1, vec![10, 20]));
+        let px = to_spark_layout(ColorType::La16, ne16(&[65535, 0, 257, 9]), AlphaPolicy::Keep).unwrap();
         assert_eq!((px.channels, px.data), (1, vec![255, 1]));
     }
 
     #[test]
     fn sixteen_bit_colour_is_rounded_and_reordered() {
-        let px = to_spark_layout(
-            ColorType::Rgb16,
-            ne16(&[65535, 32896, 0]),
-            AlphaPolicy::Keep,
-        )
-        .unwrap();
+        let px = to_spark_layout(ColorType::Rgb16, ne16(&[65535, 32896, 0]), AlphaPolicy::Keep).unwrap();
         assert_eq!((px.channels, px.data), (3, vec![0, 128, 255]));
-        let px = to_spark_layout(
-            ColorType::Rgba16,
-            ne16(&[257, 514, 771, 65535]),
-            AlphaPolicy::Keep,
-        )
-        .unwrap();
+        let px = to_spark_layout(ColorType::Rgba16, ne16(&[257, 514, 771, 65535]), AlphaPolicy::Keep).unwrap();
         assert_eq!((px.channels, px.data), (4, vec![3, 2, 1, 255]));
-        let px =
-            to_spark_layout(ColorType::L16, ne16(&[0x1234, 0xFFFF]), AlphaPolicy::Keep).unwrap();
+        let px = to_spark_layout(ColorType::L16, ne16(&[0x1234, 0xFFFF]), AlphaPolicy::Keep).unwrap();
         // Spark would give the low bytes 0x34 and 0xFF here.
         assert_eq!((px.channels, px.data), (1, vec![u16_to_u8(0x1234), 255]));
     }
 
     #[test]
     fn float_samples_are_clamped() {
-        let f: Vec<u8> = [1.0f32, 0.5, -3.0, f32::NAN, 7.0, 0.0]
-            .iter()
-            .flat_map(|v| v.to_ne_bytes())
-            .collect();
+        let f: Vec<u8> = [1.0f32, 0.5, -3.0, f32::NAN, 7.0, 0.0].iter().flat_map(|v| v.to_ne_bytes()).collect();
         let px = to_spark_layout(ColorType::Rgb32F, f, AlphaPolicy::Keep).unwrap();
         assert_eq!((px.channels, px.data), (3, vec![0, 128, 255, 0, 255, 0]));
     }

@@ -95,10 +95,16 @@ fn check_size(width: u32, height: u32, opts: &DecodeOptions, name: &'static str)
         return Err(ImageError::TooLarge { width, height, pixels, limit: opts.max_pixels });
     }
     if pixels == 0 {
-        return Err(ImageError::corrupt(name, format!("the header gives a size of {width}x{height}, which has no pixels")));
+        return Err(ImageError::corrupt(
+            name,
+            format!("the header gives a size of {width}x{height}, which has no pixels"),
+        ));
     }
     if i32::try_from(width).is_err() || i32::try_from(height).is_err() {
-        return Err(ImageError::unsupported(name, format!("{width}x{height} does not fit Spark's 32-bit width and height")));
+        return Err(ImageError::unsupported(
+            name,
+            format!("{width}x{height} does not fit Spark's 32-bit width and height"),
+        ));
     }
     Ok(())
 }
@@ -108,19 +114,13 @@ fn too_many_bytes(name: &'static str, bytes: u64) -> ImageError {
 }
 
 /// Runs `work`, turning a panic into a `Corrupt` error for `name`.
-fn guarded<T>(
-    name: &'static str,
-    work: impl FnOnce() -> Result<T, ImageError>,
-) -> Result<T, ImageError> {
+fn guarded<T>(name: &'static str, work: impl FnOnce() -> Result<T, ImageError>) -> Result<T, ImageError> {
     // `work` only reads the input bytes and options; nothing it could leave
     // half-updated outlives a panic.
     panic::catch_unwind(AssertUnwindSafe(work)).unwrap_or_else(|payload| {
         Err(ImageError::corrupt(
             name,
-            format!(
-                "the decoder crashed on this file ({})",
-                panic_message(payload.as_ref())
-            ),
+            format!("the decoder crashed on this file ({})", panic_message(payload.as_ref())),
         ))
     })
 }
@@ -134,9 +134,7 @@ fn decode_known(
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     reader.limits(decoder_limits(opts.max_pixels));
     // Reads the header only.
-    let mut decoder = reader
-        .into_decoder()
-        .map_err(|e| from_image_error(e, name))?;
+    let mut decoder = reader.into_decoder().map_err(|e| from_image_error(e, name))?;
 
     let (width, height) = decoder.dimensions();
     let pixels = u64::from(width) * u64::from(height);
@@ -153,24 +151,13 @@ fn decode_known(
     };
     let color = decoder.color_type();
     let total = decoder.total_bytes();
-    let total = usize::try_from(total).map_err(|_| ImageError::TooLarge {
-        width,
-        height,
-        pixels,
-        limit: opts.max_pixels,
-    })?;
+    let total =
+        usize::try_from(total).map_err(|_| ImageError::TooLarge { width, height, pixels, limit: opts.max_pixels })?;
     let mut buf = vec![0u8; total];
-    decoder
-        .read_image(&mut buf)
-        .map_err(|e| from_image_error(e, name))?;
+    decoder.read_image(&mut buf).map_err(|e| from_image_error(e, name))?;
 
-    let alpha = if format == ImageFormat::Gif {
-        AlphaPolicy::DropIfOpaque
-    } else {
-        AlphaPolicy::Keep
-    };
-    let px = convert::to_spark_layout(color, buf, alpha)
-        .map_err(|reason| ImageError::unsupported(name, reason))?;
+    let alpha = if format == ImageFormat::Gif { AlphaPolicy::DropIfOpaque } else { AlphaPolicy::Keep };
+    let px = convert::to_spark_layout(color, buf, alpha).map_err(|reason| ImageError::unsupported(name, reason))?;
     if px.data.len() as u64 > MAX_SPARK_BYTES {
         return Err(too_many_bytes(name, px.data.len() as u64));
     }
@@ -185,8 +172,7 @@ fn finish(
     px: convert::SparkPixels,
     name: &'static str,
 ) -> Result<SparkImage, ImageError> {
-    let oriented = orient::apply(orientation, width, height, px)
-        .map_err(|reason| ImageError::corrupt(name, reason))?;
+    let oriented = orient::apply(orientation, width, height, px).map_err(|reason| ImageError::corrupt(name, reason))?;
     let mode = oriented.pixels.mode();
     Ok(SparkImage {
         // Both fit: checked against i32::MAX above (rotation only swaps them).
@@ -201,10 +187,7 @@ fn finish(
 fn swaps_sides(o: Orientation) -> bool {
     matches!(
         o,
-        Orientation::Rotate90
-            | Orientation::Rotate270
-            | Orientation::Rotate90FlipH
-            | Orientation::Rotate270FlipH
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
     )
 }
 
@@ -212,11 +195,7 @@ fn swaps_sides(o: Orientation) -> bool {
 /// the decoder's working memory.
 fn decoder_limits(max_pixels: u64) -> Limits {
     let mut limits = Limits::default();
-    limits.max_alloc = Some(
-        max_pixels
-            .saturating_mul(MAX_BYTES_PER_PIXEL)
-            .max(MIN_ALLOC_LIMIT),
-    );
+    limits.max_alloc = Some(max_pixels.saturating_mul(MAX_BYTES_PER_PIXEL).max(MIN_ALLOC_LIMIT));
     limits
 }
 
@@ -225,10 +204,7 @@ fn from_image_error(err: image::ImageError, name: &'static str) -> ImageError {
     use image::ImageError as E;
     match err {
         E::Unsupported(e) => ImageError::unsupported(name, e.to_string()),
-        E::Limits(e) => ImageError::corrupt(
-            name,
-            format!("decoding it needs more memory than allowed ({e})"),
-        ),
+        E::Limits(e) => ImageError::corrupt(name, format!("decoding it needs more memory than allowed ({e})")),
         E::IoError(e) if e.kind() == ErrorKind::UnexpectedEof => {
             ImageError::corrupt(name, "the file ends unexpectedly")
         }
@@ -253,20 +229,14 @@ mod tests {
     #[test]
     fn limits_scale_with_max_pixels_and_have_a_floor() {
         assert_eq!(decoder_limits(100).max_alloc, Some(MIN_ALLOC_LIMIT));
-        assert_eq!(
-            decoder_limits(178_956_970).max_alloc,
-            Some(178_956_970 * 16)
-        );
+        assert_eq!(decoder_limits(178_956_970).max_alloc, Some(178_956_970 * 16));
         assert_eq!(decoder_limits(u64::MAX).max_alloc, Some(u64::MAX));
     }
 
     #[test]
     fn a_panicking_decoder_becomes_corrupt() {
         let err = guarded::<()>("PNG", || panic!("index out of bounds")).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "corrupt or truncated PNG: the decoder crashed on this file (index out of bounds)"
-        );
+        assert_eq!(err.to_string(), "corrupt or truncated PNG: the decoder crashed on this file (index out of bounds)");
         assert_eq!(err.kind(), "corrupt");
     }
 

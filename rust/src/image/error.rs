@@ -42,12 +42,7 @@ pub enum ImageError {
         "image is {width}x{height} = {pixels} pixels, above the limit of {limit} \
          (raise spark.sparkdl.image.maxPixels to allow it)"
     )]
-    TooLarge {
-        width: u32,
-        height: u32,
-        pixels: u64,
-        limit: u64,
-    },
+    TooLarge { width: u32, height: u32, pixels: u64, limit: u64 },
 
     /// The file starts like a supported format but its content is damaged,
     /// cut short, or crashed the decoder.
@@ -72,17 +67,11 @@ impl ImageError {
     }
 
     pub(crate) fn corrupt(format: &'static str, reason: impl AsRef<str>) -> Self {
-        ImageError::Corrupt {
-            format,
-            reason: one_line(reason.as_ref()),
-        }
+        ImageError::Corrupt { format, reason: one_line(reason.as_ref()) }
     }
 
     pub(crate) fn unsupported(format: &'static str, reason: impl AsRef<str>) -> Self {
-        ImageError::Unsupported {
-            format,
-            reason: one_line(reason.as_ref()),
-        }
+        ImageError::Unsupported { format, reason: one_line(reason.as_ref()) }
     }
 }
 
@@ -120,28 +109,14 @@ mod tests {
     #[test]
     fn messages_are_the_documented_ones() {
         assert_eq!(ImageError::Empty.to_string(), "empty file (0 bytes)");
-        let unknown = ImageError::UnknownFormat {
-            first_bytes: "68 65 6c 6c".into(),
-            looks_like: Some("text"),
-        };
+        let unknown = ImageError::UnknownFormat { first_bytes: "68 65 6c 6c".into(), looks_like: Some("text") };
         assert_eq!(
             unknown.to_string(),
             "not a recognised image format (starts with bytes 68 65 6c 6c: looks like text)"
         );
-        let unknown = ImageError::UnknownFormat {
-            first_bytes: "00 01".into(),
-            looks_like: None,
-        };
-        assert_eq!(
-            unknown.to_string(),
-            "not a recognised image format (starts with bytes 00 01)"
-        );
-        let big = ImageError::TooLarge {
-            width: 30000,
-            height: 30000,
-            pixels: 900_000_000,
-            limit: 178_956_970,
-        };
+        let unknown = ImageError::UnknownFormat { first_bytes: "00 01".into(), looks_like: None };
+        assert_eq!(unknown.to_string(), "not a recognised image format (starts with bytes 00 01)");
+        let big = ImageError::TooLarge { width: 30000, height: 30000, pixels: 900_000_000, limit: 178_956_970 };
         assert_eq!(
             big.to_string(),
             "image is 30000x30000 = 900000000 pixels, above the limit of 178956970 \
@@ -151,10 +126,7 @@ mod tests {
             ImageError::corrupt("JPEG", "bad\nhuffman   code").to_string(),
             "corrupt or truncated JPEG: bad huffman code"
         );
-        assert_eq!(
-            ImageError::unsupported("AVIF", "not enabled").to_string(),
-            "unsupported AVIF image: not enabled"
-        );
+        assert_eq!(ImageError::unsupported("AVIF", "not enabled").to_string(), "unsupported AVIF image: not enabled");
     }
 
     #[test]

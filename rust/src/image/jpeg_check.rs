@@ -27,9 +27,7 @@ const TEM: u8 = 0x01;
 pub(crate) fn check_complete(bytes: &[u8]) -> Result<(), String> {
     let len = bytes.len();
     let truncated = || {
-        Err(format!(
-            "the file ends before the end-of-image marker, after {len} bytes; the image data is incomplete"
-        ))
+        Err(format!("the file ends before the end-of-image marker, after {len} bytes; the image data is incomplete"))
     };
     if len < 2 || bytes[0] != 0xFF || bytes[1] != SOI {
         return Err("missing the start-of-image marker".to_string());
@@ -62,9 +60,7 @@ pub(crate) fn check_complete(bytes: &[u8]) -> Result<(), String> {
         }
         let seg_len = usize::from(u16::from_be_bytes([bytes[pos], bytes[pos + 1]]));
         if seg_len < 2 {
-            return Err(format!(
-                "invalid length {seg_len} of the segment with marker FF {marker:02X}"
-            ));
+            return Err(format!("invalid length {seg_len} of the segment with marker FF {marker:02X}"));
         }
         pos += seg_len;
         if pos > len {
@@ -140,9 +136,7 @@ mod tests {
         b.extend_from_slice(&[0xFF, 0xE0, 0x00, 0x06, b'J', b'F', b'I', b'F']);
         b.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x04, 0x00, 0x01]);
         b.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x03, 0x01]);
-        b.extend_from_slice(&[
-            0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xFF, 0x00, 0x78,
-        ]);
+        b.extend_from_slice(&[0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xFF, 0x00, 0x78]);
         b.extend_from_slice(&[0xFF, 0xFF, 0xD9]);
         b
     }
@@ -163,10 +157,7 @@ mod tests {
     fn refuses_every_truncation() {
         let full = skeleton();
         for cut in 0..full.len() {
-            assert!(
-                check_complete(&full[..cut]).is_err(),
-                "cut at {cut} accepted"
-            );
+            assert!(check_complete(&full[..cut]).is_err(), "cut at {cut} accepted");
         }
     }
 
@@ -196,9 +187,6 @@ mod tests {
     fn message_names_the_size() {
         let full = skeleton();
         let err = check_complete(&full[..10]).unwrap_err();
-        assert_eq!(
-            err,
-            "the file ends before the end-of-image marker, after 10 bytes; the image data is incomplete"
-        );
+        assert_eq!(err, "the file ends before the end-of-image marker, after 10 bytes; the image data is incomplete");
     }
 }

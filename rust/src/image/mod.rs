@@ -80,11 +80,7 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions {
-            max_pixels: DEFAULT_MAX_PIXELS,
-            apply_orientation: true,
-            shrink_to: None,
-        }
+        DecodeOptions { max_pixels: DEFAULT_MAX_PIXELS, apply_orientation: true, shrink_to: None }
     }
 }
 

@@ -13,15 +13,9 @@ use super::error::ImageError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniffed {
     /// A format this build decodes.
-    Supported {
-        format: ImageFormat,
-        name: &'static str,
-    },
+    Supported { format: ImageFormat, name: &'static str },
     /// An image format we know but do not decode.
-    Unsupported {
-        name: &'static str,
-        reason: &'static str,
-    },
+    Unsupported { name: &'static str, reason: &'static str },
     /// Not an image format we know.
     Unknown,
 }
@@ -34,72 +28,35 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
     let b = bytes;
     // A lone SOI is a JPEG cut right after its first marker.
     if b.starts_with(&[0xFF, 0xD8, 0xFF]) || b == [0xFF, 0xD8] {
-        return Supported {
-            format: ImageFormat::Jpeg,
-            name: "JPEG",
-        };
+        return Supported { format: ImageFormat::Jpeg, name: "JPEG" };
     }
     if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Supported {
-            format: ImageFormat::Png,
-            name: "PNG",
-        };
+        return Supported { format: ImageFormat::Png, name: "PNG" };
     }
     if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
-        return Supported {
-            format: ImageFormat::Gif,
-            name: "GIF",
-        };
+        return Supported { format: ImageFormat::Gif, name: "GIF" };
     }
     if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        return Supported {
-            format: ImageFormat::WebP,
-            name: "WebP",
-        };
+        return Supported { format: ImageFormat::WebP, name: "WebP" };
     }
     // Classic TIFF ('*' = 42) and BigTIFF ('+' = 43), both byte orders.
-    if b.starts_with(b"II*\0")
-        || b.starts_with(b"MM\0*")
-        || b.starts_with(b"II+\0")
-        || b.starts_with(b"MM\0+")
-    {
-        return Supported {
-            format: ImageFormat::Tiff,
-            name: "TIFF",
-        };
+    if b.starts_with(b"II*\0") || b.starts_with(b"MM\0*") || b.starts_with(b"II+\0") || b.starts_with(b"MM\0+") {
+        return Supported { format: ImageFormat::Tiff, name: "TIFF" };
     }
     if looks_like_bmp(b) {
-        return Supported {
-            format: ImageFormat::Bmp,
-            name: "BMP",
-        };
+        return Supported { format: ImageFormat::Bmp, name: "BMP" };
     }
     if let Some(name) = iso_bmff_image(b) {
-        return Unsupported {
-            name,
-            reason: NOT_ENABLED,
-        };
+        return Unsupported { name, reason: NOT_ENABLED };
     }
     if b.starts_with(&[0xFF, 0x0A]) || b.starts_with(b"\0\0\0\x0CJXL \r\n\x87\n") {
-        return Unsupported {
-            name: "JPEG XL",
-            reason: NOT_ENABLED,
-        };
+        return Unsupported { name: "JPEG XL", reason: NOT_ENABLED };
     }
     if b.starts_with(b"\0\0\0\x0CjP  \r\n\x87\n") || b.starts_with(&[0xFF, 0x4F, 0xFF, 0x51]) {
-        return Unsupported {
-            name: "JPEG 2000",
-            reason: NOT_ENABLED,
-        };
+        return Unsupported { name: "JPEG 2000", reason: NOT_ENABLED };
     }
-    if b.len() >= 6
-        && (b.starts_with(&[0, 0, 1, 0]) || b.starts_with(&[0, 0, 2, 0]))
-        && (b[4] != 0 || b[5] != 0)
-    {
-        return Unsupported {
-            name: "ICO",
-            reason: NOT_ENABLED,
-        };
+    if b.len() >= 6 && (b.starts_with(&[0, 0, 1, 0]) || b.starts_with(&[0, 0, 2, 0])) && (b[4] != 0 || b[5] != 0) {
+        return Unsupported { name: "ICO", reason: NOT_ENABLED };
     }
     let others: [(&[u8], &'static str); 7] = [
         (b"8BPS", "Photoshop (PSD)"),
@@ -112,17 +69,11 @@ pub(crate) fn sniff(bytes: &[u8]) -> Sniffed {
     ];
     for (magic, name) in others {
         if b.starts_with(magic) {
-            return Unsupported {
-                name,
-                reason: NOT_ENABLED,
-            };
+            return Unsupported { name, reason: NOT_ENABLED };
         }
     }
     if looks_like_pnm(b) {
-        return Unsupported {
-            name: "PNM",
-            reason: NOT_ENABLED,
-        };
+        return Unsupported { name: "PNM", reason: NOT_ENABLED };
     }
     if is_svg(b) {
         return Unsupported {
@@ -141,10 +92,7 @@ fn looks_like_bmp(b: &[u8]) -> bool {
         return false;
     }
     if b.len() < 18 {
-        return b.len() > 2
-            && !b
-                .iter()
-                .all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace());
+        return b.len() > 2 && !b.iter().all(|c| c.is_ascii_graphic() || c.is_ascii_whitespace());
     }
     let dib = u32::from_le_bytes([b[14], b[15], b[16], b[17]]);
     matches!(dib, 12 | 16 | 40 | 52 | 56 | 64 | 108 | 124)
@@ -152,8 +100,7 @@ fn looks_like_bmp(b: &[u8]) -> bool {
 
 /// "P1".."P7", whitespace, then a number or a comment (P7: a header keyword).
 fn looks_like_pnm(b: &[u8]) -> bool {
-    if b.len() < 4 || b[0] != b'P' || !(b'1'..=b'7').contains(&b[1]) || !b[2].is_ascii_whitespace()
-    {
+    if b.len() < 4 || b[0] != b'P' || !(b'1'..=b'7').contains(&b[1]) || !b[2].is_ascii_whitespace() {
         return false;
     }
     match b[2..].iter().find(|c| !c.is_ascii_whitespace()) {
@@ -170,9 +117,7 @@ fn iso_bmff_image(b: &[u8]) -> Option<&'static str> {
     }
     match &b[8..12] {
         b"avif" | b"avis" => Some("AVIF"),
-        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => {
-            Some("HEIC/HEIF")
-        }
+        b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"mif1" | b"msf1" => Some("HEIC/HEIF"),
         _ => None,
     }
 }
@@ -180,34 +125,21 @@ fn iso_bmff_image(b: &[u8]) -> Option<&'static str> {
 fn is_svg(b: &[u8]) -> bool {
     let head = text_head(b);
     let lower = head.to_ascii_lowercase();
-    (lower.starts_with(b"<svg")
-        || lower.starts_with(b"<?xml")
-        || lower.starts_with(b"<!doctype svg"))
+    (lower.starts_with(b"<svg") || lower.starts_with(b"<?xml") || lower.starts_with(b"<!doctype svg"))
         && lower.windows(4).any(|w| w == b"<svg")
 }
 
 /// The first KiB, without a UTF-8 byte-order mark and leading whitespace.
 fn text_head(b: &[u8]) -> &[u8] {
     let b = b.strip_prefix(&[0xEF, 0xBB, 0xBF]).unwrap_or(b);
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
+    let start = b.iter().position(|c| !c.is_ascii_whitespace()).unwrap_or(b.len());
     &b[start..b.len().min(start + 1024)]
 }
 
 /// The error for a file that [`sniff`] called [`Sniffed::Unknown`].
 pub(crate) fn unknown_format(bytes: &[u8]) -> ImageError {
-    let first_bytes = bytes
-        .iter()
-        .take(4)
-        .map(|c| format!("{c:02x}"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    ImageError::UnknownFormat {
-        first_bytes,
-        looks_like: looks_like(bytes),
-    }
+    let first_bytes = bytes.iter().take(4).map(|c| format!("{c:02x}")).collect::<Vec<_>>().join(" ");
+    ImageError::UnknownFormat { first_bytes, looks_like: looks_like(bytes) }
 }
 
 /// A guess at what a non-image file is, for the error message.
@@ -261,10 +193,7 @@ fn is_text(b: &[u8]) -> bool {
         }
         Err(_) => return false,
     };
-    !valid.is_empty()
-        && valid
-            .chars()
-            .all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0C'))
+    !valid.is_empty() && valid.chars().all(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r' | '\x0C'))
 }
 
 #[cfg(test)]
@@ -300,10 +229,7 @@ mod tests {
         assert_eq!(name_of(b"\0\0\x01\0\x01\0\x10\x10"), Some("ICO"));
         assert_eq!(name_of(b"8BPS\0\x01"), Some("Photoshop (PSD)"));
         assert_eq!(name_of(b"P6\n3 2\n255\n"), Some("PNM"));
-        assert_eq!(
-            name_of(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"\"/>"),
-            Some("SVG")
-        );
+        assert_eq!(name_of(b"<?xml version=\"1.0\"?>\n<svg xmlns=\"\"/>"), Some("SVG"));
     }
 
     #[test]
@@ -318,21 +244,12 @@ mod tests {
     #[test]
     fn describes_unknown_files() {
         let msg = unknown_format(b"hello world\n").to_string();
-        assert_eq!(
-            msg,
-            "not a recognised image format (starts with bytes 68 65 6c 6c: looks like text)"
-        );
+        assert_eq!(msg, "not a recognised image format (starts with bytes 68 65 6c 6c: looks like text)");
         assert_eq!(looks_like(b"%PDF-1.7\n"), Some("a PDF document"));
         assert_eq!(looks_like(b"  <!DOCTYPE html><html>"), Some("an HTML page"));
-        assert_eq!(
-            looks_like(b"\0\0\0\x18ftypmp42"),
-            Some("an MP4/QuickTime video")
-        );
+        assert_eq!(looks_like(b"\0\0\0\x18ftypmp42"), Some("an MP4/QuickTime video"));
         assert_eq!(looks_like(&[0x00, 0x9A, 0xFE, 0x13, 0x80]), None);
         assert_eq!(looks_like("caf\u{e9} au lait".as_bytes()), Some("text"));
-        assert_eq!(
-            unknown_format(&[0xAB]).to_string(),
-            "not a recognised image format (starts with bytes ab)"
-        );
+        assert_eq!(unknown_format(&[0xAB]).to_string(), "not a recognised image format (starts with bytes ab)");
     }
 }

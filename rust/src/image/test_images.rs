@@ -16,13 +16,7 @@ pub const H: u32 = 5;
 
 /// A deterministic RGB pattern with distinct values per channel.
 pub fn rgb_pattern() -> RgbImage {
-    RgbImage::from_fn(W, H, |x, y| {
-        image::Rgb([
-            (x * 36) as u8,
-            (y * 60 + 3) as u8,
-            (200 - x * 10 - y * 20) as u8,
-        ])
-    })
+    RgbImage::from_fn(W, H, |x, y| image::Rgb([(x * 36) as u8, (y * 60 + 3) as u8, (200 - x * 10 - y * 20) as u8]))
 }
 
 /// The pattern with an alpha ramp (including 0 and 255).
@@ -45,12 +39,7 @@ pub fn jpeg(img: &DynamicImage, quality: u8) -> Vec<u8> {
     // `encode` keeps the colour type (grey stays one component);
     // `encode_image(&DynamicImage)` would always write colour.
     JpegEncoder::new_with_quality(&mut out, quality)
-        .encode(
-            img.as_bytes(),
-            img.width(),
-            img.height(),
-            img.color().into(),
-        )
+        .encode(img.as_bytes(), img.width(), img.height(), img.color().into())
         .expect("encode JPEG");
     out
 }
@@ -58,12 +47,7 @@ pub fn jpeg(img: &DynamicImage, quality: u8) -> Vec<u8> {
 pub fn webp_lossless(img: &DynamicImage) -> Vec<u8> {
     let mut out = Vec::new();
     WebPEncoder::new_lossless(&mut out)
-        .encode(
-            img.as_bytes(),
-            img.width(),
-            img.height(),
-            img.color().into(),
-        )
+        .encode(img.as_bytes(), img.width(), img.height(), img.color().into())
         .expect("encode WebP");
     out
 }
@@ -72,17 +56,14 @@ pub fn gif(img: &RgbaImage) -> Vec<u8> {
     let mut out = Vec::new();
     {
         let mut enc = GifEncoder::new(&mut out);
-        enc.encode_frame(image::Frame::new(img.clone()))
-            .expect("encode GIF");
+        enc.encode_frame(image::Frame::new(img.clone())).expect("encode GIF");
     }
     out
 }
 
 /// Smooth colour image, large enough for JPEG to be nearly exact.
 pub fn smooth_rgb(w: u32, h: u32) -> RgbImage {
-    RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([(40 + x * 2) as u8, (60 + y * 2) as u8, 180])
-    })
+    RgbImage::from_fn(w, h, |x, y| image::Rgb([(40 + x * 2) as u8, (60 + y * 2) as u8, 180]))
 }
 
 /// Inserts an APP1 Exif segment carrying `orientation` right after SOI.
@@ -148,11 +129,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 /// A zlib stream of uncompressed ("stored") deflate blocks.
 fn zlib_stored(data: &[u8]) -> Vec<u8> {
     let mut out = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = if data.is_empty() {
-        vec![&[]]
-    } else {
-        data.chunks(65535).collect()
-    };
+    let blocks: Vec<&[u8]> = if data.is_empty() { vec![&[]] } else { data.chunks(65535).collect() };
     for (i, block) in blocks.iter().enumerate() {
         out.push(u8::from(i + 1 == blocks.len()));
         let len = block.len() as u16;
@@ -174,11 +151,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &byte in data {
         crc ^= u32::from(byte);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc

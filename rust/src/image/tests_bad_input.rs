@@ -8,10 +8,7 @@ use super::{decode_to_spark, DecodeOptions, ImageError, SparkImage};
 
 fn decode_err(bytes: &[u8]) -> ImageError {
     match decode_to_spark(bytes, &DecodeOptions::default()) {
-        Ok(img) => panic!(
-            "decoded a bad file as {}x{}x{}",
-            img.height, img.width, img.n_channels
-        ),
+        Ok(img) => panic!("decoded a bad file as {}x{}x{}", img.height, img.width, img.n_channels),
         Err(e) => e,
     }
 }
@@ -21,10 +18,7 @@ fn sample_jpeg() -> Vec<u8> {
 }
 
 fn sample_png() -> Vec<u8> {
-    encode(
-        &DynamicImage::ImageRgb8(noisy_rgb(64, 48)),
-        ImageFormat::Png,
-    )
+    encode(&DynamicImage::ImageRgb8(noisy_rgb(64, 48)), ImageFormat::Png)
 }
 
 /// Noise so that the compressed data is spread over the whole file.
@@ -47,10 +41,7 @@ fn empty_file() {
 fn text_file_named_jpg() {
     let err = decode_err(b"hello, this is not a picture\n");
     assert!(matches!(err, ImageError::UnknownFormat { .. }), "{err:?}");
-    assert_eq!(
-        err.to_string(),
-        "not a recognised image format (starts with bytes 68 65 6c 6c: looks like text)"
-    );
+    assert_eq!(err.to_string(), "not a recognised image format (starts with bytes 68 65 6c 6c: looks like text)");
 }
 
 #[test]
@@ -61,43 +52,25 @@ fn pdf_and_binary_junk() {
         "not a recognised image format (starts with bytes 25 50 44 46: looks like a PDF document)"
     );
     let err = decode_err(&[0x00, 0x9A, 0xFE, 0x13, 0x80, 0x01]);
-    assert_eq!(
-        err.to_string(),
-        "not a recognised image format (starts with bytes 00 9a fe 13)"
-    );
+    assert_eq!(err.to_string(), "not a recognised image format (starts with bytes 00 9a fe 13)");
 }
 
 #[test]
 fn recognised_but_unsupported_formats_are_named() {
     let err = decode_err(b"\0\0\0\x1cftypavif\0\0\0\0mif1miaf");
-    assert!(
-        matches!(err, ImageError::Unsupported { format: "AVIF", .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().starts_with("unsupported AVIF image: "),
-        "{err}"
-    );
+    assert!(matches!(err, ImageError::Unsupported { format: "AVIF", .. }), "{err:?}");
+    assert!(err.to_string().starts_with("unsupported AVIF image: "), "{err}");
     let err = decode_err(b"\0\0\x01\0\x01\0\x10\x10\0\0\x01\0\x20\0");
-    assert!(
-        err.to_string().starts_with("unsupported ICO image: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("unsupported ICO image: "), "{err}");
 }
 
 #[test]
 fn jpeg_truncated_to_half_is_corrupt() {
     let full = sample_jpeg();
     let err = decode_err(&full[..full.len() / 2]);
-    assert!(
-        matches!(err, ImageError::Corrupt { format: "JPEG", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Corrupt { format: "JPEG", .. }), "{err:?}");
     let msg = err.to_string();
-    assert!(
-        msg.starts_with("corrupt or truncated JPEG: the file ends before the end-of-image marker"),
-        "{msg}"
-    );
+    assert!(msg.starts_with("corrupt or truncated JPEG: the file ends before the end-of-image marker"), "{msg}");
 }
 
 #[test]
@@ -121,14 +94,8 @@ fn jpeg_with_trailing_bytes_still_decodes() {
 fn png_truncated_to_half_is_corrupt() {
     let full = sample_png();
     let err = decode_err(&full[..full.len() / 2]);
-    assert!(
-        matches!(err, ImageError::Corrupt { format: "PNG", .. }),
-        "{err:?}"
-    );
-    assert!(
-        err.to_string().starts_with("corrupt or truncated PNG: "),
-        "{err}"
-    );
+    assert!(matches!(err, ImageError::Corrupt { format: "PNG", .. }), "{err:?}");
+    assert!(err.to_string().starts_with("corrupt or truncated PNG: "), "{err}");
 }
 
 #[test]
@@ -137,41 +104,21 @@ fn png_signature_followed_by_random_bytes_is_corrupt() {
     let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
     bytes.extend((0..500).map(|_| rng.next() as u8));
     let err = decode_err(&bytes);
-    assert!(
-        matches!(err, ImageError::Corrupt { format: "PNG", .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::Corrupt { format: "PNG", .. }), "{err:?}");
 }
 
 #[test]
 fn over_max_pixels_is_too_large() {
-    let png = encode(
-        &DynamicImage::ImageRgb8(RgbImage::new(20, 20)),
-        ImageFormat::Png,
-    );
-    let opts = DecodeOptions {
-        max_pixels: 100,
-        ..DecodeOptions::default()
-    };
+    let png = encode(&DynamicImage::ImageRgb8(RgbImage::new(20, 20)), ImageFormat::Png);
+    let opts = DecodeOptions { max_pixels: 100, ..DecodeOptions::default() };
     let err = decode_to_spark(&png, &opts).unwrap_err();
-    assert_eq!(
-        err,
-        ImageError::TooLarge {
-            width: 20,
-            height: 20,
-            pixels: 400,
-            limit: 100
-        }
-    );
+    assert_eq!(err, ImageError::TooLarge { width: 20, height: 20, pixels: 400, limit: 100 });
     assert_eq!(
         err.to_string(),
         "image is 20x20 = 400 pixels, above the limit of 100 (raise spark.sparkdl.image.maxPixels to allow it)"
     );
     // Exactly at the limit is fine.
-    let opts = DecodeOptions {
-        max_pixels: 400,
-        ..DecodeOptions::default()
-    };
+    let opts = DecodeOptions { max_pixels: 400, ..DecodeOptions::default() };
     assert_eq!(decode_to_spark(&png, &opts).unwrap().data.len(), 1200);
 }
 
@@ -196,24 +143,11 @@ fn decompression_bomb_header_is_refused_before_decoding() {
     );
     // The same for JPEG, by patching the SOF0 dimensions of a real file.
     let mut jpg = sample_jpeg();
-    let sof = jpg
-        .windows(2)
-        .position(|w| w == [0xFF, 0xC0])
-        .expect("baseline JPEG");
+    let sof = jpg.windows(2).position(|w| w == [0xFF, 0xC0]).expect("baseline JPEG");
     jpg[sof + 5..sof + 7].copy_from_slice(&60000u16.to_be_bytes()); // height
     jpg[sof + 7..sof + 9].copy_from_slice(&60000u16.to_be_bytes()); // width
     let err = decode_err(&jpg);
-    assert!(
-        matches!(
-            err,
-            ImageError::TooLarge {
-                width: 60000,
-                height: 60000,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, ImageError::TooLarge { width: 60000, height: 60000, .. }), "{err:?}");
 }
 
 #[test]
@@ -227,20 +161,13 @@ fn zero_sized_png_is_refused() {
         trns: None,
         scanlines: &[0; 4],
     });
-    assert!(matches!(
-        decode_err(&png),
-        ImageError::Corrupt { format: "PNG", .. }
-    ));
+    assert!(matches!(decode_err(&png), ImageError::Corrupt { format: "PNG", .. }));
 }
 
 fn assert_consistent(result: &Result<SparkImage, ImageError>, what: &str) {
     match result {
         Ok(img) => {
-            assert!(
-                matches!(img.n_channels, 1 | 3 | 4),
-                "{what}: {} channels",
-                img.n_channels
-            );
+            assert!(matches!(img.n_channels, 1 | 3 | 4), "{what}: {} channels", img.n_channels);
             assert_eq!(
                 img.data.len(),
                 img.height as usize * img.width as usize * img.n_channels as usize,
@@ -249,10 +176,7 @@ fn assert_consistent(result: &Result<SparkImage, ImageError>, what: &str) {
         }
         Err(e) => {
             let msg = e.to_string();
-            assert!(
-                !msg.is_empty() && !msg.contains('\n'),
-                "{what}: message {msg:?}"
-            );
+            assert!(!msg.is_empty() && !msg.contains('\n'), "{what}: message {msg:?}");
         }
     }
 }
@@ -262,11 +186,7 @@ fn assert_consistent(result: &Result<SparkImage, ImageError>, what: &str) {
 /// dimensions or a one-line error. The size limit keeps a corrupted header
 /// from making the test allocate gigabytes.
 fn fuzz(name: &str, valid: &[u8], seed: u64) {
-    let opts = DecodeOptions {
-        max_pixels: 1 << 22,
-        apply_orientation: true,
-        shrink_to: None,
-    };
+    let opts = DecodeOptions { max_pixels: 1 << 22, apply_orientation: true, shrink_to: None };
     let mut rng = Rng::new(seed);
     for i in 0..200 {
         let mut bytes = valid.to_vec();
@@ -278,10 +198,7 @@ fn fuzz(name: &str, valid: &[u8], seed: u64) {
     for i in 0..50 {
         let cut = valid.len() * i / 50;
         let result = decode_to_spark(&valid[..cut], &opts);
-        assert!(
-            result.is_err() || name != "JPEG",
-            "{name} cut at {cut} decoded"
-        );
+        assert!(result.is_err() || name != "JPEG", "{name} cut at {cut} decoded");
         assert_consistent(&result, &format!("{name} cut at {cut}"));
     }
 }

@@ -1,9 +1,7 @@
 //! Every supported format and colour type, decoded end to end: shape, mode
 //! and exact bytes (lossless formats) or bytes within a tolerance (JPEG).
 
-use image::{
-    DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba, RgbaImage,
-};
+use image::{DynamicImage, GrayImage, ImageBuffer, ImageFormat, Luma, LumaA, Rgb, RgbImage, Rgba, RgbaImage};
 
 use super::convert::u16_to_u8;
 use super::ocv::{CV_8UC1, CV_8UC3, CV_8UC4};
@@ -11,8 +9,7 @@ use super::test_images::*;
 use super::{decode_to_spark, DecodeOptions, SparkImage};
 
 fn decode(bytes: &[u8]) -> SparkImage {
-    decode_to_spark(bytes, &DecodeOptions::default())
-        .unwrap_or_else(|e| panic!("decode failed: {e}"))
+    decode_to_spark(bytes, &DecodeOptions::default()).unwrap_or_else(|e| panic!("decode failed: {e}"))
 }
 
 fn assert_shape(img: &SparkImage, height: u32, width: u32, channels: i32, mode: i32) {
@@ -21,11 +18,7 @@ fn assert_shape(img: &SparkImage, height: u32, width: u32, channels: i32, mode: 
         (height as i32, width as i32, channels, mode),
         "height, width, nChannels, mode"
     );
-    assert_eq!(
-        img.data.len(),
-        (height * width) as usize * channels as usize,
-        "data length"
-    );
+    assert_eq!(img.data.len(), (height * width) as usize * channels as usize, "data length");
 }
 
 fn bgr(img: &RgbImage) -> Vec<u8> {
@@ -33,27 +26,18 @@ fn bgr(img: &RgbImage) -> Vec<u8> {
 }
 
 fn bgra(img: &RgbaImage) -> Vec<u8> {
-    img.pixels()
-        .flat_map(|p| [p[2], p[1], p[0], p[3]])
-        .collect()
+    img.pixels().flat_map(|p| [p[2], p[1], p[0], p[3]]).collect()
 }
 
 fn max_abs_diff(a: &[u8], b: &[u8]) -> u8 {
     assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| x.abs_diff(*y))
-        .max()
-        .unwrap_or(0)
+    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap_or(0)
 }
 
 #[test]
 fn png_grey_8_bit() {
     let grey = GrayImage::from_fn(W, H, |x, y| Luma([(x * 30 + y * 7) as u8]));
-    let img = decode(&encode(
-        &DynamicImage::ImageLuma8(grey.clone()),
-        ImageFormat::Png,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageLuma8(grey.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 1, CV_8UC1);
     assert_eq!(img.data, grey.into_raw());
 }
@@ -61,12 +45,8 @@ fn png_grey_8_bit() {
 #[test]
 fn png_grey_16_bit_is_rounded_not_truncated() {
     let values = [0u16, 128, 129, 0x1234, 0x80FF, 0xFF00, 65535];
-    let grey =
-        ImageBuffer::<Luma<u16>, _>::from_fn(W, H, |x, y| Luma([values[((x + y) % 7) as usize]]));
-    let img = decode(&encode(
-        &DynamicImage::ImageLuma16(grey.clone()),
-        ImageFormat::Png,
-    ));
+    let grey = ImageBuffer::<Luma<u16>, _>::from_fn(W, H, |x, y| Luma([values[((x + y) % 7) as usize]]));
+    let img = decode(&encode(&DynamicImage::ImageLuma16(grey.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 1, CV_8UC1);
     let expected: Vec<u8> = grey.pixels().map(|p| u16_to_u8(p[0])).collect();
     assert_eq!(img.data, expected);
@@ -77,13 +57,8 @@ fn png_grey_16_bit_is_rounded_not_truncated() {
 
 #[test]
 fn png_grey_alpha_drops_alpha() {
-    let la = ImageBuffer::<LumaA<u8>, _>::from_fn(W, H, |x, y| {
-        LumaA([(x * 20 + y) as u8, (y * 50) as u8])
-    });
-    let img = decode(&encode(
-        &DynamicImage::ImageLumaA8(la.clone()),
-        ImageFormat::Png,
-    ));
+    let la = ImageBuffer::<LumaA<u8>, _>::from_fn(W, H, |x, y| LumaA([(x * 20 + y) as u8, (y * 50) as u8]));
+    let img = decode(&encode(&DynamicImage::ImageLumaA8(la.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 1, CV_8UC1);
     assert_eq!(img.data, la.pixels().map(|p| p[0]).collect::<Vec<_>>());
 }
@@ -91,10 +66,7 @@ fn png_grey_alpha_drops_alpha() {
 #[test]
 fn png_rgb_8_bit_is_bgr() {
     let rgb = rgb_pattern();
-    let img = decode(&encode(
-        &DynamicImage::ImageRgb8(rgb.clone()),
-        ImageFormat::Png,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 3, CV_8UC3);
     assert_eq!(img.data, bgr(&rgb));
     // The first pixel, spelled out: R=0, G=3, B=200 -> 200, 3, 0.
@@ -104,10 +76,7 @@ fn png_rgb_8_bit_is_bgr() {
 #[test]
 fn png_rgba_8_bit_is_bgra() {
     let rgba = rgba_pattern();
-    let img = decode(&encode(
-        &DynamicImage::ImageRgba8(rgba.clone()),
-        ImageFormat::Png,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageRgba8(rgba.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 4, CV_8UC4);
     assert_eq!(img.data, bgra(&rgba));
 }
@@ -116,52 +85,29 @@ fn png_rgba_8_bit_is_bgra() {
 fn png_rgba_fully_opaque_keeps_four_channels() {
     // Like ImageIO: an RGBA colour type has alpha, whatever its values.
     let rgba = DynamicImage::ImageRgb8(rgb_pattern()).to_rgba8();
-    let img = decode(&encode(
-        &DynamicImage::ImageRgba8(rgba.clone()),
-        ImageFormat::Png,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageRgba8(rgba.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 4, CV_8UC4);
     assert_eq!(img.data, bgra(&rgba));
 }
 
 #[test]
 fn png_rgb_16_bit_is_rounded_bgr() {
-    let rgb = ImageBuffer::<Rgb<u16>, _>::from_fn(W, H, |x, y| {
-        Rgb([(x * 9000) as u16, (y * 16000 + 129) as u16, 65535])
-    });
-    let img = decode(&encode(
-        &DynamicImage::ImageRgb16(rgb.clone()),
-        ImageFormat::Png,
-    ));
+    let rgb =
+        ImageBuffer::<Rgb<u16>, _>::from_fn(W, H, |x, y| Rgb([(x * 9000) as u16, (y * 16000 + 129) as u16, 65535]));
+    let img = decode(&encode(&DynamicImage::ImageRgb16(rgb.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 3, CV_8UC3);
-    let expected: Vec<u8> = rgb
-        .pixels()
-        .flat_map(|p| [u16_to_u8(p[2]), u16_to_u8(p[1]), u16_to_u8(p[0])])
-        .collect();
+    let expected: Vec<u8> = rgb.pixels().flat_map(|p| [u16_to_u8(p[2]), u16_to_u8(p[1]), u16_to_u8(p[0])]).collect();
     assert_eq!(img.data, expected);
 }
 
 #[test]
 fn png_rgba_16_bit_is_rounded_bgra() {
-    let rgba = ImageBuffer::<Rgba<u16>, _>::from_fn(W, H, |x, y| {
-        Rgba([(x * 9000) as u16, 300, (y * 16000) as u16, 40000])
-    });
-    let img = decode(&encode(
-        &DynamicImage::ImageRgba16(rgba.clone()),
-        ImageFormat::Png,
-    ));
+    let rgba =
+        ImageBuffer::<Rgba<u16>, _>::from_fn(W, H, |x, y| Rgba([(x * 9000) as u16, 300, (y * 16000) as u16, 40000]));
+    let img = decode(&encode(&DynamicImage::ImageRgba16(rgba.clone()), ImageFormat::Png));
     assert_shape(&img, H, W, 4, CV_8UC4);
-    let expected: Vec<u8> = rgba
-        .pixels()
-        .flat_map(|p| {
-            [
-                u16_to_u8(p[2]),
-                u16_to_u8(p[1]),
-                u16_to_u8(p[0]),
-                u16_to_u8(p[3]),
-            ]
-        })
-        .collect();
+    let expected: Vec<u8> =
+        rgba.pixels().flat_map(|p| [u16_to_u8(p[2]), u16_to_u8(p[1]), u16_to_u8(p[0]), u16_to_u8(p[3])]).collect();
     assert_eq!(img.data, expected);
 }
 
@@ -182,10 +128,7 @@ fn palette_png_without_transparency_is_bgr() {
     });
     let img = decode(&png);
     assert_shape(&img, 2, 3, 3, CV_8UC3);
-    assert_eq!(
-        img.data,
-        vec![0, 0, 255, 0, 255, 0, 30, 20, 10, 30, 20, 10, 0, 255, 0, 0, 0, 255]
-    );
+    assert_eq!(img.data, vec![0, 0, 255, 0, 255, 0, 30, 20, 10, 30, 20, 10, 0, 255, 0, 0, 0, 255]);
 }
 
 #[test]
@@ -229,11 +172,7 @@ fn one_bit_grey_png_expands_to_full_range() {
 fn bmp_24_bit_is_bgr() {
     let rgb = rgb_pattern();
     let bytes = encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Bmp);
-    assert_eq!(
-        u16::from_le_bytes([bytes[28], bytes[29]]),
-        24,
-        "a 24-bit BMP"
-    );
+    assert_eq!(u16::from_le_bytes([bytes[28], bytes[29]]), 24, "a 24-bit BMP");
     let img = decode(&bytes);
     assert_shape(&img, H, W, 3, CV_8UC3);
     assert_eq!(img.data, bgr(&rgb));
@@ -267,32 +206,19 @@ fn gif_with_transparency_has_four_channels() {
 #[test]
 fn tiff_rgb_rgba_and_grey_16() {
     let rgb = rgb_pattern();
-    let img = decode(&encode(
-        &DynamicImage::ImageRgb8(rgb.clone()),
-        ImageFormat::Tiff,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageRgb8(rgb.clone()), ImageFormat::Tiff));
     assert_shape(&img, H, W, 3, CV_8UC3);
     assert_eq!(img.data, bgr(&rgb));
 
     let rgba = rgba_pattern();
-    let img = decode(&encode(
-        &DynamicImage::ImageRgba8(rgba.clone()),
-        ImageFormat::Tiff,
-    ));
+    let img = decode(&encode(&DynamicImage::ImageRgba8(rgba.clone()), ImageFormat::Tiff));
     assert_shape(&img, H, W, 4, CV_8UC4);
     assert_eq!(img.data, bgra(&rgba));
 
-    let grey =
-        ImageBuffer::<Luma<u16>, _>::from_fn(W, H, |x, y| Luma([(x * 9000 + y * 77) as u16]));
-    let img = decode(&encode(
-        &DynamicImage::ImageLuma16(grey.clone()),
-        ImageFormat::Tiff,
-    ));
+    let grey = ImageBuffer::<Luma<u16>, _>::from_fn(W, H, |x, y| Luma([(x * 9000 + y * 77) as u16]));
+    let img = decode(&encode(&DynamicImage::ImageLuma16(grey.clone()), ImageFormat::Tiff));
     assert_shape(&img, H, W, 1, CV_8UC1);
-    assert_eq!(
-        img.data,
-        grey.pixels().map(|p| u16_to_u8(p[0])).collect::<Vec<_>>()
-    );
+    assert_eq!(img.data, grey.pixels().map(|p| u16_to_u8(p[0])).collect::<Vec<_>>());
 }
 
 #[test]
@@ -313,17 +239,9 @@ fn jpeg_colour_is_bgr_within_tolerance() {
     let rgb = smooth_rgb(64, 48);
     let img = decode(&jpeg(&DynamicImage::ImageRgb8(rgb.clone()), 95));
     assert_shape(&img, 48, 64, 3, CV_8UC3);
-    assert!(
-        max_abs_diff(&img.data, &bgr(&rgb)) <= 6,
-        "max diff {}",
-        max_abs_diff(&img.data, &bgr(&rgb))
-    );
+    assert!(max_abs_diff(&img.data, &bgr(&rgb)) <= 6, "max diff {}", max_abs_diff(&img.data, &bgr(&rgb)));
     // Blue (180 everywhere) comes first, red (40 at x = 0) last.
-    assert!(
-        img.data[0].abs_diff(180) <= 6 && img.data[2].abs_diff(40) <= 6,
-        "{:?}",
-        &img.data[..3]
-    );
+    assert!(img.data[0].abs_diff(180) <= 6 && img.data[2].abs_diff(40) <= 6, "{:?}", &img.data[..3]);
 }
 
 #[test]
@@ -336,13 +254,7 @@ fn jpeg_grey_is_one_channel() {
 
 /// 32 wide, 16 high, blue, with a red 8x8 block in the top-left corner.
 fn corner_marked() -> RgbImage {
-    RgbImage::from_fn(32, 16, |x, y| {
-        if x < 8 && y < 8 {
-            Rgb([230, 20, 20])
-        } else {
-            Rgb([20, 20, 230])
-        }
-    })
+    RgbImage::from_fn(32, 16, |x, y| if x < 8 && y < 8 { Rgb([230, 20, 20]) } else { Rgb([20, 20, 230]) })
 }
 
 /// Is the BGR pixel at (x, y) of `img` red (rather than blue)?
@@ -366,10 +278,7 @@ fn exif_orientation_6_rotates_clockwise() {
 #[test]
 fn exif_orientation_can_be_ignored() {
     let bytes = with_exif_orientation(&jpeg(&DynamicImage::ImageRgb8(corner_marked()), 95), 6);
-    let opts = DecodeOptions {
-        apply_orientation: false,
-        ..DecodeOptions::default()
-    };
+    let opts = DecodeOptions { apply_orientation: false, ..DecodeOptions::default() };
     let img = decode_to_spark(&bytes, &opts).unwrap();
     assert_shape(&img, 16, 32, 3, CV_8UC3);
     assert!(is_red(&img, 2, 2) && !is_red(&img, 29, 2));

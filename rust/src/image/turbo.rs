@@ -65,10 +65,7 @@ impl Scale {
     /// The strongest reduction whose output is still at least `tw` x `th`
     /// (the resize that follows then only shrinks), or full scale.
     pub fn for_target(width: u32, height: u32, tw: u32, th: u32) -> Scale {
-        Scale::REDUCTIONS
-            .into_iter()
-            .find(|s| s.of(width) >= tw && s.of(height) >= th)
-            .unwrap_or(Scale::FULL)
+        Scale::REDUCTIONS.into_iter().find(|s| s.of(width) >= tw && s.of(height) >= th).unwrap_or(Scale::FULL)
     }
 }
 
@@ -210,7 +207,9 @@ impl Handle {
         // what libjpeg-turbo writes for this header (just read from the same
         // bytes), scale and pixel format; the input pointer and length
         // describe `bytes`.
-        let rc = unsafe { tj::tj3Decompress8(self.0, bytes.as_ptr(), bytes.len() as tj::size_t, data.as_mut_ptr(), pitch, format) };
+        let rc = unsafe {
+            tj::tj3Decompress8(self.0, bytes.as_ptr(), bytes.len() as tj::size_t, data.as_mut_ptr(), pitch, format)
+        };
         if rc != 0 && !self.only_warned() {
             return Err(self.message());
         }
@@ -238,7 +237,10 @@ mod tests {
         assert_eq!(Scale::for_target(9, 9, 2, 2), Scale(1));
         // TurboJPEG wants its factors in lowest terms.
         let terms = |s: Scale| (s.factor().num, s.factor().denom);
-        assert_eq!([Scale(1), Scale(2), Scale(4), Scale(6), Scale::FULL].map(terms), [(1, 8), (1, 4), (1, 2), (3, 4), (1, 1)]);
+        assert_eq!(
+            [Scale(1), Scale(2), Scale(4), Scale(6), Scale::FULL].map(terms),
+            [(1, 8), (1, 4), (1, 2), (3, 4), (1, 1)]
+        );
     }
 
     fn jpeg(img: &image::DynamicImage) -> Vec<u8> {

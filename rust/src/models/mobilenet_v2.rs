@@ -555,7 +555,9 @@ mod tests {
         assert_eq!(out[2].dims()[1..], [7, 7, 160]);
         for i in 0..2 {
             let row = &multiscale[i * MULTISCALE_FEATURE_DIM..(i + 1) * MULTISCALE_FEATURE_DIM];
-            let expected: Vec<f64> = [pooled(&out[1], i), pooled(&out[2], i), features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM].to_vec()].concat();
+            let expected: Vec<f64> =
+                [pooled(&out[1], i), pooled(&out[2], i), features[i * FEATURE_DIM..(i + 1) * FEATURE_DIM].to_vec()]
+                    .concat();
             for (k, (a, b)) in row.iter().zip(&expected).enumerate() {
                 assert!((a - b).abs() < 1e-4 * (1.0 + b.abs()), "image {i}, value {k}: {a} vs {b}");
             }
@@ -565,7 +567,8 @@ mod tests {
     #[test]
     fn other_input_sizes_run_the_same_network() {
         // Fully convolutional up to the pooling: 300x300 in, the same tensors out.
-        let out = run_sized(&[model_input_sized("coffee.png", 300)], 300, &[FEATURES, MULTISCALE_FEATURES, PROBABILITIES]);
+        let out =
+            run_sized(&[model_input_sized("coffee.png", 300)], 300, &[FEATURES, MULTISCALE_FEATURES, PROBABILITIES]);
         assert_eq!(out[0].dims(), &[1, FEATURE_DIM as u64]);
         assert_eq!(out[1].dims(), &[1, MULTISCALE_FEATURE_DIM as u64]);
         let top = top5("coffee.png at 300x300", &out[2].to_f64_vec());

@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, Int32Builder, LargeBinaryArray, LargeBinaryBuilder,
-    StringArray, StringBuilder, StructArray,
+    Array, ArrayRef, AsArray, BinaryArray, Int32Builder, LargeBinaryArray, LargeBinaryBuilder, StringArray,
+    StringBuilder, StructArray,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
@@ -72,11 +72,7 @@ pub fn decode_batch(input: &StructArray, config: &DecodeConfig) -> Result<Struct
     let origins: StringArray = match origin_col.data_type() {
         DataType::Utf8 => origin_col.as_string::<i32>().clone(),
         DataType::LargeUtf8 => StringArray::from_iter(origin_col.as_string::<i64>().iter()),
-        other => {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "column 'origin' must be a string, got {other}"
-            )))
-        }
+        other => return Err(SparkdlError::InvalidArgument(format!("column 'origin' must be a string, got {other}"))),
     };
     let content_col = column(input, "content")?;
     let content = match content_col.data_type() {
@@ -88,7 +84,8 @@ pub fn decode_batch(input: &StructArray, config: &DecodeConfig) -> Result<Struct
             )))
         }
     };
-    let options = DecodeOptions { max_pixels: config.max_pixels, apply_orientation: config.apply_orientation, shrink_to: None };
+    let options =
+        DecodeOptions { max_pixels: config.max_pixels, apply_orientation: config.apply_orientation, shrink_to: None };
 
     let n = input.len();
     let mut origin_b = StringBuilder::with_capacity(n, n * 64);
@@ -160,8 +157,7 @@ mod tests {
 
     fn batch(rows: Vec<(Option<&str>, Option<Vec<u8>>)>) -> StructArray {
         let origins: ArrayRef = Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>()));
-        let contents: ArrayRef =
-            Arc::new(BinaryArray::from(rows.iter().map(|r| r.1.as_deref()).collect::<Vec<_>>()));
+        let contents: ArrayRef = Arc::new(BinaryArray::from(rows.iter().map(|r| r.1.as_deref()).collect::<Vec<_>>()));
         StructArray::new(
             Fields::from(vec![
                 Field::new("origin", DataType::Utf8, true),
@@ -210,10 +206,7 @@ mod tests {
     #[test]
     fn wrong_column_types_are_explained() {
         let bad = StructArray::new(
-            Fields::from(vec![
-                Field::new("origin", DataType::Utf8, true),
-                Field::new("content", DataType::Utf8, true),
-            ]),
+            Fields::from(vec![Field::new("origin", DataType::Utf8, true), Field::new("content", DataType::Utf8, true)]),
             vec![Arc::new(StringArray::from(vec!["a"])), Arc::new(StringArray::from(vec!["b"]))],
             None,
         );

@@ -124,9 +124,7 @@ impl<'a> PixelsRef<'a> {
             n => return Err(format!("image has {n} channels; 1, 3 or 4 are supported")),
         };
         if mode != expected_mode {
-            return Err(format!(
-                "image mode {mode} is not supported (8-bit images only: modes 0, 16 and 24)"
-            ));
+            return Err(format!("image mode {mode} is not supported (8-bit images only: modes 0, 16 and 24)"));
         }
         if height <= 0 || width <= 0 {
             return Err(format!("image has size {height}x{width}"));
@@ -170,7 +168,13 @@ impl Preprocessor {
     }
 
     /// [`write`](Self::write) for encoded file bytes.
-    pub fn write_encoded(&mut self, bytes: &[u8], decode: &DecodeOptions, spec: &ImageSpec, dst: &mut [f32]) -> Result<(), String> {
+    pub fn write_encoded(
+        &mut self,
+        bytes: &[u8],
+        decode: &DecodeOptions,
+        spec: &ImageSpec,
+        dst: &mut [f32],
+    ) -> Result<(), String> {
         with_decoded(bytes, decode, spec, |src| self.write(src, spec, dst))
     }
 
@@ -315,7 +319,9 @@ mod tests {
         let data = bgr_2x2();
         let src = PixelsRef::from_struct(2, 2, 3, ocv::CV_8UC3, &data).unwrap();
         let mut out = Vec::new();
-        Preprocessor::default().append(&src, &spec(r#"{"kind":"struct","channelOrder":"BGR","layout":"NCHW"}"#), &mut out).unwrap();
+        Preprocessor::default()
+            .append(&src, &spec(r#"{"kind":"struct","channelOrder":"BGR","layout":"NCHW"}"#), &mut out)
+            .unwrap();
         assert_eq!(out, vec![0., 1., 10., 11., 100., 100., 100., 100., 200., 200., 200., 200.]);
         let mut grey = Vec::new();
         Preprocessor::default().append(&src, &spec(r#"{"kind":"struct","channelOrder":"L"}"#), &mut grey).unwrap();

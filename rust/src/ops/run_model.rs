@@ -114,7 +114,9 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
         .outputs
         .iter()
         .map(|o| {
-            model.tensor_dtype(&o.tensor).map_err(|e| SparkdlError::InvalidArgument(format!("output column '{}': {e}", o.column)))
+            model
+                .tensor_dtype(&o.tensor)
+                .map_err(|e| SparkdlError::InvalidArgument(format!("output column '{}': {e}", o.column)))
         })
         .collect::<Result<Vec<_>>>()?;
     let fixed = fixed_batch(&feeds)?;
@@ -217,7 +219,8 @@ fn run_chunk(
     fixed: Option<usize>,
     fetches: &[&str],
 ) -> Result<RunOutcome> {
-    let row_examples: Vec<&Vec<Example>> = rows.iter().filter_map(|r| examples.get(*r).and_then(Option::as_ref)).collect();
+    let row_examples: Vec<&Vec<Example>> =
+        rows.iter().filter_map(|r| examples.get(*r).and_then(Option::as_ref)).collect();
     let (Some(last), true) = (row_examples.last(), row_examples.len() == rows.len()) else {
         return Err(SparkdlError::Internal("run_model: a chunk holds a row without examples".into()));
     };

@@ -209,7 +209,8 @@ mod tests {
         let loads = AtomicUsize::new(0);
         let cfg = SessionConfig::default();
         let models: Vec<Arc<LoadedModel>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..4).map(|_| s.spawn(|| acquire("dense", &cfg, || load(&loads)).unwrap())).collect();
+            let handles: Vec<_> =
+                (0..4).map(|_| s.spawn(|| acquire("dense", &cfg, || load(&loads)).unwrap())).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         assert_eq!(loads.load(Ordering::SeqCst), 1);

@@ -71,11 +71,9 @@ pub fn as_ref_type(dt: DataType) -> DataType {
 /// `dt` without its reference marker: `float32_ref` is read as `float32`.
 pub fn base_type(dt: DataType) -> DataType {
     match dt {
-        DataType::UnrecognizedEnumValue(c) if c > REF_OFFSET => TYPES
-            .iter()
-            .find(|(code, _, _)| *code == c - REF_OFFSET)
-            .map(|(_, d, _)| *d)
-            .unwrap_or(dt),
+        DataType::UnrecognizedEnumValue(c) if c > REF_OFFSET => {
+            TYPES.iter().find(|(code, _, _)| *code == c - REF_OFFSET).map(|(_, d, _)| *d).unwrap_or(dt)
+        }
         other => other,
     }
 }

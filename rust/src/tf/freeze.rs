@@ -149,9 +149,9 @@ pub fn strip_and_freeze(
     let bytes = graph.to_bytes();
 
     let mut check = Graph::new();
-    check.import_graph_def(&bytes, &ImportGraphDefOptions::new()).map_err(|e| {
-        SparkdlError::InvalidArgument(format!("freeze: the frozen graph does not import: {e}"))
-    })?;
+    check
+        .import_graph_def(&bytes, &ImportGraphDefOptions::new())
+        .map_err(|e| SparkdlError::InvalidArgument(format!("freeze: the frozen graph does not import: {e}")))?;
     Ok(bytes)
 }
 
@@ -201,7 +201,10 @@ fn initialiser_of<'a>(nodes: &'a [NodeDef], tensor: &str) -> Option<&'a str> {
     }
     let assigns: Vec<&NodeDef> = nodes
         .iter()
-        .filter(|n| (n.op == "Assign" || n.op == "AssignVariableOp") && n.input.first().map(|i| input_op(i)) == Some(var.name.as_str()))
+        .filter(|n| {
+            (n.op == "Assign" || n.op == "AssignVariableOp")
+                && n.input.first().map(|i| input_op(i)) == Some(var.name.as_str())
+        })
         .collect();
     let conventional = format!("{}/Assign", var.name);
     assigns

@@ -98,10 +98,7 @@ pub fn proto_dtype(dtype: DType) -> i32 {
 impl GraphDef {
     pub fn decode_bytes(bytes: &[u8]) -> Result<GraphDef> {
         GraphDef::decode(bytes).map_err(|e| {
-            SparkdlError::InvalidArgument(format!(
-                "the bytes ({}) are not a serialised GraphDef: {e}",
-                bytes.len()
-            ))
+            SparkdlError::InvalidArgument(format!("the bytes ({}) are not a serialised GraphDef: {e}", bytes.len()))
         })
     }
 

@@ -78,7 +78,13 @@ fn op_info(graph: &Graph, types: &mut OutputTypes, op: &Operation) -> OpInfo {
     OpInfo { op_type: op.op_type().unwrap_or_default(), name, outputs }
 }
 
-pub(crate) fn tensor_info(graph: &Graph, types: &mut OutputTypes, op: &Operation, op_name: &str, index: usize) -> TensorInfo {
+pub(crate) fn tensor_info(
+    graph: &Graph,
+    types: &mut OutputTypes,
+    op: &Operation,
+    op_name: &str,
+    index: usize,
+) -> TensorInfo {
     TensorInfo {
         name: format!("{op_name}:{index}"),
         dtype: type_name(types.of(op, index)),

@@ -35,8 +35,7 @@ pub(crate) mod test_graphs;
 
 /// The version string of the libtensorflow this process runs with.
 pub fn version() -> Result<String> {
-    tensorflow::version()
-        .map_err(|e| SparkdlError::TensorFlow(format!("TF_Version() returned non-UTF-8 text: {e}")))
+    tensorflow::version().map_err(|e| SparkdlError::TensorFlow(format!("TF_Version() returned non-UTF-8 text: {e}")))
 }
 
 #[cfg(test)]

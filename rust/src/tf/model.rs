@@ -70,7 +70,9 @@ impl LoadedModel {
         let mut options = ImportGraphDefOptions::new();
         if let Some(device) = &cfg.device {
             // Nodes that name no device of their own go to the task's.
-            options.set_default_device(device).map_err(|e| SparkdlError::InvalidArgument(format!("device '{device}': {e}")))?;
+            options
+                .set_default_device(device)
+                .map_err(|e| SparkdlError::InvalidArgument(format!("device '{device}': {e}")))?;
         }
         graph.import_graph_def(bytes, &options).map_err(|e| {
             SparkdlError::InvalidArgument(format!(
@@ -81,7 +83,12 @@ impl LoadedModel {
         })?;
         let session = Session::new(&cfg.session_options()?, &graph)
             .map_err(|e| SparkdlError::TensorFlow(format!("could not create a session for the GraphDef: {e}")))?;
-        Ok(LoadedModel { session, graph, source: ModelSource::GraphDef { bytes: bytes.len() }, signatures: BTreeMap::new() })
+        Ok(LoadedModel {
+            session,
+            graph,
+            source: ModelSource::GraphDef { bytes: bytes.len() },
+            signatures: BTreeMap::new(),
+        })
     }
 
     /// Loads the SavedModel in folder `dir` with the MetaGraph tagged `tags`
@@ -182,9 +189,10 @@ mod tests {
 
     #[test]
     fn missing_saved_model_folder_is_explained() {
-        let err = LoadedModel::from_saved_model("/nonexistent/model", &["serve".to_string()], &SessionConfig::default())
-            .unwrap_err()
-            .to_string();
+        let err =
+            LoadedModel::from_saved_model("/nonexistent/model", &["serve".to_string()], &SessionConfig::default())
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("no saved_model.pb"), "{err}");
     }
 

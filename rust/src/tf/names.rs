@@ -29,7 +29,11 @@ impl TensorName {
                 if op.is_empty() || op.contains(':') {
                     return Err(bad("the operation name is empty or has a ':'"));
                 }
-                let index = idx.parse::<i32>().ok().filter(|i| *i >= 0).ok_or_else(|| bad("the output index is not a number"))?;
+                let index = idx
+                    .parse::<i32>()
+                    .ok()
+                    .filter(|i| *i >= 0)
+                    .ok_or_else(|| bad("the output index is not a number"))?;
                 Ok(TensorName { op: op.to_string(), index })
             }
         }

@@ -74,7 +74,8 @@ pub(crate) fn output_type(graph: &Graph, op: &Operation, index: usize) -> DataTy
 fn ref_aware_type(op: &Operation, args: &[ArgDef], index: usize) -> Option<DataType> {
     let mut start = 0usize;
     for arg in args {
-        let list = if arg.type_list_attr.is_empty() { None } else { Some(op.get_attr_type_list(&arg.type_list_attr).ok()?) };
+        let list =
+            if arg.type_list_attr.is_empty() { None } else { Some(op.get_attr_type_list(&arg.type_list_attr).ok()?) };
         let count = if !arg.number_attr.is_empty() {
             usize::try_from(op.get_attr_int(&arg.number_attr).ok()?).ok()?
         } else if let Some(l) = &list {

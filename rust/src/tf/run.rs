@@ -46,7 +46,8 @@ impl LoadedModel {
             resolved.push(self.resolve_feed(name, value.dtype(), value.dims(), &resolved)?);
         }
         let tensors = feeds.iter().map(|(_, value)| value.to_tf()).collect::<Result<Vec<_>>>()?;
-        let fed: Vec<(Resolved, FeedRef)> = resolved.into_iter().zip(&tensors).map(|(r, t)| (r, FeedRef::Any(t))).collect();
+        let fed: Vec<(Resolved, FeedRef)> =
+            resolved.into_iter().zip(&tensors).map(|(r, t)| (r, FeedRef::Any(t))).collect();
         self.run_fed(&fed, fetches, targets)
     }
 
@@ -150,7 +151,11 @@ impl LoadedModel {
                 parsed.op,
                 op.op_type().unwrap_or_default(),
                 if n == 1 { "" } else { "s" },
-                if n == 0 { "none (it is a target, not a tensor)".to_string() } else { format!("'{}:0'..'{}:{}'", parsed.op, parsed.op, n - 1) }
+                if n == 0 {
+                    "none (it is a target, not a tensor)".to_string()
+                } else {
+                    format!("'{}:0'..'{}:{}'", parsed.op, parsed.op, n - 1)
+                }
             )));
         }
         Ok(Resolved { op, index: parsed.index, name: parsed })
@@ -188,8 +193,7 @@ impl LoadedModel {
             Some(d) => {
                 return Err(SparkdlError::InvalidArgument(format!(
                     "feed '{}' is {d} but the value given is {}; cast the input to {d}",
-                    r.name,
-                    dtype
+                    r.name, dtype
                 )))
             }
             None => {

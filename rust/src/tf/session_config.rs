@@ -125,10 +125,9 @@ impl SessionConfig {
             }
         }
         if let Some(device) = &self.device {
-            let ok = device
-                .strip_prefix("/device:")
-                .and_then(|d| d.split_once(':'))
-                .is_some_and(|(kind, n)| matches!(kind, "CPU" | "GPU") && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+            let ok = device.strip_prefix("/device:").and_then(|d| d.split_once(':')).is_some_and(|(kind, n)| {
+                matches!(kind, "CPU" | "GPU") && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())
+            });
             if !ok {
                 return Err(SparkdlError::InvalidArgument(format!(
                     "session config: device must look like \"/device:GPU:1\" or \"/device:CPU:0\", got '{device}'"
@@ -241,7 +240,8 @@ mod tests {
         assert_eq!(pinned.to_config_proto(), GPU_PINNED);
         let cpu = SessionConfig { intra_op_threads: 2, inter_op_threads: 3, allow_growth: false, ..Default::default() };
         assert_eq!(cpu.to_config_proto(), CPU_THREADS);
-        let all = SessionConfig::from_json(r#"{"intraOpThreads":300,"gpuVisibleDevices":"","allowGrowth":false}"#).unwrap();
+        let all =
+            SessionConfig::from_json(r#"{"intraOpThreads":300,"gpuVisibleDevices":"","allowGrowth":false}"#).unwrap();
         assert_eq!(all.to_config_proto(), ALL_GPUS);
     }
 
@@ -250,7 +250,10 @@ mod tests {
         assert_eq!(SessionConfig::from_json(r#"{"precision":"bf16"}"#).unwrap().to_config_proto(), BF16);
         assert_eq!(SessionConfig::from_json(r#"{"xlaJit":true}"#).unwrap().to_config_proto(), XLA);
         assert_eq!(SessionConfig::from_json(r#"{"threadSpinning":false}"#).unwrap().to_config_proto(), NO_SPIN);
-        assert_eq!(SessionConfig::from_json(r#"{"precision":"float32","xlaJit":false}"#).unwrap().to_config_proto(), DEFAULT_CPU);
+        assert_eq!(
+            SessionConfig::from_json(r#"{"precision":"float32","xlaJit":false}"#).unwrap().to_config_proto(),
+            DEFAULT_CPU
+        );
         // Each setting is part of the session cache key.
         let bf16 = SessionConfig { precision: Precision::Bf16, ..Default::default() };
         assert_ne!(bf16.fingerprint(), SessionConfig::default().fingerprint());

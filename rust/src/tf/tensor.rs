@@ -100,9 +100,8 @@ pub struct TensorValue {
 impl TensorValue {
     /// Checks that `data` holds exactly the product of `dims` values.
     pub fn new(dims: Vec<u64>, data: TensorData) -> Result<TensorValue> {
-        let expected = element_count(&dims).ok_or_else(|| {
-            SparkdlError::InvalidArgument(format!("tensor shape {dims:?} has too many elements"))
-        })?;
+        let expected = element_count(&dims)
+            .ok_or_else(|| SparkdlError::InvalidArgument(format!("tensor shape {dims:?} has too many elements")))?;
         if expected != data.len() as u64 {
             return Err(SparkdlError::InvalidArgument(format!(
                 "a tensor of shape {dims:?} needs {expected} values, got {}",
@@ -218,9 +217,8 @@ pub(crate) fn fetch(
         token: tensorflow::FetchToken,
         name: &str,
     ) -> Result<(Vec<u64>, Vec<T>)> {
-        let t: Tensor<T> = args
-            .fetch(token)
-            .map_err(|e| SparkdlError::TensorFlow(format!("reading output '{name}': {e}")))?;
+        let t: Tensor<T> =
+            args.fetch(token).map_err(|e| SparkdlError::TensorFlow(format!("reading output '{name}': {e}")))?;
         Ok((t.dims().to_vec(), t.to_vec()))
     }
     let value = match dtype {

@@ -204,7 +204,13 @@ fn slots(tensors: &[Tensor<f32>], per: &[usize], range: std::ops::Range<usize>, 
 }
 
 /// One session run over the `m` rows of `tensors`.
-fn run_tensors(model: &LoadedModel, feeds: &[Feed], tensors: &[Tensor<f32>], fetches: &[&str], m: usize) -> Result<RunOutcome> {
+fn run_tensors(
+    model: &LoadedModel,
+    feeds: &[Feed],
+    tensors: &[Tensor<f32>],
+    fetches: &[&str],
+    m: usize,
+) -> Result<RunOutcome> {
     let named: Vec<(&str, &Tensor<f32>)> = feeds.iter().map(|f| f.tensor.as_str()).zip(tensors).collect();
     outcome(model.run_f32(&named, fetches), m)
 }

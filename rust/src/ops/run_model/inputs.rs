@@ -41,8 +41,14 @@ pub(super) struct Feed<'a> {
 
 enum Source<'a> {
     /// Per row: the range of `values` it holds, or None when null.
-    Numbers { ranges: Ranges, values: ArrayRef },
-    Image { spec: ImageSpec, images: Images<'a> },
+    Numbers {
+        ranges: Ranges,
+        values: ArrayRef,
+    },
+    Image {
+        spec: ImageSpec,
+        images: Images<'a>,
+    },
 }
 
 enum Bytes<'a> {
@@ -89,7 +95,9 @@ impl<'a> Feed<'a> {
         let col = column(batch, column_name)?;
         let info = model.tensor_info(tensor)?;
         let dtype = model.tensor_dtype(tensor)?;
-        let bad = |msg: String| SparkdlError::InvalidArgument(format!("input column '{column_name}' for tensor '{tensor}': {msg}"));
+        let bad = |msg: String| {
+            SparkdlError::InvalidArgument(format!("input column '{column_name}' for tensor '{tensor}': {msg}"))
+        };
         if info.shape.as_ref().is_some_and(|s| s.is_empty()) {
             return Err(bad("the tensor is a scalar, so it cannot take a batch of rows".into()));
         }
@@ -125,11 +133,8 @@ impl<'a> Feed<'a> {
     pub fn example(&self, row: usize, pre: &mut Preprocessor) -> std::result::Result<Example, String> {
         match &self.source {
             Source::Numbers { ranges, values } => {
-                let (start, end) = ranges
-                    .get(row)
-                    .copied()
-                    .flatten()
-                    .ok_or_else(|| format!("column '{}' is null", self.column))?;
+                let (start, end) =
+                    ranges.get(row).copied().flatten().ok_or_else(|| format!("column '{}' is null", self.column))?;
                 if start > end || end > values.len() {
                     return Err(format!("column '{}': malformed list offsets {start}..{end}", self.column));
                 }
@@ -210,7 +215,8 @@ impl<'a> Feed<'a> {
                 if images.is_null(row) || ints.iter().any(|a| a.is_null(row)) {
                     return Err(format!("column '{}' has a null image", self.column));
                 }
-                let bytes = data.get(row).ok_or_else(|| format!("column '{}': the image has null data", self.column))?;
+                let bytes =
+                    data.get(row).ok_or_else(|| format!("column '{}': the image has null data", self.column))?;
                 let [height, width, channels, mode] = ints.map(|a| a.value(row));
                 PixelsRef::from_struct(height, width, channels, mode, bytes)
                     .map(Pixels::Decoded)
@@ -235,7 +241,8 @@ impl<'a> Feed<'a> {
             _ => known > 0 && len64.is_multiple_of(known) && len64 > 0,
         };
         if !ok {
-            let want = if unknown == 0 { format!("{known} values") } else { format!("a positive multiple of {known} values") };
+            let want =
+                if unknown == 0 { format!("{known} values") } else { format!("a positive multiple of {known} values") };
             return Err(format!(
                 "column '{}': expected {want} per row (tensor '{}' has shape {}), got {len}",
                 self.column,
@@ -257,17 +264,24 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
         DataType::List(_) => {
             let l = col.as_list::<i32>();
             let o = l.value_offsets();
-            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values().clone())
+            (
+                (0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(),
+                l.values().clone(),
+            )
         }
         DataType::LargeList(_) => {
             let l = col.as_list::<i64>();
             let o = l.value_offsets();
-            ((0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(), l.values().clone())
+            (
+                (0..l.len()).map(|i| l.is_valid(i).then(|| (o[i] as usize, o[i + 1] as usize))).collect(),
+                l.values().clone(),
+            )
         }
         DataType::FixedSizeList(_, _) => {
             let l = col.as_fixed_size_list();
             let n = l.value_length() as usize;
-            let ranges = (0..l.len()).map(|i| l.is_valid(i).then(|| (l.value_offset_at(i), l.value_offset_at(i) + n))).collect();
+            let ranges =
+                (0..l.len()).map(|i| l.is_valid(i).then(|| (l.value_offset_at(i), l.value_offset_at(i) + n))).collect();
             (ranges, l.values().clone())
         }
         DataType::Struct(_) => vectors(col.as_struct())?,
@@ -297,13 +311,18 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
 /// `size`, `indices`, `values`) as dense rows: dense vectors' values are
 /// used as they are, sparse ones are expanded with zeros.
 fn vectors(s: &StructArray) -> std::result::Result<(Ranges, ArrayRef), String> {
-    let field = |name: &str| s.column_by_name(name).ok_or_else(|| format!("a vector struct has fields type, size, indices, values; '{name}' is missing"));
+    let field = |name: &str| {
+        s.column_by_name(name)
+            .ok_or_else(|| format!("a vector struct has fields type, size, indices, values; '{name}' is missing"))
+    };
     let kind = field("type")?.as_primitive_opt::<Int8Type>().ok_or("a vector's 'type' must be a byte")?;
     let size = field("size")?.as_primitive_opt::<Int32Type>().ok_or("a vector's 'size' must be an int")?;
     let indices = field("indices")?.as_list_opt::<i32>().ok_or("a vector's 'indices' must be an array<int>")?;
     let values = field("values")?.as_list_opt::<i32>().ok_or("a vector's 'values' must be an array<double>")?;
-    let index_values = indices.values().as_primitive_opt::<Int32Type>().ok_or("a vector's 'indices' must be an array<int>")?;
-    let value_values = values.values().as_primitive_opt::<Float64Type>().ok_or("a vector's 'values' must be an array<double>")?;
+    let index_values =
+        indices.values().as_primitive_opt::<Int32Type>().ok_or("a vector's 'indices' must be an array<int>")?;
+    let value_values =
+        values.values().as_primitive_opt::<Float64Type>().ok_or("a vector's 'values' must be an array<double>")?;
     let all_dense = (0..s.len()).all(|i| s.is_null(i) || kind.value(i) == 1);
     let vo = values.value_offsets();
     if all_dense {
@@ -325,11 +344,15 @@ fn vectors(s: &StructArray) -> std::result::Result<(Ranges, ArrayRef), String> {
         if kind.value(i) == 1 {
             dense.extend_from_slice(&value_values.values()[v0..v1]);
         } else {
-            let n = usize::try_from(size.value(i)).map_err(|_| format!("a sparse vector has size {}", size.value(i)))?;
+            let n =
+                usize::try_from(size.value(i)).map_err(|_| format!("a sparse vector has size {}", size.value(i)))?;
             dense.resize(start + n, 0.0);
             let (i0, i1) = (io[i] as usize, io[i + 1] as usize);
             for (j, v) in index_values.values()[i0..i1].iter().zip(&value_values.values()[v0..v1]) {
-                let j = usize::try_from(*j).ok().filter(|j| *j < n).ok_or_else(|| format!("a sparse vector of size {n} has index {j}"))?;
+                let j = usize::try_from(*j)
+                    .ok()
+                    .filter(|j| *j < n)
+                    .ok_or_else(|| format!("a sparse vector of size {n} has index {j}"))?;
                 dense[start + j] = *v;
             }
         }
@@ -368,15 +391,17 @@ fn images<'a>(col: &'a ArrayRef, spec: &ImageSpec) -> std::result::Result<Images
             let s = col.as_struct();
             let int = |name: &str| -> std::result::Result<&'a Int32Array, String> {
                 let c = s.column_by_name(name).ok_or_else(|| format!("the image struct has no field '{name}'"))?;
-                c.as_primitive_opt::<Int32Type>().ok_or_else(|| format!("image field '{name}' must be int, got {}", c.data_type()))
+                c.as_primitive_opt::<Int32Type>()
+                    .ok_or_else(|| format!("image field '{name}' must be int, got {}", c.data_type()))
             };
             let ints = [int("height")?, int("width")?, int("nChannels")?, int("mode")?];
             let data = s.column_by_name("data").ok_or("the image struct has no field 'data'")?;
-            let data = Bytes::of(data).ok_or_else(|| format!("image field 'data' must be binary, got {}", data.data_type()))?;
+            let data = Bytes::of(data)
+                .ok_or_else(|| format!("image field 'data' must be binary, got {}", data.data_type()))?;
             Ok(Images::Struct { images: s, ints, data })
         }
-        _ => Bytes::of(col)
-            .map(Images::Encoded)
-            .ok_or_else(|| format!("image kind 'encoded' needs a binary column of file bytes, got {}", col.data_type())),
+        _ => Bytes::of(col).map(Images::Encoded).ok_or_else(|| {
+            format!("image kind 'encoded' needs a binary column of file bytes, got {}", col.data_type())
+        }),
     }
 }

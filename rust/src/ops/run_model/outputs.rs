@@ -10,9 +10,7 @@ use arrow::array::{
     PrimitiveBuilder, StringBuilder, StructArray, StructBuilder,
 };
 use arrow::buffer::NullBuffer;
-use arrow::datatypes::{
-    DataType, Field, Fields, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type,
-};
+use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
 use serde::Deserialize;
 
 use super::{RunSpec, ERROR_COLUMN};
@@ -131,7 +129,9 @@ impl Collected {
         let mut columns: Vec<ArrayRef> = Vec::with_capacity(spec.outputs.len() + 1);
         for (k, o) in spec.outputs.iter().enumerate() {
             let column = self.column(k, &o.format).map_err(|e| match e {
-                SparkdlError::InvalidArgument(m) => SparkdlError::InvalidArgument(format!("output column '{}': {m}", o.column)),
+                SparkdlError::InvalidArgument(m) => {
+                    SparkdlError::InvalidArgument(format!("output column '{}': {m}", o.column))
+                }
                 other => other,
             })?;
             fields.push(Field::new(&o.column, column.data_type().clone(), true));
@@ -210,12 +210,8 @@ impl Collected {
             indices.append(false);
             size.append_null();
         }
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(Int8Array::from(vec![1i8; n])),
-            Arc::new(size.finish()),
-            Arc::new(indices.finish()),
-            values,
-        ];
+        let columns: Vec<ArrayRef> =
+            vec![Arc::new(Int8Array::from(vec![1i8; n])), Arc::new(size.finish()), Arc::new(indices.finish()), values];
         // Vectors' element fields carry the names Spark's own conversion
         // gives them; the values column keeps the list builder's field.
         let fields: Vec<Field> = fields
@@ -274,7 +270,9 @@ impl Collected {
         };
         let item = Arc::new(Field::new("element", DataType::Struct(fields.clone()), false));
         let builders: Vec<Box<dyn arrow::array::ArrayBuilder>> = match labels {
-            Some(_) => vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new()), Box::new(Float64Builder::new())],
+            Some(_) => {
+                vec![Box::new(StringBuilder::new()), Box::new(StringBuilder::new()), Box::new(Float64Builder::new())]
+            }
             None => vec![Box::new(Int32Builder::new()), Box::new(Float64Builder::new())],
         };
         let mut b = ListBuilder::new(StructBuilder::new(fields, builders)).with_field(item);
@@ -299,7 +297,9 @@ impl Collected {
             order.clear();
             order.extend(0..values.len());
             // Largest first; NaN last; ties keep the lower index first.
-            order.sort_by(|a, b| values[*b].partial_cmp(&values[*a]).unwrap_or_else(|| values[*a].is_nan().cmp(&values[*b].is_nan())));
+            order.sort_by(|a, b| {
+                values[*b].partial_cmp(&values[*a]).unwrap_or_else(|| values[*a].is_nan().cmp(&values[*b].is_nan()))
+            });
             let s = b.values();
             for i in order.iter().take(top) {
                 match labels {

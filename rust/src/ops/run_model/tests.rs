@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BinaryArray, FixedSizeListArray, Int32Array, LargeListArray, ListArray,
-    StringArray, StructArray,
+    Array, ArrayRef, AsArray, BinaryArray, FixedSizeListArray, Int32Array, LargeListArray, ListArray, StringArray,
+    StructArray,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int32Type, Int64Type};
 use tensorflow::{DataType as TfType, Graph};
 
 use super::*;
-use crate::ops::preprocess::ImageSpec;
 use crate::ops::decode_images::image_fields;
+use crate::ops::preprocess::ImageSpec;
 use crate::tf::session_config::SessionConfig;
 use crate::tf::test_graphs::{conv_graph_def, dense_expected, dense_graph_def, op, placeholder};
 
@@ -52,7 +52,9 @@ fn rows_of(out: &StructArray) -> Vec<std::result::Result<Vec<f64>, String>> {
                 assert!(err.is_null(i));
                 let v = pred.value(i);
                 Ok(match v.data_type() {
-                    DataType::Float32 => v.as_primitive::<Float32Type>().values().iter().map(|x| f64::from(*x)).collect(),
+                    DataType::Float32 => {
+                        v.as_primitive::<Float32Type>().values().iter().map(|x| f64::from(*x)).collect()
+                    }
                     DataType::Int32 => v.as_primitive::<Int32Type>().values().iter().map(|x| f64::from(*x)).collect(),
                     DataType::Int64 => v.as_primitive::<Int64Type>().values().iter().map(|x| *x as f64).collect(),
                     _ => v.as_primitive::<Float64Type>().values().to_vec(),
@@ -135,8 +137,12 @@ fn list_types_are_cast_to_the_tensor_type() {
     let model = load(&dense_graph_def());
     let x = [1.0f64, 2.0, 3.0];
     let doubles: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Float64Type, _, _>([Some(x.map(Some))]));
-    let large: ArrayRef = Arc::new(LargeListArray::from_iter_primitive::<Int32Type, _, _>([Some([Some(1), Some(2), Some(3)])]));
-    let fixed: ArrayRef = Arc::new(FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>([Some([Some(1.0f32), Some(2.0), Some(3.0)])], 3));
+    let large: ArrayRef =
+        Arc::new(LargeListArray::from_iter_primitive::<Int32Type, _, _>([Some([Some(1), Some(2), Some(3)])]));
+    let fixed: ArrayRef = Arc::new(FixedSizeListArray::from_iter_primitive::<Float32Type, _, _>(
+        [Some([Some(1.0f32), Some(2.0), Some(3.0)])],
+        3,
+    ));
     for col in [doubles, large, fixed] {
         let out = run_batch(&model, &batch(vec![("features", col.clone())]), &dense_spec(None)).unwrap();
         assert_eq!(rows_of(&out)[0], Ok(dense_expected(&[1.0, 2.0, 3.0])), "{}", col.data_type());
@@ -169,7 +175,9 @@ fn rows_reshape_to_the_tensor_and_unknown_rank_takes_any_length() {
     }
     // A placeholder of unknown rank takes each row as a 1-D feature, whatever its length.
     let model = load(&dense_graph_def());
-    let s = spec(r#"{"inputs":[{"column":"v","tensor":"any"}],"outputs":[{"tensor":"neg_any","column":"o"}],"batchSize":3}"#);
+    let s = spec(
+        r#"{"inputs":[{"column":"v","tensor":"any"}],"outputs":[{"tensor":"neg_any","column":"o"}],"batchSize":3}"#,
+    );
     let col = f32_lists(&[Some(vec![1.0, 2.0]), Some(vec![3.0]), Some(vec![4.0, 5.0]), Some(vec![])]);
     let rows = rows_of(&run_batch(&model, &batch(vec![("v", col)]), &s).unwrap());
     assert_eq!(rows, vec![Ok(vec![-1.0, -2.0]), Ok(vec![-3.0]), Ok(vec![-4.0, -5.0]), Ok(vec![])]);
@@ -222,7 +230,8 @@ fn image_columns_are_preprocessed() {
         .iter()
         .map(|f| if f.name() == "data" { Field::new("data", DataType::Binary, false) } else { f.as_ref().clone() })
         .collect();
-    let images = StructArray::try_new(Fields::from(fields), children, Some(NullBuffer::from(vec![true, false]))).unwrap();
+    let images =
+        StructArray::try_new(Fields::from(fields), children, Some(NullBuffer::from(vec![true, false]))).unwrap();
     let s = spec(
         r#"{"inputs":[{"column":"image","tensor":"any","image":{"kind":"struct","channelOrder":"RGB","scale":0.5}}],
             "outputs":[{"tensor":"neg_any","column":"o"}]}"#,
@@ -241,9 +250,12 @@ fn misconfigured_runs_fail_with_reasons() {
     let input = batch(vec![("features", f32_lists(&[Some(vec![1.0, 2.0, 3.0])]))]);
     let err = RunSpec::from_json(r#"{"inputs":[],"outputs":[],"batchsize":3}"#).unwrap_err();
     assert!(err.to_string().contains("batchsize"), "{err}");
-    let err = RunSpec::from_json(r#"{"inputs":[{"column":"a","tensor":"x"}],"outputs":[{"tensor":"y","column":"error"}]}"#).unwrap_err();
+    let err =
+        RunSpec::from_json(r#"{"inputs":[{"column":"a","tensor":"x"}],"outputs":[{"tensor":"y","column":"error"}]}"#)
+            .unwrap_err();
     assert!(err.to_string().contains("error column"), "{err}");
-    let bad_tensor = spec(r#"{"inputs":[{"column":"features","tensor":"inptu"}],"outputs":[{"tensor":"y","column":"p"}]}"#);
+    let bad_tensor =
+        spec(r#"{"inputs":[{"column":"features","tensor":"inptu"}],"outputs":[{"tensor":"y","column":"p"}]}"#);
     let err = run_batch(&model, &input, &bad_tensor).unwrap_err().to_string();
     assert!(err.contains("'inptu'"), "{err}");
     let bad_column = spec(r#"{"inputs":[{"column":"feature","tensor":"x"}],"outputs":[{"tensor":"y","column":"p"}]}"#);
@@ -252,7 +264,8 @@ fn misconfigured_runs_fail_with_reasons() {
     let strings = batch(vec![("features", Arc::new(StringArray::from(vec!["1,2,3"])) as ArrayRef)]);
     let err = run_batch(&model, &strings, &dense_spec(None)).unwrap_err().to_string();
     assert!(err.contains("input column 'features' for tensor 'x:0': the column must be an array of numbers"), "{err}");
-    let no_batch_dim = spec(r#"{"inputs":[{"column":"features","tensor":"x"}],"outputs":[{"tensor":"total","column":"p"}]}"#);
+    let no_batch_dim =
+        spec(r#"{"inputs":[{"column":"features","tensor":"x"}],"outputs":[{"tensor":"total","column":"p"}]}"#);
     let err = run_batch(&model, &input, &no_batch_dim).unwrap_err().to_string();
     assert!(err.contains("first dimension must be the batch"), "{err}");
     // An empty batch needs no run.
@@ -266,9 +279,13 @@ fn image_structs(sizes: &[Option<(i32, i32)>], seed: u8) -> (StructArray, Vec<Op
     let pixels: Vec<Option<Vec<u8>>> = sizes
         .iter()
         .enumerate()
-        .map(|(i, s)| s.map(|(h, w)| (0..h * w * 3).map(|j| (j as u8).wrapping_mul(7).wrapping_add(seed + i as u8)).collect()))
+        .map(|(i, s)| {
+            s.map(|(h, w)| (0..h * w * 3).map(|j| (j as u8).wrapping_mul(7).wrapping_add(seed + i as u8)).collect())
+        })
         .collect();
-    let dims = |f: fn(&(i32, i32)) -> i32| Arc::new(Int32Array::from(sizes.iter().map(|s| s.as_ref().map_or(1, f)).collect::<Vec<_>>()));
+    let dims = |f: fn(&(i32, i32)) -> i32| {
+        Arc::new(Int32Array::from(sizes.iter().map(|s| s.as_ref().map_or(1, f)).collect::<Vec<_>>()))
+    };
     let data: Vec<&[u8]> = pixels.iter().map(|p| p.as_deref().unwrap_or(&[])).collect();
     let children: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from(vec!["x"; sizes.len()])),
@@ -298,7 +315,8 @@ fn images_with_a_target_size_go_straight_into_the_batch_tensor() {
     let fixed = load(&g.graph_def().unwrap());
     let sizes = [Some((4, 6)), Some((2, 3)), None, Some((9, 5)), Some((1, 1)), Some((8, 12)), Some((3, 3))];
     let (images, pixels) = image_structs(&sizes, 3);
-    let image = r#"{"kind":"struct","height":2,"width":3,"channelOrder":"RGB","scale":0.5,"mean":[1,2,3],"std":[2,1,0.5]}"#;
+    let image =
+        r#"{"kind":"struct","height":2,"width":3,"channelOrder":"RGB","scale":0.5,"mean":[1,2,3],"std":[2,1,0.5]}"#;
     // Expected: each image through the per-image preprocessing, negated.
     let img_spec: ImageSpec = serde_json::from_str(image).unwrap();
     let expected: Vec<std::result::Result<Vec<f64>, String>> = sizes
@@ -422,7 +440,8 @@ fn outputs_take_the_layout_spark_reads() {
     // Image data: float32 little-endian bytes, the first three channels reversed.
     let out = with(r#"{"kind":"imageData","channels":2,"swapRgb":false}"#);
     let data = out.column(0).as_binary::<i64>();
-    let floats: Vec<f32> = data.value(0).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let floats: Vec<f32> =
+        data.value(0).chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     assert_eq!(floats.iter().map(|x| f64::from(*x)).collect::<Vec<_>>(), e0);
     assert!(data.is_null(1));
 
@@ -445,7 +464,9 @@ fn outputs_take_the_layout_spark_reads() {
     let best = if e2[0] >= e2[1] { 0 } else { 1 };
     assert_eq!(entries.column(0).as_string::<i32>().value(0), ["c0", "c1"][best]);
     assert_eq!(entries.column(1).as_string::<i32>().value(1), ["one", "zero"][best]);
-    let s = spec(r#"{"inputs":[{"column":"features","tensor":"x:0"}],"outputs":[{"tensor":"y:0","column":"o","format":{"kind":"topK","k":1,"labels":[["a","b"]]}}]}"#);
+    let s = spec(
+        r#"{"inputs":[{"column":"features","tensor":"x:0"}],"outputs":[{"tensor":"y:0","column":"o","format":{"kind":"topK","k":1,"labels":[["a","b"]]}}]}"#,
+    );
     let err = run_batch(&model, &input, &s).unwrap_err().to_string();
     assert!(err.contains("output column 'o': top k: the label set has 1 classes but the output has 2"), "{err}");
 
@@ -472,15 +493,17 @@ fn rgb_image_outputs_go_back_to_bgr() {
 
 #[test]
 fn ml_vectors_feed_like_arrays() {
-    use arrow::array::{Int8Array, ListBuilder, Float64Builder, Int32Builder};
+    use arrow::array::{Float64Builder, Int32Builder, Int8Array, ListBuilder};
     let model = load(&dense_graph_def());
     // Row 0 dense [1,2,3]; row 1 sparse (3, [2], [5.0]); row 2 null.
-    let mut indices = ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new("element", DataType::Int32, false)));
+    let mut indices =
+        ListBuilder::new(Int32Builder::new()).with_field(Arc::new(Field::new("element", DataType::Int32, false)));
     indices.append(false);
     indices.values().append_value(2);
     indices.append(true);
     indices.append(false);
-    let mut values = ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new("element", DataType::Float64, false)));
+    let mut values =
+        ListBuilder::new(Float64Builder::new()).with_field(Arc::new(Field::new("element", DataType::Float64, false)));
     values.values().append_slice(&[1.0, 2.0, 3.0]);
     values.append(true);
     values.values().append_slice(&[5.0]);
@@ -497,8 +520,11 @@ fn ml_vectors_feed_like_arrays() {
         .zip(&columns)
         .map(|(n, c)| Field::new(*n, c.data_type().clone(), true))
         .collect();
-    let vectors = StructArray::try_new(Fields::from(fields), columns, Some(NullBuffer::from(vec![true, true, false]))).unwrap();
-    let rows = rows_of(&run_batch(&model, &batch(vec![("features", Arc::new(vectors) as ArrayRef)]), &dense_spec(None)).unwrap());
+    let vectors =
+        StructArray::try_new(Fields::from(fields), columns, Some(NullBuffer::from(vec![true, true, false]))).unwrap();
+    let rows = rows_of(
+        &run_batch(&model, &batch(vec![("features", Arc::new(vectors) as ArrayRef)]), &dense_spec(None)).unwrap(),
+    );
     assert_eq!(rows[0], Ok(dense_expected(&[1.0, 2.0, 3.0])));
     assert_eq!(rows[1], Ok(dense_expected(&[0.0, 0.0, 5.0])));
     assert_eq!(rows[2], Err("column 'features' is null".to_string()));

@@ -35,7 +35,7 @@ object TFImageTransformerExample {
 
   /** The transformed DataFrame: `image`, `error`, `transformed_img` (299x299 float image structs). */
   def run(spark: SparkSession, imageDir: String, graphFile: String, inputTensor: String,
-          outputTensor: String): DataFrame = {
+      outputTensor: String): DataFrame = {
     val imageDF = ImageReader.readImages(spark, imageDir)
     val transformer = new TFImageTransformer()
       .setInputCol("image")

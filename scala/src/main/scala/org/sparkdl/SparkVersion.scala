@@ -18,7 +18,8 @@ object SparkVersion {
     val p = new Properties()
     val in = getClass.getResourceAsStream("/org/sparkdl/build.properties")
     if (in == null) throw new IllegalStateException("org/sparkdl/build.properties is missing from the sparkdl jar")
-    try p.load(in) finally in.close()
+    try p.load(in)
+    finally in.close()
     p
   }
 
@@ -61,10 +62,12 @@ object SparkVersion {
     else {
       val use =
         if (olderPatch) s"sparkdl needs Spark $compiled or a later $builtFor release"
-        else if (supported.contains(minor)) s"use the jar built for it, org.sparkdl:${artifact.replace(s"spark$builtFor", s"spark$minor")}"
+        else if (supported.contains(minor))
+          s"use the jar built for it, org.sparkdl:${artifact.replace(s"spark$builtFor", s"spark$minor")}"
         else s"sparkdl is built for Spark ${supported.mkString(", ")}"
-      Some(s"this sparkdl jar ($artifact) is built for Spark $builtFor.x from $compiled, but this is Spark $running: $use " +
-        "(Python: sparkdl.session() picks the jar of the installed pyspark).")
+      Some(
+        s"this sparkdl jar ($artifact) is built for Spark $builtFor.x from $compiled, but this is Spark $running: $use " +
+          "(Python: sparkdl.session() picks the jar of the installed pyspark).")
     }
   }
 

@@ -32,7 +32,8 @@ class SparkInternalsSuite extends AnyFunSuite {
 
   private def sources(dir: Path): Seq[Path] =
     if (!Files.isDirectory(dir)) Nil
-    else Files.walk(dir).iterator().asScala.filter(p => p.toString.endsWith(".scala") || p.toString.endsWith(".java")).toSeq
+    else Files.walk(dir).iterator().asScala.filter(p =>
+      p.toString.endsWith(".scala") || p.toString.endsWith(".java")).toSeq
 
   test("only the Spark-internals layer uses Spark's internal packages") {
     val all = sources(main)
@@ -46,8 +47,9 @@ class SparkInternalsSuite extends AnyFunSuite {
       (line, n) <- Files.readAllLines(file).asScala.zipWithIndex
       pkg <- internalPackages if line.contains(pkg + ".") && !line.trim.startsWith("//") && !line.trim.startsWith("*")
     } yield s"${repo.relativize(file)}:${n + 1}: $pkg"
-    assert(offenders.isEmpty, "Spark internals outside the layer (go through SparkdlBridge/SparkdlPlanner, " +
-      s"or move the code into the layer and list it in docs/ARCHITECTURE.md):\n${offenders.mkString("\n")}")
+    assert(offenders.isEmpty,
+      "Spark internals outside the layer (go through SparkdlBridge/SparkdlPlanner, " +
+        s"or move the code into the layer and list it in docs/ARCHITECTURE.md):\n${offenders.mkString("\n")}")
   }
 
   test("every file of the layer is listed in docs/ARCHITECTURE.md") {
@@ -56,6 +58,7 @@ class SparkInternalsSuite extends AnyFunSuite {
       sources(main).filter(p => main.relativize(p).toString.startsWith("spark-"))
     val missing = files.map(_.getFileName.toString.stripSuffix(".scala").stripSuffix(".java"))
       .filterNot(n => n == "package" || doc.contains(s"`$n`"))
-    assert(missing.isEmpty, s"docs/ARCHITECTURE.md does not name these Spark-internals files: ${missing.mkString(", ")}")
+    assert(missing.isEmpty,
+      s"docs/ARCHITECTURE.md does not name these Spark-internals files: ${missing.mkString(", ")}")
   }
 }

@@ -28,7 +28,8 @@ private[sparkdl] final class ArrowInput(names: Seq[String], types: Seq[DataType]
   require(names.length == types.length, "one name per input type")
 
   val root: VectorSchemaRoot =
-    VectorSchemaRoot.create(new Schema(names.zip(types).map { case (n, t) => ArrowInput.field(n, t) }.asJava), allocator)
+    VectorSchemaRoot.create(new Schema(names.zip(types).map { case (n, t) => ArrowInput.field(n, t) }.asJava),
+      allocator)
   private val writers: Array[ArrowInput.Writer] =
     root.getFieldVectors.asScala.zip(types).map { case (v, t) => ArrowInput.writer(v, t) }.toArray
   private var count = 0
@@ -107,7 +108,8 @@ private[sparkdl] object ArrowInput {
       case ArrayType(e, _) =>
         new Field(name, FieldType.nullable(ArrowType.List.INSTANCE), java.util.List.of(field("element", e)))
       case s: StructType =>
-        new Field(name, FieldType.nullable(ArrowType.Struct.INSTANCE), s.fields.map(f => field(f.name, f.dataType)).toSeq.asJava)
+        new Field(name, FieldType.nullable(ArrowType.Struct.INSTANCE),
+          s.fields.map(f => field(f.name, f.dataType)).toSeq.asJava)
       case u: UserDefinedType[_] => field(name, u.sqlType)
       case other =>
         throw new IllegalArgumentException(s"sparkdl cannot feed a column of type ${other.simpleString} to native code")
@@ -123,6 +125,7 @@ private[sparkdl] object ArrowInput {
     def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit
     def finish(count: Int): Unit = vector.setValueCount(count)
     def reset(): Unit = ()
+
     /** Variable-width bytes written since the last reset. */
     def bytes: Long = 0L
   }
@@ -131,46 +134,55 @@ private[sparkdl] object ArrowInput {
   private final class Leaf(
       val vector: ValueVector,
       nullAt: Int => Unit,
-      value: (SpecializedGetters, Int, Int) => Int) extends Writer {
+      value: (SpecializedGetters, Int, Int) => Int)
+      extends Writer {
     private var written = 0L
     override def setNull(index: Int): Unit = nullAt(index)
-    override def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit = written += value(row, ordinal, index)
+    override def setValue(row: SpecializedGetters, ordinal: Int, index: Int): Unit =
+      written += value(row, ordinal, index)
     override def reset(): Unit = written = 0L
     override def bytes: Long = written
   }
 
   def writer(v: ValueVector, t: DataType): Writer = (t, v) match {
     case (u: UserDefinedType[_], _) => writer(v, u.sqlType)
-    case (StringType, vec: VarCharVector) => new Leaf(vec, vec.setNull, (r, o, i) => {
-      val s = r.getUTF8String(o)
-      val b = s.getByteBuffer
-      vec.setSafe(i, b, b.position(), s.numBytes())
-      s.numBytes()
-    })
-    case (BinaryType, vec: LargeVarBinaryVector) => new Leaf(vec, vec.setNull, (r, o, i) => r match {
-      case u: UnsafeRow =>
-        // The bytes where the row holds them: getUTF8String reads (offset, size) without a copy.
-        val s = u.getUTF8String(o)
-        val b = s.getByteBuffer
-        vec.setSafe(i, b, b.position(), s.numBytes())
-        s.numBytes()
-      case _ =>
-        val bytes = r.getBinary(o)
-        vec.setSafe(i, bytes, 0, bytes.length)
-        bytes.length
-    })
-    case (BooleanType, vec: BitVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, if (r.getBoolean(o)) 1 else 0); 0 })
+    case (StringType, vec: VarCharVector) => new Leaf(vec, vec.setNull,
+        (r, o, i) => {
+          val s = r.getUTF8String(o)
+          val b = s.getByteBuffer
+          vec.setSafe(i, b, b.position(), s.numBytes())
+          s.numBytes()
+        })
+    case (BinaryType, vec: LargeVarBinaryVector) => new Leaf(vec, vec.setNull,
+        (r, o, i) =>
+          r match {
+            case u: UnsafeRow =>
+              // The bytes where the row holds them: getUTF8String reads (offset, size) without a copy.
+              val s = u.getUTF8String(o)
+              val b = s.getByteBuffer
+              vec.setSafe(i, b, b.position(), s.numBytes())
+              s.numBytes()
+            case _ =>
+              val bytes = r.getBinary(o)
+              vec.setSafe(i, bytes, 0, bytes.length)
+              bytes.length
+          })
+    case (BooleanType, vec: BitVector) =>
+      new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, if (r.getBoolean(o)) 1 else 0); 0 })
     case (ByteType, vec: TinyIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getByte(o)); 0 })
-    case (ShortType, vec: SmallIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getShort(o)); 0 })
+    case (ShortType, vec: SmallIntVector) =>
+      new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getShort(o)); 0 })
     case (IntegerType, vec: IntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getInt(o)); 0 })
     case (LongType, vec: BigIntVector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getLong(o)); 0 })
     case (FloatType, vec: Float4Vector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getFloat(o)); 0 })
-    case (DoubleType, vec: Float8Vector) => new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getDouble(o)); 0 })
+    case (DoubleType, vec: Float8Vector) =>
+      new Leaf(vec, vec.setNull, (r, o, i) => { vec.setSafe(i, r.getDouble(o)); 0 })
     case (ArrayType(e, _), vec: ListVector) => new ListWriter(vec, writer(vec.getDataVector, e))
     case (s: StructType, vec: StructVector) =>
       new StructWriter(vec, s.fields.indices.map(j => writer(vec.getChildByOrdinal(j), s.fields(j).dataType)).toArray)
     case (other, vec) =>
-      throw new IllegalArgumentException(s"no Arrow writer for ${other.simpleString} into ${vec.getClass.getSimpleName}")
+      throw new IllegalArgumentException(
+        s"no Arrow writer for ${other.simpleString} into ${vec.getClass.getSimpleName}")
   }
 
   private final class ListWriter(val vector: ListVector, element: Writer) extends Writer {

@@ -122,7 +122,8 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
     val outSchema = ArrowSchema.allocateNew(allocator)
     try {
       Data.exportVectorSchemaRoot(allocator, in.root, null, inArray, inSchema)
-      val got = call(inArray.memoryAddress(), inSchema.memoryAddress(), outArray.memoryAddress(), outSchema.memoryAddress())
+      val got =
+        call(inArray.memoryAddress(), inSchema.memoryAddress(), outArray.memoryAddress(), outSchema.memoryAddress())
       importResults(outArray, outSchema)
       if (got != n || results.getRowCount != n || results.getFieldVectors.size != op.resultSchema.length) {
         throw new NativeException(
@@ -142,7 +143,8 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
     }
     NativeBatches.rows.add(n)
     inputBatch = in.columnar()
-    resultBatch = new ColumnarBatch(results.getFieldVectors.asScala.map(v => new ArrowColumnVector(v): ColumnVector).toArray, n)
+    resultBatch =
+      new ColumnarBatch(results.getFieldVectors.asScala.map(v => new ArrowColumnVector(v): ColumnVector).toArray, n)
   }
 
   /** Input columns of row `i` of the current batch. */
@@ -170,11 +172,13 @@ private[sparkdl] final class NativeBatches(op: NativeOp, inputTypes: Seq[DataTyp
     closed = true
     resultBatch = null
     inputBatch = null
-    Seq[AutoCloseable](() => if (call != null) call.close(), () => if (results != null) results.close(),
+    Seq[AutoCloseable](
+      () => if (call != null) call.close(), () => if (results != null) results.close(),
       () => if (in != null) in.close(), () => Seq(inArray, inSchema).filter(_ != null).foreach(_.close()),
       () => allocator.close())
       .foldLeft(Option.empty[Throwable]) { (first, c) =>
-        try { c.close(); first } catch { case e: Throwable => first.orElse(Some(e)) }
+        try { c.close(); first }
+        catch { case e: Throwable => first.orElse(Some(e)) }
       }
       .foreach(e => throw e)
   }
@@ -191,11 +195,12 @@ private[sparkdl] object NativeBatches {
   lazy val pool: java.util.concurrent.ExecutorService = {
     val threads = 2 * org.sparkdl.tf.SessionSettings.executorCores(Option(org.apache.spark.SparkEnv.get).map(_.conf))
     val count = new java.util.concurrent.atomic.AtomicInteger
-    java.util.concurrent.Executors.newFixedThreadPool(threads, { (r: Runnable) =>
-      val t = new Thread(r, s"sparkdl-batch-${count.incrementAndGet()}")
-      t.setDaemon(true)
-      t
-    })
+    java.util.concurrent.Executors.newFixedThreadPool(threads,
+      { (r: Runnable) =>
+        val t = new Thread(r, s"sparkdl-batch-${count.incrementAndGet()}")
+        t.setDaemon(true)
+        t
+      })
   }
 
   private val rows = new java.util.concurrent.atomic.LongAdder

@@ -51,7 +51,8 @@ object Jobs {
         val base = new Path(csv).getParent.toString
         val df = spark.read.option("header", "true").csv(csv)
         if (!Set("path", "label").subsetOf(df.columns.toSet)) {
-          throw new JobException(s"--labels: $csv must have a header with columns path,label (it has: ${df.columns.mkString(",")})", 2)
+          throw new JobException(
+            s"--labels: $csv must have a header with columns path,label (it has: ${df.columns.mkString(",")})", 2)
         }
         df.select(
           when(col("path").rlike("^([a-zA-Z][a-zA-Z0-9+.-]*:|/)"), col("path"))
@@ -61,8 +62,9 @@ object Jobs {
         val files = imageFiles(spark, images)
         val df = spark.createDataFrame(files.map(f => (f, new Path(f).getParent.getName))).toDF("path", "label")
         if (df.select("label").distinct().count() < 2) {
-          throw new JobException(s"--images: $images needs one sub-folder per class (at least two), e.g. " +
-            s"$images/cats/*.jpg and $images/dogs/*.jpg, or give --labels labels.csv with path,label", 2)
+          throw new JobException(
+            s"--images: $images needs one sub-folder per class (at least two), e.g. " +
+              s"$images/cats/*.jpg and $images/dogs/*.jpg, or give --labels labels.csv with path,label", 2)
         }
         df
     }
@@ -72,9 +74,11 @@ object Jobs {
   def imageFiles(spark: SparkSession, images: String): Seq[String] = {
     val isGlob = images.exists("*?[{".contains(_))
     if (!isGlob) requireExists(spark, images, "--images")
-    val listed = try ImageReader.listFiles(spark, images, recursive = true) catch {
-      case _: java.io.FileNotFoundException => Seq.empty
-    }
+    val listed =
+      try ImageReader.listFiles(spark, images, recursive = true)
+      catch {
+        case _: java.io.FileNotFoundException => Seq.empty
+      }
     val files = listed.map(_.getPath.toString).filter(ImageFiles.looksLikeImage)
     if (files.isEmpty) {
       throw new JobException(s"--images: no image files (${ImageFiles.extensions.mkString(", ")}) in $images", 2)
@@ -129,35 +133,44 @@ object Jobs {
       validation: Double,
       seed: Long): TrainResult = {
     checkModel(modelName)
-    if (!(validation > 0 && validation < 1)) throw new JobException(s"--validation: give a fraction in (0, 1), got $validation", 2)
+    if (!(validation > 0 && validation < 1))
+      throw new JobException(s"--validation: give a fraction in (0, 1), got $validation", 2)
     val Array(trainRows, validRows) = data.randomSplit(Array(1 - validation, validation), seed)
     val (train, valid) = (spread(trainRows), spread(validRows))
-    val indexer = new StringIndexer().setInputCol("label").setOutputCol("labelIndex").setHandleInvalid("keep").fit(train)
+    val indexer =
+      new StringIndexer().setInputCol("label").setOutputCol("labelIndex").setHandleInvalid("keep").fit(train)
     val labels = indexer.labelsArray.head.toSeq
     val featurizer = new DeepImageFeaturizer().setInputCol("path").setOutputCol("features").setModelName(modelName)
     weightsPath.foreach(featurizer.setWeightsPath)
     val clf = classifier(classifierName, regParam, labels.size) match {
-      case c: org.apache.spark.ml.classification.Classifier[_, _, _] => c.setLabelCol("labelIndex").setFeaturesCol("features")
+      case c: org.apache.spark.ml.classification.Classifier[_, _, _] =>
+        c.setLabelCol("labelIndex").setFeaturesCol("features")
       case o: OneVsRest => o.setLabelCol("labelIndex").setFeaturesCol("features")
       case other => other
     }
     val toLabel = new IndexToString().setInputCol("prediction").setOutputCol("predictedLabel").setLabels(labels.toArray)
     // Rows whose image cannot be read have null features: they are left out of training.
-    val dropBad = new org.apache.spark.ml.feature.SQLTransformer().setStatement("SELECT * FROM __THIS__ WHERE features IS NOT NULL")
+    val dropBad =
+      new org.apache.spark.ml.feature.SQLTransformer().setStatement("SELECT * FROM __THIS__ WHERE features IS NOT NULL")
     // The classifier passes over its rows once per iteration (LogisticRegression: up to 200). In
     // the 20+ partitions made for featurizing, each pass is 20+ tasks: on 2 cores about 0.2 s more
     // per iteration than one partition per core. So the features (small next to the images) are
     // shuffled back to one partition per core and cached for the fit.
     val features = dropBad.transform(featurizer.transform(indexer.transform(train.cache())))
       .repartition(spark.sparkContext.defaultParallelism).cache()
-    val fitted = try clf.asInstanceOf[Estimator[_ <: Model[_]]].fit(features) finally features.unpersist()
+    val fitted =
+      try clf.asInstanceOf[Estimator[_ <: Model[_]]].fit(features)
+      finally features.unpersist()
     // Only transformers: the Pipeline just collects them into the PipelineModel (no job runs).
     val model = new Pipeline().setStages(Array(indexer, featurizer, dropBad, fitted, toLabel)).fit(train)
     val scored = model.transform(valid.cache()).cache()
-    def metric(m: String) = new MulticlassClassificationEvaluator().setLabelCol("labelIndex").setMetricName(m).evaluate(scored)
+    def metric(m: String) =
+      new MulticlassClassificationEvaluator().setLabelCol("labelIndex").setMetricName(m).evaluate(scored)
     val probability: Column =
-      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability"))) else lit(null).cast("double")
-    val predictions = scored.select(col("path"), col("label"), col("predictedLabel").as("prediction"), probability.as("probability"))
+      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability")))
+      else lit(null).cast("double")
+    val predictions =
+      scored.select(col("path"), col("label"), col("predictedLabel").as("prediction"), probability.as("probability"))
     TrainResult(model, labels, train.count(), valid.count(), metric("accuracy"), metric("weightedPrecision"),
       metric("weightedRecall"), metric("f1"), predictions)
   }
@@ -165,13 +178,17 @@ object Jobs {
   /** Predictions of a saved PipelineModel (from `train`) on the images: path, prediction, probability. */
   def predictWithModel(spark: SparkSession, modelDir: String, images: String): DataFrame = {
     requireExists(spark, modelDir, "--model")
-    val model = try PipelineModel.load(modelDir) catch {
-      case e: Exception => throw new JobException(s"--model: $modelDir is not a saved sparkdl model (${e.getMessage})", 2)
-    }
+    val model =
+      try PipelineModel.load(modelDir)
+      catch {
+        case e: Exception =>
+          throw new JobException(s"--model: $modelDir is not a saved sparkdl model (${e.getMessage})", 2)
+      }
     val df = pathsFrame(spark, imageFiles(spark, images)).withColumn("label", lit(null).cast("string"))
     val scored = model.transform(df)
     val probability: Column =
-      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability"))) else lit(null).cast("double")
+      if (scored.columns.contains("probability")) array_max(vector_to_array(col("probability")))
+      else lit(null).cast("double")
     scored.select(col("path"), col("predictedLabel").as("prediction"), probability.as("probability"),
       col("features_error").as("error"))
   }
@@ -182,7 +199,8 @@ object Jobs {
     val df = pathsFrame(spark, imageFiles(spark, images))
     val out = new DeepImagePredictor().setInputCol("path").setOutputCol("top").setModelName(modelName)
       .setDecodePredictions(true).setTopK(topK).transform(df)
-    out.select(col("path"), col("top")(0)("description").as("prediction"), col("top")(0)("probability").as("probability"),
+    out.select(col("path"), col("top")(0)("description").as("prediction"),
+      col("top")(0)("probability").as("probability"),
       col("top"), col("top_error").as("error"))
   }
 
@@ -204,11 +222,14 @@ object Jobs {
       case o if o.endsWith(".parquet") => "parquet"
       case o if o.endsWith(".csv") => "csv"
       case o if o.endsWith(".jsonl") || o.endsWith(".json") => "json"
-      case _ => throw new JobException(s"--output: name the format by the extension: .parquet, .csv or .jsonl (got $output)", 2)
+      case _ =>
+        throw new JobException(s"--output: name the format by the extension: .parquet, .csv or .jsonl (got $output)", 2)
     }
-    val flat = if (format != "csv") df else df.select(df.schema.fields.map { f =>
+    val flat = if (format != "csv") df
+    else df.select(df.schema.fields.map { f =>
       f.dataType match {
-        case _: org.apache.spark.sql.types.ArrayType | _: org.apache.spark.sql.types.StructType => to_json(col(f.name)).as(f.name)
+        case _: org.apache.spark.sql.types.ArrayType | _: org.apache.spark.sql.types.StructType =>
+          to_json(col(f.name)).as(f.name)
         case _ => col(f.name)
       }
     }.toIndexedSeq: _*)
@@ -229,7 +250,9 @@ object Jobs {
     val parent = path.getParent
     val tmp = new Path(parent, s".${path.getName}.tmp-${UUID.randomUUID()}")
     // Fail before any work when the place cannot be written.
-    val writable = try fs.mkdirs(tmp) && fs.delete(tmp, true) catch { case _: java.io.IOException => false }
+    val writable =
+      try fs.mkdirs(tmp) && fs.delete(tmp, true)
+      catch { case _: java.io.IOException => false }
     if (!writable) throw new JobException(s"$param: cannot write $target (cannot create files in $parent)", 2)
     try {
       writeTo(tmp.toString)
@@ -237,7 +260,8 @@ object Jobs {
     } catch {
       case e: JobException => throw e
       case e: Exception =>
-        throw new JobException(s"$param: could not write $target: ${Option(e.getMessage).getOrElse(e.toString).linesIterator.next()}", 1)
+        throw new JobException(
+          s"$param: could not write $target: ${Option(e.getMessage).getOrElse(e.toString).linesIterator.next()}", 1)
     } finally {
       if (fs.exists(tmp)) fs.delete(tmp, true)
     }
@@ -250,7 +274,8 @@ object Jobs {
   }
 
   private def checkModel(name: String, param: String = "--model"): Unit =
-    try ModelRegistry.get(name, param) catch {
+    try ModelRegistry.get(name, param)
+    catch {
       case e: IllegalArgumentException => throw new JobException(e.getMessage, 2)
     }
 }

@@ -22,14 +22,15 @@ object Main {
       |       Main featurize --model NAME --images DIR|GLOB --output FILE(.parquet|.jsonl)""".stripMargin
 
   def main(args: Array[String]): Unit = {
-    val code = try {
-      run(args)
-      0
-    } catch {
-      case e: JobException =>
-        System.err.println(s"sparkdl: error: ${e.getMessage}")
-        e.exitCode
-    }
+    val code =
+      try {
+        run(args)
+        0
+      } catch {
+        case e: JobException =>
+          System.err.println(s"sparkdl: error: ${e.getMessage}")
+          e.exitCode
+      }
     if (code != 0) sys.exit(code)
   }
 
@@ -46,7 +47,8 @@ object Main {
     val opts = options(args.tail.toSeq)
     def need(k: String) = opts.getOrElse(k, throw new JobException(s"${args.head}: --$k is required\n$usage", 2))
     def num(k: String, default: Double) =
-      opts.get(k).map(v => v.toDoubleOption.getOrElse(throw new JobException(s"--$k: '$v' is not a number", 2))).getOrElse(default)
+      opts.get(k).map(v =>
+        v.toDoubleOption.getOrElse(throw new JobException(s"--$k: '$v' is not a number", 2))).getOrElse(default)
     val spark = SparkSession.builder().appName(s"sparkdl ${args.head}").getOrCreate()
     args.head match {
       case "train" =>
@@ -55,7 +57,8 @@ object Main {
           num("reg-param", 0.01), num("validation", 0.2), num("seed", 42).toLong)
         Jobs.saveModel(r.model, need("out"))
         println(f"classes: ${r.labels.mkString(", ")}; train ${r.trainCount}, validation ${r.validationCount}")
-        println(f"accuracy ${r.accuracy}%.4f  precision ${r.weightedPrecision}%.4f  recall ${r.weightedRecall}%.4f  f1 ${r.f1}%.4f")
+        println(
+          f"accuracy ${r.accuracy}%.4f  precision ${r.weightedPrecision}%.4f  recall ${r.weightedRecall}%.4f  f1 ${r.f1}%.4f")
         println(s"model saved to ${need("out")}")
       case "predict" =>
         val out = (opts.get("model"), opts.get("pretrained")) match {

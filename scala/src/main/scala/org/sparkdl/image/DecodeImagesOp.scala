@@ -10,11 +10,12 @@ private[sparkdl] case class DecodeImagesOp(
     optionsJson: String,
     batchSize: Int,
     imageCol: String = "image",
-    errorCol: String = "error") extends NativeOp {
+    errorCol: String = "error")
+    extends NativeOp {
   override def inputNames: Seq[String] = Seq("origin", "content")
   override def resultSchema: StructType = StructType(Seq(
-    ImageSchema.readImagesSchema("image").copy(name = imageCol),
-    ImageSchema.readImagesSchema("error").copy(name = errorCol)))
+      ImageSchema.readImagesSchema("image").copy(name = imageCol),
+      ImageSchema.readImagesSchema("error").copy(name = errorCol)))
   override def describe: String = s"decodeImages $optionsJson"
   override def open(): NativeCall = new NativeCall {
     override def apply(inArray: Long, inSchema: Long, outArray: Long, outSchema: Long): Long =

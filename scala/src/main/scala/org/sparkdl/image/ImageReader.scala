@@ -106,7 +106,8 @@ object ImageReader {
   }
 
   private val readUdfLock = new Object
-  private var readUdf: Option[(org.apache.spark.broadcast.Broadcast[_], org.apache.spark.sql.expressions.UserDefinedFunction)] = None
+  private var readUdf
+      : Option[(org.apache.spark.broadcast.Broadcast[_], org.apache.spark.sql.expressions.UserDefinedFunction)] = None
 
   private def hadoopPath(p: String): Path =
     try {
@@ -127,7 +128,8 @@ object ImageReader {
       // thread, for the same bytes. The decoded path, as Hadoop's RawLocalFileSystem opens it
       // (a URI with non-ASCII characters is not Paths.get's). Paths without a scheme go through
       // Hadoop (fs.defaultFS).
-      if (uri.getScheme == "file" && uri.getAuthority == null) java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(uri.getPath))
+      if (uri.getScheme == "file" && uri.getAuthority == null)
+        java.nio.file.Files.readAllBytes(java.nio.file.Paths.get(uri.getPath))
       else {
         val fs = path.getFileSystem(conf)
         val in = fs.open(path)

@@ -8,18 +8,19 @@ import org.apache.spark.sql.types._
  * BGR(A) order. sparkdl reads, writes and feeds models with exactly this struct.
  */
 object ImageSchema {
+
   /** The image struct type, equal to Spark's `ImageSchema.columnSchema`. */
   val columnSchema: StructType = org.apache.spark.ml.image.ImageSchema.columnSchema
 
   /** The schema of [[ImageReader.readImages]]: the image and why it is null when it is. */
   val readImagesSchema: StructType = StructType(Seq(
-    StructField("image", columnSchema, nullable = true),
-    StructField("error", StringType, nullable = true)))
+      StructField("image", columnSchema, nullable = true),
+      StructField("error", StringType, nullable = true)))
 
   /** The schema of [[ImageReader.readImageFiles]]: a file's path and its encoded bytes. */
   val imageFilesSchema: StructType = StructType(Seq(
-    StructField("origin", StringType, nullable = false),
-    StructField("content", BinaryType, nullable = true)))
+      StructField("origin", StringType, nullable = false),
+      StructField("content", BinaryType, nullable = true)))
 
   /** OpenCV type codes used in the `mode` field. */
   object OcvTypes {

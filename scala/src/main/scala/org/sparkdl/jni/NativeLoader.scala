@@ -68,9 +68,10 @@ object NativeLoader {
     val level = conf(SparkdlConf.NativeLogLevel).getOrElse("warn").replaceAll("[^A-Za-z]", "")
     val idle = conf(SparkdlConf.SessionIdleSeconds).map { v =>
       v.trim.toDoubleOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
-        s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
+          s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
     }
-    val info = NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
+    val info =
+      NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
     log.info(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
     info
   }

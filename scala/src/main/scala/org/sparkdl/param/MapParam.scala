@@ -5,8 +5,7 @@ import org.json4s.DefaultFormats
 import org.json4s.jackson.{JsonMethods, Serialization}
 
 /** A `Map[String, String]` param saved as a JSON object (e.g. column -> tensor mappings). */
-class StringMapParam(parent: Params, name: String, doc: String)
-  extends Param[Map[String, String]](parent, name, doc) {
+class StringMapParam(parent: Params, name: String, doc: String) extends Param[Map[String, String]](parent, name, doc) {
 
   override def jsonEncode(value: Map[String, String]): String = Serialization.write(value)(DefaultFormats)
 

@@ -41,7 +41,7 @@ trait HasPrecision extends Params {
   /** The Param, else the session's conf (checked, with how to fix it), else float32. */
   protected def resolvedPrecision(spark: org.apache.spark.sql.SparkSession): String =
     get(precision).getOrElse(org.sparkdl.tf.SessionSettings.precisionFrom(
-      spark.conf.getOption(org.sparkdl.tf.SessionSettings.PrecisionConf)))
+        spark.conf.getOption(org.sparkdl.tf.SessionSettings.PrecisionConf)))
 }
 
 trait HasBatchSize extends Params {

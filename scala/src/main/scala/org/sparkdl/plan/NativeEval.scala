@@ -22,7 +22,8 @@ case class NativeEval(
     inputs: Seq[Expression],
     results: Seq[Attribute],
     dropped: Seq[Attribute],
-    child: LogicalPlan) extends UnaryNode {
+    child: LogicalPlan)
+    extends UnaryNode {
 
   require(inputs.length == op.inputNames.length, "one input expression per native input column")
   require(results.length == op.resultSchema.length, "one result attribute per native result column")
@@ -40,6 +41,7 @@ case class NativeEval(
 }
 
 object NativeEval {
+
   /** The child's columns a node carries on. */
   def passThrough(childOutput: Seq[Attribute], dropped: Seq[Attribute]): Seq[Attribute] = {
     if (dropped.isEmpty) childOutput
@@ -60,7 +62,8 @@ object PruneNativeEval extends Rule[LogicalPlan] {
     case p @ Project(_, e: NativeEval) =>
       val used = p.references
       val inputAttrs = AttributeSet(e.inputs.flatMap(_.references))
-      val unused = NativeEval.passThrough(e.child.output, e.dropped).filter(a => inputAttrs.contains(a) && !used.contains(a))
+      val unused =
+        NativeEval.passThrough(e.child.output, e.dropped).filter(a => inputAttrs.contains(a) && !used.contains(a))
       if (unused.isEmpty) p else p.copy(child = e.copy(dropped = e.dropped ++ unused))
   }
 }

@@ -29,7 +29,8 @@ case class NativeEvalExec(
     inputs: Seq[Expression],
     results: Seq[Attribute],
     dropped: Seq[Attribute],
-    child: SparkPlan) extends UnaryExecNode {
+    child: SparkPlan)
+    extends UnaryExecNode {
 
   override def output: Seq[Attribute] = NativeEval.passThrough(child.output, dropped) ++ results
 
@@ -68,9 +69,10 @@ case class NativeEvalExec(
     val theOp = op
     val types = inputs.map(_.dataType)
     val inFlight = {
-      val v = conf.getConfString(org.sparkdl.SparkdlConf.BatchesInFlight, org.sparkdl.SparkdlConf.DefaultBatchesInFlight.toString)
+      val v = conf.getConfString(org.sparkdl.SparkdlConf.BatchesInFlight,
+        org.sparkdl.SparkdlConf.DefaultBatchesInFlight.toString)
       v.trim.toIntOption.filter(_ >= 1).getOrElse(throw new IllegalArgumentException(
-        s"${org.sparkdl.SparkdlConf.BatchesInFlight} must be a whole number of batches, at least 1, got '$v'"))
+          s"${org.sparkdl.SparkdlConf.BatchesInFlight} must be a whole number of batches, at least 1, got '$v'"))
     }
     val maxBytes = org.apache.spark.sql.sparkdl.SparkdlBridge.byteSize(
       conf.getConfString(org.sparkdl.SparkdlConf.BatchMaxBytes, org.sparkdl.SparkdlConf.DefaultBatchMaxBytes))
@@ -117,7 +119,8 @@ private final class NativeEvalIterator(
     outProj: UnsafeProjection,
     numOutputRows: SQLMetric,
     numBatches: SQLMetric,
-    nativeTime: SQLMetric) extends Iterator[InternalRow] {
+    nativeTime: SQLMetric)
+    extends Iterator[InternalRow] {
 
   private final class Slot(val batches: NativeBatches) {
     val held = new ArrayBuffer[InternalRow](if (holdProj.isDefined) batchSize else 0)

@@ -12,6 +12,7 @@ import org.apache.spark.sql.types.StructType
  * `resultSchema` by position (Arrow types that Spark's `ArrowColumnVector` reads as those types).
  */
 trait NativeOp extends Serializable {
+
   /** The names of the Arrow input columns, one per input expression of the node. */
   def inputNames: Seq[String]
 
@@ -30,6 +31,7 @@ trait NativeOp extends Serializable {
 
 /** One task's use of a [[NativeOp]]. */
 trait NativeCall extends AutoCloseable {
+
   /**
    * Called on the task's own thread before the first batch: whatever needs the task (its
    * `TaskContext`, e.g. the GPUs Spark gave it) is set up here, since batches may run on another

@@ -54,7 +54,7 @@ object SparkdlPlanner {
   def input(df: DataFrame, name: String): Attribute = {
     val output = SparkdlBridge.analyzed(df).output
     output.find(_.name == name).getOrElse(throw new IllegalArgumentException(
-      s"no column '$name' (columns: ${output.map(_.name).mkString(", ")})"))
+        s"no column '$name' (columns: ${output.map(_.name).mkString(", ")})"))
   }
 
   /** A column expression over `df` (e.g. a file read from a path column) as an input. */

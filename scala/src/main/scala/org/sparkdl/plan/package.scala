@@ -1,6 +1,7 @@
 package org.sparkdl
 
 package object plan {
+
   /**
    * One input of a native operation: an expression over a DataFrame's columns, made by
    * [[SparkdlPlanner.input]]. Code outside the Spark-internals layer (stages, readers) passes it

@@ -38,8 +38,9 @@ object ImageTableFunctions {
       args.lift(i) match {
         case None => a.default
         case Some(e) =>
-          val ok = e.foldable && (e.dataType == a.kind || (a.kind == DoubleType && e.dataType.isInstanceOf[NumericType]) ||
-            (a.kind == IntegerType && e.dataType == LongType) || e.dataType == NullType)
+          val ok =
+            e.foldable && (e.dataType == a.kind || (a.kind == DoubleType && e.dataType.isInstanceOf[NumericType]) ||
+              (a.kind == IntegerType && e.dataType == LongType) || e.dataType == NullType)
           if (!ok) throw new IllegalArgumentException(
             s"$function: argument ${i + 1} (${a.name}) must be a constant ${a.kind.simpleString}, got ${e.sql}")
           (e.eval(), a.kind) match {
@@ -57,13 +58,13 @@ object ImageTableFunctions {
   private def readImages(args: Seq[Expression]): LogicalPlan = {
     val Seq(path, recursive, parts, drop, ratio) = values("sparkdl_read_images", readImagesArgs, args)
     SparkdlBridge.analyzed(ImageReader.readImages(SparkSession.active, path.toString, recursive.asInstanceOf[Boolean],
-      parts.asInstanceOf[Int], drop.asInstanceOf[Boolean], ratio.asInstanceOf[Double]))
+        parts.asInstanceOf[Int], drop.asInstanceOf[Boolean], ratio.asInstanceOf[Double]))
   }
 
   private def readFiles(args: Seq[Expression]): LogicalPlan = {
     val Seq(path, recursive, parts, ratio) = values("sparkdl_read_image_files", readFilesArgs, args)
     SparkdlBridge.analyzed(ImageReader.readImageFiles(SparkSession.active, path.toString,
-      recursive.asInstanceOf[Boolean], parts.asInstanceOf[Int], ratio.asInstanceOf[Double]))
+        recursive.asInstanceOf[Boolean], parts.asInstanceOf[Int], ratio.asInstanceOf[Double]))
   }
 
   private def info(name: String, usage: String): ExpressionInfo =
@@ -71,9 +72,11 @@ object ImageTableFunctions {
 
   val all: Seq[(FunctionIdentifier, ExpressionInfo, Seq[Expression] => LogicalPlan)] = Seq(
     (FunctionIdentifier("sparkdl_read_images"),
-      info("sparkdl_read_images", "_FUNC_(path[, recursive[, numPartitions[, dropInvalid[, sampleRatio]]]]) - images as Spark's image struct, with an error column."),
+      info("sparkdl_read_images",
+        "_FUNC_(path[, recursive[, numPartitions[, dropInvalid[, sampleRatio]]]]) - images as Spark's image struct, with an error column."),
       readImages _),
     (FunctionIdentifier("sparkdl_read_image_files"),
-      info("sparkdl_read_image_files", "_FUNC_(path[, recursive[, numPartitions[, sampleRatio]]]) - image files' origin and bytes."),
+      info("sparkdl_read_image_files",
+        "_FUNC_(path[, recursive[, numPartitions[, sampleRatio]]]) - image files' origin and bytes."),
       readFiles _))
 }

@@ -61,18 +61,20 @@ class ExtractModelCalls(spark: SparkSession) extends Rule[LogicalPlan] {
   override def apply(plan: LogicalPlan): LogicalPlan = plan transformUp {
     case p @ Project(list, child) if list.exists(hasCall) && list.forall(_.resolved) =>
       var newChild = child
-      val rewritten = list.map(_.transformUp { case c: ModelCall if c.childrenResolved =>
-        val (planned, out) = ExtractModelCalls.plan(spark, newChild, c)
-        newChild = planned
-        out
+      val rewritten = list.map(_.transformUp {
+        case c: ModelCall if c.childrenResolved =>
+          val (planned, out) = ExtractModelCalls.plan(spark, newChild, c)
+          newChild = planned
+          out
       }.asInstanceOf[org.apache.spark.sql.catalyst.expressions.NamedExpression])
       p.copy(projectList = rewritten, child = newChild)
     case f @ Filter(condition, child) if hasCall(condition) && condition.resolved =>
       var newChild = child
-      val rewritten = condition.transformUp { case c: ModelCall if c.childrenResolved =>
-        val (planned, out) = ExtractModelCalls.plan(spark, newChild, c)
-        newChild = planned
-        out
+      val rewritten = condition.transformUp {
+        case c: ModelCall if c.childrenResolved =>
+          val (planned, out) = ExtractModelCalls.plan(spark, newChild, c)
+          newChild = planned
+          out
       }
       Project(child.output, Filter(rewritten, newChild))
   }
@@ -91,11 +93,11 @@ object ExtractModelCalls {
     val outName = s"__sparkdl_out_$id"
     val built = SparkdlBridge.analyzed(call.model(SparkdlBridge.ofRows(spark, standIn), inputs.map(_.name), outName))
     val out = built.output.find(_.name == outName).getOrElse(throw new IllegalStateException(
-      s"${call.model.function}: its plan has no column $outName (it has ${built.output.map(_.name).mkString(", ")})"))
+        s"${call.model.function}: its plan has no column $outName (it has ${built.output.map(_.name).mkString(", ")})"))
     val ids0 = standIn.output.map(_.exprId)
     val computed = Project(child.output ++ call.children.zip(inputs).map { case (e, a) =>
-      Alias(e, a.name)(exprId = a.exprId)
-    }, child)
+        Alias(e, a.name)(exprId = a.exprId)
+      }, child)
     val spliced = built.transformUp {
       case l: LocalRelation if l.data.isEmpty && l.output.map(_.exprId) == ids0 => computed
     }

@@ -36,7 +36,8 @@ object ModelFunctions {
   }
 
   /** The value of constant argument `position` (1-based, for messages), or why it is not one. */
-  private def constant(function: String, e: Expression, position: Int, name: String, kind: DataType): Either[String, Any] = {
+  private def constant(function: String, e: Expression, position: Int, name: String, kind: DataType)
+      : Either[String, Any] = {
     val ok = e.foldable && (e.dataType == kind || (kind == IntegerType && e.dataType == LongType))
     if (!ok) Left(s"$function: argument $position ($name) must be a constant ${kind.simpleString}, got ${e.sql}")
     else Option(e.eval()).toRight(s"$function: argument $position ($name) is null")
@@ -89,13 +90,16 @@ object ModelFunctions {
   /** sparkdl's own functions. */
   val builtins: Seq[(FunctionIdentifier, ExpressionInfo, Builder)] = Seq(
     (FunctionIdentifier("sparkdl_decode_image"),
-      info("sparkdl_decode_image", "_FUNC_(content[, origin]) - Spark's image struct of the encoded image bytes, null for a bad file."),
+      info("sparkdl_decode_image",
+        "_FUNC_(content[, origin]) - Spark's image struct of the encoded image bytes, null for a bad file."),
       decode _),
     (FunctionIdentifier("sparkdl_featurize"),
-      info("sparkdl_featurize", "_FUNC_(input, modelName[, featureLayer]) - array<float> features of an image (struct, bytes or path) from a named model."),
+      info("sparkdl_featurize",
+        "_FUNC_(input, modelName[, featureLayer]) - array<float> features of an image (struct, bytes or path) from a named model."),
       featurize _),
     (FunctionIdentifier("sparkdl_predict"),
-      info("sparkdl_predict", "_FUNC_(input, modelName[, topK]) - the topK classes of an image as array<struct<class, description, probability>>."),
+      info("sparkdl_predict",
+        "_FUNC_(input, modelName[, topK]) - the topK classes of an image as array<struct<class, description, probability>>."),
       predict _))
 
   /** A function that applies `stage` to its one argument. */
@@ -124,7 +128,8 @@ object ModelFunctions {
     lazy val model = StageFunction(name, stage)
     val lookup = SparkdlBridge.functionBuilder(spark, FunctionIdentifier(preprocess))
     SparkdlBridge.registerFunction(spark, FunctionIdentifier(name),
-      info(name, s"_FUNC_(image) - the sparkdl model ${stage.uid} on $preprocess(the image's path)."), {
+      info(name, s"_FUNC_(image) - the sparkdl model ${stage.uid} on $preprocess(the image's path)."),
+      {
         case Seq(image) =>
           val path = image.dataType match {
             case s: org.apache.spark.sql.types.StructType if s.fieldNames.contains("origin") =>
@@ -132,7 +137,8 @@ object ModelFunctions {
             case _ => image
           }
           ModelCall(model, Seq(lookup(Seq(path))))
-        case args => ModelCall(BadCall(name, s"$name takes one argument (an image struct or a path), got ${args.length}"), args)
+        case args =>
+          ModelCall(BadCall(name, s"$name takes one argument (an image struct or a path), got ${args.length}"), args)
       })
   }
 
@@ -154,7 +160,7 @@ object ModelFunctions {
           (FunctionIdentifier(n), info(n, s"_FUNC_(input) - the sparkdl model saved at ${path.trim}."),
             builder(n, loadStage(SparkSession.active, path.trim)))
         case _ => throw new IllegalArgumentException(
-          s"${SparkdlConf.SqlModels}: '$entry' is not name=path (e.g. defects=/models/defects)")
+            s"${SparkdlConf.SqlModels}: '$entry' is not name=path (e.g. defects=/models/defects)")
       }
     }
 

@@ -29,6 +29,7 @@ class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
 }
 
 object SparkdlExtensions {
+
   /** The value of `spark.sql.extensions` that enables sparkdl. */
   val className: String = classOf[SparkdlExtensions].getName
 }

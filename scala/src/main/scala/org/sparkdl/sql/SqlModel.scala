@@ -19,6 +19,7 @@ import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, TFTran
  * whose columns are the call's inputs and splices the resulting plan under the query.
  */
 private[sparkdl] trait SqlModel extends Serializable {
+
   /** The function's name, as SQL calls it. */
   def function: String
 
@@ -33,14 +34,15 @@ private[sparkdl] trait SqlModel extends Serializable {
 }
 
 private[sparkdl] object SqlModel {
+
   /** The input kinds the image functions take. */
   def imageInput(function: String, t: DataType): Option[String] = t match {
     case s: StructType if s == ImageSchema.columnSchema => None
     case BinaryType | StringType => None
     case other => Some(
-      s"$function: the first argument (input) is ${other.simpleString}; it must be an image struct " +
-        "(as readImages or sparkdl_decode_image give), encoded image bytes (binary, e.g. binaryFile's " +
-        "content) or a file path (string)")
+        s"$function: the first argument (input) is ${other.simpleString}; it must be an image struct " +
+          "(as readImages or sparkdl_decode_image give), encoded image bytes (binary, e.g. binaryFile's " +
+          "content) or a file path (string)")
   }
 }
 
@@ -59,7 +61,7 @@ private[sparkdl] case object DecodeImageFunction extends SqlModel {
 
   override def apply(df: DataFrame, inputCols: Seq[String], outputCol: String): DataFrame = {
     val origin = if (inputCols.length > 1) SparkdlPlanner.input(df, inputCols(1))
-      else SparkdlPlanner.input(df, lit(null).cast(StringType))
+    else SparkdlPlanner.input(df, lit(null).cast(StringType))
     val op = ImageReader.decodeOp(df.sparkSession, outputCol, s"${outputCol}_error")
     SparkdlPlanner(df, op, Seq(origin, SparkdlPlanner.input(df, inputCols.head))).drop(s"${outputCol}_error")
   }
@@ -115,11 +117,12 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
   private def column(stage: Transformer, param: String, what: String): String = stage match {
     case t: TFTransformer if param == "inputCol" && t.getInputMapping.size == 1 => t.getInputMapping.head._1
     case t: TFTransformer if param == "outputCol" && t.getOutputMapping.size == 1 => t.getOutputMapping.head._2
-    case _ if stage.hasParam(param) && stage.isDefined(stage.getParam(param)) => stage.getOrDefault(stage.getParam(param)).toString
+    case _ if stage.hasParam(param) && stage.isDefined(stage.getParam(param)) =>
+      stage.getOrDefault(stage.getParam(param)).toString
     case _ => throw new IllegalArgumentException(
-      s"$function: the stage ${stage.getClass.getSimpleName} has no $param; a model function needs a stage (or " +
-        s"a PipelineModel $what one) with one input column (inputCol) and one output column (outputCol), " +
-        "or a TFTransformer with one input and one output mapping")
+        s"$function: the stage ${stage.getClass.getSimpleName} has no $param; a model function needs a stage (or " +
+          s"a PipelineModel $what one) with one input column (inputCol) and one output column (outputCol), " +
+          "or a TFTransformer with one input and one output mapping")
   }
 
   private def inputCol: String = column(first, "inputCol", "starting with")
@@ -131,7 +134,8 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
         val out = stage.transformSchema(StructType(Seq(StructField(inputCol, t, nullable = true))))
         Right(out(outputCol).dataType)
       } catch {
-        case NonFatal(e) => Left(s"$function: the argument of type ${t.simpleString} does not fit the model: ${e.getMessage}")
+        case NonFatal(e) =>
+          Left(s"$function: the argument of type ${t.simpleString} does not fit the model: ${e.getMessage}")
       }
     case _ => Left(s"$function takes one argument (the model's input column)")
   }
@@ -157,6 +161,7 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
 }
 
 private[sparkdl] object StageFunction {
+
   /** A copy of `t` reading column `in` and writing column `out`, where given. */
   def withColumns(t: Transformer, in: Option[String], out: Option[String]): Transformer = t match {
     case tf: TFTransformer =>
@@ -173,6 +178,7 @@ private[sparkdl] object StageFunction {
 }
 
 private[sparkdl] object ModelNames {
+
   /** The registry's model, or why the name is not one. */
   def check(function: String, name: String): Either[String, String] =
     if (ModelRegistry.names.contains(name)) Right(name)

@@ -5,7 +5,8 @@ import org.json4s.jackson.JsonMethods
 
 /** One output of an operation: its dtype ("float32", ...) and shape (-1: unknown; None: unknown rank). */
 case class TensorInfo(name: String, dtype: String, shape: Option[Seq[Long]]) {
-  def shapeText: String = shape.map(_.map(d => if (d < 0) "?" else d.toString).mkString("(", ", ", ")")).getOrElse("<unknown rank>")
+  def shapeText: String =
+    shape.map(_.map(d => if (d < 0) "?" else d.toString).mkString("(", ", ", ")")).getOrElse("<unknown rank>")
 }
 
 /** What the native engine reports about a loaded model; used to validate Params on the driver. */
@@ -20,11 +21,14 @@ case class ModelInfo(tensors: Map[String, TensorInfo], signatures: Map[String, M
     val canonical = ModelInfo.canonical(name)
     tensors.get(canonical).orElse(signatureTensor(name)).getOrElse({
       val stem = canonical.takeWhile(_ != ':').toLowerCase
-      val close = tensors.keys.toSeq.filter(_.toLowerCase.contains(stem.takeRight(math.min(stem.length, 6)))).sorted.take(8)
-      val hint = if (close.nonEmpty) s" Similar names: ${close.mkString(", ")}." else
+      val close =
+        tensors.keys.toSeq.filter(_.toLowerCase.contains(stem.takeRight(math.min(stem.length, 6)))).sorted.take(8)
+      val hint = if (close.nonEmpty) s" Similar names: ${close.mkString(", ")}."
+      else
         s" The graph has ${tensors.size} tensors, e.g. ${tensors.keys.toSeq.sorted.take(8).mkString(", ")}."
       val args = signatures.toSeq.sortBy(_._1).flatMap { case (sig, io) =>
-        io.values.flatMap(_.keys).filterNot(_.startsWith("__")).toSeq.sorted.map(a => s"$a ($sig)") }
+        io.values.flatMap(_.keys).filterNot(_.startsWith("__")).toSeq.sorted.map(a => s"$a ($sig)")
+      }
       val sigHint = if (args.isEmpty) "" else s" Signature arguments: ${args.take(12).mkString(", ")}."
       throw new IllegalArgumentException(s"$param: the graph has no tensor '$name'.$hint$sigHint")
     })

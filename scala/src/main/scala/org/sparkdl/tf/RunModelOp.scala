@@ -20,7 +20,8 @@ private[sparkdl] case class RunModelOp(
     resultSchema: StructType,
     batchSize: Int,
     describe: String,
-    precision: String = SessionSettings.DefaultPrecision) extends NativeOp {
+    precision: String = SessionSettings.DefaultPrecision)
+    extends NativeOp {
 
   override def open(): NativeCall = new NativeCall {
     private var handle = 0L

@@ -42,14 +42,17 @@ object SessionSettings {
 
   val IntraOpConf = "spark.sparkdl.tensorflow.intraOpThreads"
   val InterOpConf = "spark.sparkdl.tensorflow.interOpThreads"
+
   /** float32 (default) or bf16: see `HasPrecision`; a stage's `precision` Param wins. */
   val PrecisionConf = "spark.sparkdl.tensorflow.precision"
+
   /**
    * true: compile the graph's clusters with XLA (`global_jit_level` ON_1). Default false. On CPUs
    * TensorFlow only clusters with `TF_XLA_FLAGS=--tf_xla_cpu_global_jit` in the environment (and
    * was slower there, docs/PERFORMANCE.md).
    */
   val XlaJitConf = "spark.sparkdl.tensorflow.xlaJit"
+
   /** false: idle pool threads sleep at once instead of spinning first (TensorFlow's default: true). */
   val ThreadSpinningConf = "spark.sparkdl.tensorflow.threadSpinning"
   val Precisions: Seq[String] = Seq("float32", "bf16")
@@ -69,12 +72,12 @@ object SessionSettings {
       val index =
         if (list.nonEmpty) list.indexOf(first.trim) match {
           case -1 => throw new IllegalArgumentException(
-            s"this task's GPU '$first' is not in $VisibleDevicesConf='$visible'; list every GPU of the executor there")
+              s"this task's GPU '$first' is not in $VisibleDevicesConf='$visible'; list every GPU of the executor there")
           case i => i
         }
         else first.trim.toIntOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
-          s"the task's GPU address '$first' is not a CUDA device ordinal; set $VisibleDevicesConf to the " +
-            "executor's GPUs in the order its GPU discovery script lists them"))
+            s"the task's GPU address '$first' is not a CUDA device ordinal; set $VisibleDevicesConf to the " +
+              "executor's GPUs in the order its GPU discovery script lists them"))
       (list.mkString(","), s"/device:GPU:$index")
     }
 
@@ -83,7 +86,7 @@ object SessionSettings {
     case None => DefaultPrecision
     case Some(p) if Precisions.contains(p) => p
     case Some(other) => throw new IllegalArgumentException(
-      s"$PrecisionConf must be ${Precisions.mkString(" or ")}, got '$other'")
+        s"$PrecisionConf must be ${Precisions.mkString(" or ")}, got '$other'")
   }
 
   def json(precision: String = DefaultPrecision): String =
@@ -95,7 +98,7 @@ object SessionSettings {
     val cores = executorCores(conf)
     def threads(key: String, default: Int): Int = conf.flatMap(_.getOption(key)).map { v =>
       v.trim.toIntOption.filter(_ > 0).getOrElse(throw new IllegalArgumentException(
-        s"$key must be a positive number of threads, got '$v'"))
+          s"$key must be a positive number of threads, got '$v'"))
     }.getOrElse(default)
     val gpuField = gpuPlacement(conf, gpus).map { case (visible, device) =>
       s""","gpuVisibleDevices":"$visible","device":"$device""""

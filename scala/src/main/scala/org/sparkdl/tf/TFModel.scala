@@ -21,7 +21,8 @@ import org.sparkdl.jni.{NativeException, NativeLib, NativeLoader}
 final class TFModel private (
     val format: String,
     val bytes: Array[Byte],
-    val tags: Seq[String]) extends Serializable {
+    val tags: Seq[String])
+    extends Serializable {
 
   /** Identifies the model in the executors' session cache. */
   lazy val key: String = {
@@ -106,13 +107,15 @@ object TFModel {
     val fs = p.getFileSystem(spark.sparkContext.hadoopConfiguration)
     if (!fs.exists(p)) throw new java.io.FileNotFoundException(s"no such file: $path")
     val in = fs.open(p)
-    try in.readAllBytes() finally in.close()
+    try in.readAllBytes()
+    finally in.close()
   }
 
   private def writeAll(spark: SparkSession, path: String, bytes: Array[Byte]): Unit = {
     val p = new HPath(path)
     val out = p.getFileSystem(spark.sparkContext.hadoopConfiguration).create(p, true)
-    try out.write(bytes) finally out.close()
+    try out.write(bytes)
+    finally out.close()
   }
 
   private def zipFolder(root: Path): Array[Byte] = {
@@ -135,7 +138,9 @@ object TFModel {
   private[tf] def deleteRecursively(dir: Path): Unit = {
     if (Files.exists(dir)) {
       val walk = Files.walk(dir)
-      val paths = try walk.iterator().asScala.toList.reverse finally walk.close()
+      val paths =
+        try walk.iterator().asScala.toList.reverse
+        finally walk.close()
       paths.foreach { p =>
         try Files.deleteIfExists(p)
         catch { case e: java.io.IOException => log.warn(s"could not delete $p: $e") }

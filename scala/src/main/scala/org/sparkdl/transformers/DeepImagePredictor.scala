@@ -29,18 +29,20 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
   override def transformSchema(schema: StructType): StructType = {
     checkParams(schema)
     val base = inner(spec.probabilityTensor, "vector", $(outputCol)).transformSchema(schema)
-    if (!$(decodePredictions)) base
-    else StructType(base.fields.map(f => if (f.name == $(outputCol)) f.copy(dataType = DeepImagePredictor.decodedType) else f))
+    if (! $(decodePredictions)) base
+    else StructType(
+      base.fields.map(f => if (f.name == $(outputCol)) f.copy(dataType = DeepImagePredictor.decodedType) else f))
   }
 
   override def transform(dataset: Dataset[_]): DataFrame = {
     val schema = transformSchema(dataset.schema)
     val t = inner(spec.probabilityTensor, "vector", $(outputCol))
-    if (!$(decodePredictions)) t.transform(dataset)
+    if (! $(decodePredictions)) t.transform(dataset)
     else {
       val labels = Labels(spec.labels)
       if (labels.length != spec.numClasses) {
-        throw new IllegalStateException(s"label set ${spec.labels} has ${labels.length} classes, the model ${spec.numClasses}")
+        throw new IllegalStateException(
+          s"label set ${spec.labels} has ${labels.length} classes, the model ${spec.numClasses}")
       }
       // The top k classes, named from the label set, come from native code as they are.
       t.runImages(dataset.toDF(), schema($(outputCol)),
@@ -51,9 +53,10 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
 
 object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
 
-  val decodedType: DataType = ArrayType(StructType(Seq(
-    StructField("class", StringType), StructField("description", StringType),
-    StructField("probability", DoubleType, nullable = false))), containsNull = true)
+  val decodedType: DataType = ArrayType(
+    StructType(Seq(
+        StructField("class", StringType), StructField("description", StringType),
+        StructField("probability", DoubleType, nullable = false))), containsNull = true)
 
   override def read: MLReader[DeepImagePredictor] =
     new TFStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)

@@ -15,8 +15,8 @@ import org.sparkdl.tf.TFModel
  * [[TFImageTransformer]] with the model's own input size and preprocessing. Saved stages carry
  * the graph's bytes, so a reloaded stage needs neither the weights nor the network.
  */
-private[sparkdl] abstract class NamedModelStage extends Transformer
-    with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with HasPrecision
+private[sparkdl] abstract class NamedModelStage
+    extends Transformer with HasInputCol with HasOutputCol with HasBatchSize with HasErrorCol with HasPrecision
     with TFStage.PersistsModel {
 
   final val modelName = new Param[String](this, "modelName",
@@ -40,6 +40,7 @@ private[sparkdl] abstract class NamedModelStage extends Transformer
   def setWeightsPath(value: String): this.type = set(weightsPath, value)
 
   @transient private var resolved: (String, Option[String], TFModel) = _
+
   /** The model's broadcast, shared by every transform() of this stage (and its copies). */
   private var broadcasts = new org.sparkdl.tf.ModelBroadcast
 

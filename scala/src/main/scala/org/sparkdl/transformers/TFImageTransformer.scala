@@ -109,8 +109,8 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
     case Some(Seq(h, w, c)) if h > 0 && w > 0 && c > 0 => (h.toInt, w.toInt, c.toInt)
     case Some(Seq(h, w)) if h > 0 && w > 0 => (h.toInt, w.toInt, 1)
     case _ => throw new IllegalArgumentException(
-      s"outputMode: 'image' needs an output tensor of fixed shape (batch, height, width[, channels]); " +
-        s"'${t.name}' has ${t.shapeText}. Use outputMode 'array' instead.")
+        s"outputMode: 'image' needs an output tensor of fixed shape (batch, height, width[, channels]); " +
+          s"'${t.name}' has ${t.shapeText}. Use outputMode 'array' instead.")
   }
 
   override def transformSchema(schema: StructType): StructType = {
@@ -118,13 +118,13 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
       if (!isDefined(p)) throw new IllegalArgumentException(s"${p.name} is not set")
     }
     val field = schema.fields.find(_.name == $(inputCol)).getOrElse(throw new IllegalArgumentException(
-      s"inputCol: no column '${$(inputCol)}' (columns: ${schema.fieldNames.mkString(", ")})"))
+        s"inputCol: no column '${$(inputCol)}' (columns: ${schema.fieldNames.mkString(", ")})"))
     field.dataType match {
       case t: StructType if t == ImageSchema.columnSchema =>
       case BinaryType | StringType =>
       case other => throw new IllegalArgumentException(
-        s"inputCol: column '${field.name}' is ${other.simpleString}; it must be Spark's image struct " +
-          "(readImages), encoded image bytes (binary, e.g. readImageFiles' content) or file paths (string)")
+          s"inputCol: column '${field.name}' is ${other.simpleString}; it must be Spark's image struct " +
+            "(readImages), encoded image bytes (binary, e.g. readImageFiles' content) or file paths (string)")
     }
     Seq(mean, std).foreach { p =>
       if ($(p).nonEmpty && $(p).length != channels) {
@@ -175,7 +175,7 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
         }
         val errorName = schema.fields.last.name
         raw.select(df.columns.map(col).toSeq :+
-          TFImageTransformer.imageColumn(col(data), origin, h, w, c).as($(outputCol)) :+ col(errorName): _*)
+            TFImageTransformer.imageColumn(col(data), origin, h, w, c).as($(outputCol)) :+ col(errorName): _*)
     }
   }
 
@@ -203,9 +203,9 @@ class TFImageTransformer(override val uid: String) extends TFStage with HasInput
       "mean" -> $(mean).toSeq, "std" -> $(std).toSeq, "layout" -> $(layout))
     val outTensor = modelInfo.tensor($(outputTensor), "outputTensor").name
     val spec = org.json4s.jackson.Serialization.write(Map(
-      "inputs" -> Seq(Map("column" -> "image", "tensor" -> in.name, "image" -> image)),
-      "outputs" -> Seq(Map("tensor" -> outTensor, "column" -> output.name, "format" -> format))
-    ))(org.json4s.DefaultFormats)
+        "inputs" -> Seq(Map("column" -> "image", "tensor" -> in.name, "image" -> image)),
+        "outputs" -> Seq(Map("tensor" -> outTensor, "column" -> output.name, "format" -> format))
+      ))(org.json4s.DefaultFormats)
     val errorName = errorColumnName($(outputCol))
     runNative(df, Seq(input), Seq("image"), Seq(output), errorName, spec, s"${in.name} -> $outTensor")
   }
@@ -228,7 +228,7 @@ object TFImageTransformer extends MLReadable[TFImageTransformer] {
       case _ => ImageSchema.OcvTypes.CV_32FC4
     }
     when(data.isNull, lit(null)).otherwise(struct(origin.cast(StringType).as("origin"),
-      lit(h).as("height"), lit(w).as("width"), lit(c).as("nChannels"), lit(mode).as("mode"),
-      data.as("data")))
+        lit(h).as("height"), lit(w).as("width"), lit(c).as("nChannels"), lit(mode).as("mode"),
+        data.as("data")))
   }
 }

@@ -19,8 +19,8 @@ import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
  * execution as a [[org.sparkdl.plan.NativeEval]] node of the DataFrame's plan, and MLlib
  * persistence.
  */
-private[sparkdl] abstract class TFStage extends Transformer with HasBatchSize with HasErrorCol
-    with HasPrecision with TFStage.PersistsModel {
+private[sparkdl] abstract class TFStage
+    extends Transformer with HasBatchSize with HasErrorCol with HasPrecision with TFStage.PersistsModel {
 
   @transient private var modelInfoCache: ModelInfo = _
   private var tfModel: TFModel = _

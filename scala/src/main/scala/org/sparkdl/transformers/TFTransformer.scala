@@ -75,7 +75,7 @@ class TFTransformer(override val uid: String) extends TFStage {
     val info = modelInfo
     inputs.foreach { case (column, tensor) =>
       val field = schema.fields.find(_.name == column).getOrElse(throw new IllegalArgumentException(
-        s"inputMapping: no input column '$column' (columns: ${schema.fieldNames.mkString(", ")})"))
+          s"inputMapping: no input column '$column' (columns: ${schema.fieldNames.mkString(", ")})"))
       if (!TFTransformer.isNumericInput(field.dataType)) {
         throw new IllegalArgumentException(
           s"inputMapping: column '$column' is ${field.dataType.simpleString}; it must be an array of " +
@@ -102,12 +102,14 @@ class TFTransformer(override val uid: String) extends TFStage {
     // sparse) are cast and reshaped to each tensor there.
     val names = inputs.indices.map(i => s"in$i")
     val spec = org.json4s.jackson.Serialization.write(Map(
-      "inputs" -> inputs.zip(names).map { case ((_, t), n) => Map("column" -> n, "tensor" -> info.tensor(t, "inputMapping").name) },
-      "outputs" -> outputs.map { case (t, c) =>
-        Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c,
-          "format" -> Map("kind" -> (if ($(outputMode) == "vector") "vector" else "list")))
-      }
-    ))(org.json4s.DefaultFormats)
+        "inputs" -> inputs.zip(names).map { case ((_, t), n) =>
+          Map("column" -> n, "tensor" -> info.tensor(t, "inputMapping").name)
+        },
+        "outputs" -> outputs.map { case (t, c) =>
+          Map("tensor" -> info.tensor(t, "outputMapping").name, "column" -> c,
+            "format" -> Map("kind" -> (if ($(outputMode) == "vector") "vector" else "list")))
+        }
+      ))(org.json4s.DefaultFormats)
     val outFields = schema.fields.slice(df.columns.length, schema.length - 1).toSeq
     runNative(df, inputs.map { case (c, _) => SparkdlPlanner.input(df, c) }, names, outFields,
       schema.fields.last.name, spec, s"TFTransformer ${outputs.map(_._1).mkString(", ")}")

@@ -54,10 +54,10 @@ class JobsSuite extends AnyFunSuite with SharedSpark {
 
   test("workPartitions: at least 20 (5% steps), full waves of the cores, never more than the images") {
     assert(Jobs.workPartitions(2624, 2) == 20)
-    assert(Jobs.workPartitions(1000, 3) == 21)   // 7 full waves on 3 cores
-    assert(Jobs.workPartitions(1000, 16) == 32)  // two tasks per core
+    assert(Jobs.workPartitions(1000, 3) == 21) // 7 full waves on 3 cores
+    assert(Jobs.workPartitions(1000, 16) == 32) // two tasks per core
     assert(Jobs.workPartitions(1000, 1) == 20)
-    assert(Jobs.workPartitions(12, 2) == 12)     // one image per task
+    assert(Jobs.workPartitions(12, 2) == 12) // one image per task
     assert(Jobs.workPartitions(0, 2) == 1)
   }
 
@@ -97,7 +97,7 @@ class JobsSuite extends AnyFunSuite with SharedSpark {
     }
     val counts = taskCounts.asScala.toSeq
     val nTrain = result.trainCount
-    assert(nTrain >= 20 && counts.contains(20), counts)   // the training images: 20 tasks
+    assert(nTrain >= 20 && counts.contains(20), counts) // the training images: 20 tasks
     assert(result.accuracy == 1.0)
     // Wide stages: caching and featurizing the training rows, featurizing the validation rows and
     // the four metrics over them (two stages each), about 14, however many iterations the

@@ -90,7 +90,7 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
     Seq("cats", "dogs").foreach(c => TestImages.writeLossless(Files.createDirectory(dir.resolve(c))))
     Files.createDirectory(dir.resolve(".thumbnails"))
     for (read <- Seq[() => Any](() => ImageReader.readImages(spark, dir.toString),
-                                () => ImageReader.readImageFiles(spark, dir.toString))) {
+        () => ImageReader.readImageFiles(spark, dir.toString))) {
       val e = intercept[IllegalArgumentException](read())
       assert(e.getMessage.contains(s"$dir holds no files, only sub-folders (cats/, dogs/)"), e.getMessage)
       assert(e.getMessage.contains("recursive = true (Scala)") && e.getMessage.contains("recursive=True (Python)"))

@@ -24,7 +24,8 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
   }
 
   test("the registry lists its models and every modelName error lists them") {
-    assert(Seq("InceptionV3", "MobileNetV2", "ResNet50", "VGG16", "VGG19", "Xception").forall(ModelRegistry.names.contains))
+    assert(Seq("InceptionV3", "MobileNetV2", "ResNet50", "VGG16", "VGG19", "Xception").forall(
+        ModelRegistry.names.contains))
     val err = intercept[IllegalArgumentException](new DeepImageFeaturizer().setModelName("ResNet")).getMessage
     assert(err.contains("modelName: no model named 'ResNet'") && err.contains("MobileNetV2, ResNet50"), err)
     val m = ModelRegistry.get("MobileNetV2")
@@ -56,7 +57,9 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
     val multi = features(new DeepImageFeaturizer().setFeatureLayer("multiscale"))
     assert(multi.length == 1536)
     // The last 1280 of "multiscale" are the default features.
-    assert(pool.length == 1280 && multi.drop(256).zip(pool).forall { case (a, b) => math.abs(a - b) < 1e-4 * (1 + math.abs(b)) })
+    assert(pool.length == 1280 && multi.drop(256).zip(pool).forall { case (a, b) =>
+      math.abs(a - b) < 1e-4 * (1 + math.abs(b))
+    })
     val at300 = features(new DeepImageFeaturizer().setImageSize(Array(300, 300)))
     assert(at300.length == 1280 && at300.zip(pool).exists { case (a, b) => math.abs(a - b) > 1e-3 })
     // Saved and loaded with its Params.
@@ -69,7 +72,7 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
 
     val err = intercept[IllegalArgumentException](features(new DeepImageFeaturizer().setFeatureLayer("fc"))).getMessage
     assert(err.contains("featureLayer: MobileNetV2 has no feature layer 'fc'") && err.contains("pool (1280") &&
-      err.contains("multiscale (1536"), err)
+        err.contains("multiscale (1536"), err)
     intercept[IllegalArgumentException](new DeepImageFeaturizer().setImageSize(Array(300)))
     assert(ModelRegistry.get("MobileNetV2").graphFileName == "MobileNetV2.v2.pb")
   }

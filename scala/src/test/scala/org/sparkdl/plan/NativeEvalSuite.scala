@@ -62,10 +62,12 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     sc.addSparkListener(sentinelListener)
     try {
       sc.setJobGroup(group, "transform under test")
-      try body finally sc.clearJobGroup()
+      try body
+      finally sc.clearJobGroup()
       // Listener events arrive in order: once the sentinel job is seen, so is every earlier job.
       sc.setJobGroup(sentinel, "sentinel")
-      try sc.parallelize(1 to 1, 1).count() finally sc.clearJobGroup()
+      try sc.parallelize(1 to 1, 1).count()
+      finally sc.clearJobGroup()
       assert(done.await(60, TimeUnit.SECONDS), "the sentinel job never reached the listener")
     } finally {
       sc.removeSparkListener(listener)
@@ -122,8 +124,9 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     assert(picked.collect().count(!_.isNullAt(0)) == 5)
     // Kept columns that are not inputs still come through, in order, next to the results.
     val kept = means("content").transform(files).select("path", "v").collect()
-    assert(kept.length == 5 && kept.forall(r => r.getString(0).endsWith(".png") || r.getString(0).endsWith(".bmp") ||
-      r.getString(0).endsWith(".jpg")))
+    assert(kept.length == 5 && kept.forall(r =>
+      r.getString(0).endsWith(".png") || r.getString(0).endsWith(".bmp") ||
+        r.getString(0).endsWith(".jpg")))
   }
 
   test("filters on other columns run below the model; the model's own columns stay above") {
@@ -163,7 +166,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
         .transform(means("content").transform(stream))
       val q = featurized.select("path", "v", "f", "f_error").writeStream.format("parquet")
         .option("checkpointLocation", checkpoint.toString).trigger(Trigger.AvailableNow()).start(out.toString)
-      try q.awaitTermination() finally q.stop()
+      try q.awaitTermination()
+      finally q.stop()
       assert(q.exception.isEmpty, q.exception)
     }
     arrive(written.take(2))
@@ -186,7 +190,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     val vec = means("image").transform(images)
     assert(vec.schema("v").dataType == org.apache.spark.ml.linalg.SQLDataTypes.VectorType)
     val a = arr.select("image.origin", "v").collect().map(r => r.getString(0) -> r.getSeq[Float](1)).toMap
-    val v = vec.select("image.origin", "v").collect().map(r => r.getString(0) -> r.getAs[org.apache.spark.ml.linalg.Vector](1)).toMap
+    val v = vec.select("image.origin", "v").collect().map(r =>
+      r.getString(0) -> r.getAs[org.apache.spark.ml.linalg.Vector](1)).toMap
     assert(a.size == 5 && a.keySet == v.keySet)
     a.foreach { case (k, xs) =>
       assert(xs.length == 3 && v(k).size == 3)
@@ -196,7 +201,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
 
   test("a bad row gets a null and its reason; a model failing on every row or on its own fails the task") {
     import spark.implicits._
-    val df = Seq((1, Seq(1.0, 2.0, 3.0)), (2, Seq(Double.NaN, 0.0, 0.0)), (3, null), (4, Seq(4.0, 5.0, 6.0))).toDF("id", "x")
+    val df =
+      Seq((1, Seq(1.0, 2.0, 3.0)), (2, Seq(Double.NaN, 0.0, 0.0)), (3, null), (4, Seq(4.0, 5.0, 6.0))).toDF("id", "x")
     val checked = new TFTransformer().setGraph(TinyGraphs.checkNumerics)
       .setInputMapping(Map("x" -> "x:0")).setOutputMapping(Map("y:0" -> "y"))
     val rows = checked.transform(df).orderBy("id").collect()
@@ -208,7 +214,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
 
     val allBad = Seq((1, Seq(Double.NaN, 0.0, 0.0)), (2, Seq(0.0, Double.PositiveInfinity, 0.0))).toDF("id", "x")
     val e1 = intercept[SparkException](checked.transform(allBad.coalesce(1)).collect())
-    assert(e1.getMessage.contains("not finite") && e1.getMessage.contains("failed on each of the 2 rows"), e1.getMessage)
+    assert(e1.getMessage.contains("not finite") && e1.getMessage.contains("failed on each of the 2 rows"),
+      e1.getMessage)
 
     val broken = new TFTransformer().setGraph(TinyGraphs.uninitialized)
       .setInputMapping(Map("x" -> "x:0")).setOutputMapping(Map("y:0" -> "y"))
@@ -256,7 +263,9 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     val failure = new java.util.concurrent.atomic.AtomicReference[Throwable]()
     val job = new Thread(() => {
       sc.setJobGroup(group, "cancelled under test", interruptOnCancel = true)
-      try out.collect() catch { case e: Throwable => failure.set(e) } finally sc.clearJobGroup()
+      try out.collect()
+      catch { case e: Throwable => failure.set(e) }
+      finally sc.clearJobGroup()
     })
     try {
       job.start()
@@ -296,7 +305,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     }
     val (one, oneEvents) = run(1)
     assert(one.map(_.getInt(0)) == (0 until 40) && one.map(_.getString(1)) == (0 until 40).map(i => s"r$i"))
-    assert(one.count(r => !r.isNullAt(4)) == 6 && one.filter(r => !r.isNullAt(4)).forall(_.getString(4).contains("not finite")))
+    assert(one.count(r => !r.isNullAt(4)) == 6 && one.filter(r => !r.isNullAt(4)).forall(
+      _.getString(4).contains("not finite")))
     // One at a time: the first batch's rows are out before the second batch is written.
     assert(oneEvents.indexOf("out:0") < oneEvents.indexOf("in:3"), oneEvents.take(12))
     for (k <- Seq(2, 3)) {
@@ -308,7 +318,8 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
       assert(events.indexOf("out:0") < events.indexOf(s"in:${3 * k}"), s"inFlight=$k: ${events.take(12)}")
     }
     spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight, "0")
-    val err = try intercept[IllegalArgumentException](checked.transform(df).collect()).getMessage
+    val err =
+      try intercept[IllegalArgumentException](checked.transform(df).collect()).getMessage
       finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight)
     assert(err.contains(org.sparkdl.SparkdlConf.BatchesInFlight) && err.contains("'0'"), err)
   }
@@ -341,7 +352,9 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     }
     val (whole, oneBatch) = run()
     spark.conf.set("spark.sparkdl.batch.maxBytes", "1")
-    val (split, batches) = try run() finally spark.conf.unset("spark.sparkdl.batch.maxBytes")
+    val (split, batches) =
+      try run()
+      finally spark.conf.unset("spark.sparkdl.batch.maxBytes")
     assert(oneBatch == 1 && batches == 5, s"$oneBatch, $batches")
     assert(split == whole && whole.size == 5)
   }

@@ -46,30 +46,35 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     assert(expected.size == 5)
     expected.foreach { case (name, img) =>
       val got = byPath(name)
-      assert((got.getInt(1), got.getInt(2), got.getInt(3), got.getInt(4)) == (img.getInt(1), img.getInt(2), img.getInt(3), img.getInt(4)))
+      assert((got.getInt(1), got.getInt(2), got.getInt(3), got.getInt(4)) == (img.getInt(1), img.getInt(2),
+        img.getInt(3), img.getInt(4)))
       assert(got.getAs[Array[Byte]](5).sameElements(img.getAs[Array[Byte]](5)), name)
     }
     // One argument: the origin is empty.
-    val origins = sql.sql(s"SELECT sparkdl_decode_image(content).origin FROM $files WHERE path NOT LIKE '%notes.jpg'").collect()
+    val origins =
+      sql.sql(s"SELECT sparkdl_decode_image(content).origin FROM $files WHERE path NOT LIKE '%notes.jpg'").collect()
     assert(origins.length == 5 && origins.forall(r => r.isNullAt(0) || r.getString(0).isEmpty), origins.toSeq)
   }
 
   test("sparkdl_predict knows the espresso from bytes, paths and image structs, in batches of the native node") {
-    val q = sql.sql(s"SELECT path, sparkdl_predict(content, 'MobileNetV2', 3) AS top FROM $files WHERE path LIKE '%coffee.png'")
+    val q = sql.sql(
+      s"SELECT path, sparkdl_predict(content, 'MobileNetV2', 3) AS top FROM $files WHERE path LIKE '%coffee.png'")
     val optimized = q.queryExecution.optimizedPlan
     assert(optimized.collect { case e: NativeEval => e }.nonEmpty, optimized.treeString)
     assert(optimized.expressions.forall(!_.exists(_.isInstanceOf[ModelCall])))
     assert(q.queryExecution.explainString(org.apache.spark.sql.execution.SimpleMode).contains("NativeEval"))
     val top = q.head().getSeq[Row](1)
     assert(top.length == 3 && top.head.getString(1) == "espresso" && top.head.getString(0) == "n07920052", top)
-    val byPath = sql.sql(s"SELECT sparkdl_predict(path, 'MobileNetV2')[0].description FROM $files WHERE path LIKE '%coffee.png'")
+    val byPath =
+      sql.sql(s"SELECT sparkdl_predict(path, 'MobileNetV2')[0].description FROM $files WHERE path LIKE '%coffee.png'")
     assert(byPath.head().getString(0) == "espresso")
     ImageReader.readImages(sql, dir.toString).createOrReplaceTempView("images")
     val byStruct = sql.sql("SELECT sparkdl_predict(image, 'MobileNetV2', 1)[0].description FROM images " +
       "WHERE image.origin LIKE '%coffee.png'")
     assert(byStruct.head().getString(0) == "espresso")
     // In WHERE too: the call is computed once, below the filter.
-    val filtered = sql.sql(s"SELECT path FROM $files WHERE sparkdl_predict(content, 'MobileNetV2', 1)[0].description = 'espresso'")
+    val filtered =
+      sql.sql(s"SELECT path FROM $files WHERE sparkdl_predict(content, 'MobileNetV2', 1)[0].description = 'espresso'")
     assert(filtered.collect().map(_.getString(0)).toSeq.exists(_.endsWith("coffee.png")))
   }
 
@@ -92,9 +97,11 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     assert(nulls.isNullAt(0) && nulls.isNullAt(1) && nulls.isNullAt(2))
     def analysisError(q: String): String = intercept[AnalysisException](sql.sql(q).collect()).getMessage
     val wrongType = analysisError(s"SELECT sparkdl_predict(length, 'MobileNetV2') FROM $files")
-    assert(wrongType.contains("sparkdl_predict: the first argument (input) is bigint") && wrongType.contains("image struct"), wrongType)
+    assert(wrongType.contains("sparkdl_predict: the first argument (input) is bigint") && wrongType.contains(
+        "image struct"), wrongType)
     val unknown = analysisError(s"SELECT sparkdl_featurize(content, 'AlexNet') FROM $files")
-    assert(unknown.contains("sparkdl_featurize: the second argument (modelName) is 'AlexNet'") && unknown.contains("MobileNetV2"), unknown)
+    assert(unknown.contains("sparkdl_featurize: the second argument (modelName) is 'AlexNet'") && unknown.contains(
+        "MobileNetV2"), unknown)
     val notConstant = analysisError(s"SELECT sparkdl_predict(content, path) FROM $files")
     assert(notConstant.contains("argument 2 (modelName) must be a constant string"), notConstant)
     val layer = analysisError(s"SELECT sparkdl_featurize(content, 'MobileNetV2', 'nope') FROM $files")
@@ -103,12 +110,14 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     // subquery, it works).
     val aggregate = analysisError(s"SELECT count(sparkdl_predict(content, 'MobileNetV2')) FROM $files")
     assert(aggregate.contains("sparkdl_predict(content, 'MobileNetV2', 5)"), aggregate)
-    val sorted = analysisError(s"SELECT path FROM $files ORDER BY sparkdl_predict(content, 'MobileNetV2')[0].probability")
+    val sorted =
+      analysisError(s"SELECT path FROM $files ORDER BY sparkdl_predict(content, 'MobileNetV2')[0].probability")
     assert(sorted.contains("sparkdl_predict(content, 'MobileNetV2', 5)"), sorted)
     assert(sql.sql(s"SELECT count(p) FROM (SELECT sparkdl_predict(content, 'MobileNetV2') AS p FROM $files)")
       .head().getLong(0) == 5)
     // The session goes on.
-    assert(sql.sql(s"SELECT count(*) FROM $files WHERE sparkdl_decode_image(content) IS NOT NULL").head().getLong(0) == 5)
+    assert(
+      sql.sql(s"SELECT count(*) FROM $files WHERE sparkdl_decode_image(content) IS NOT NULL").head().getLong(0) == 5)
   }
 
   test("users' models by name: registered at run time, or saved and named in spark.sparkdl.sql.models") {
@@ -143,7 +152,8 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     assert(rows.map(r => (r.getString(0), r.getInt(1))).toSeq == pngs.zipWithIndex)
     assert(rows.forall(r => r.getSeq[Float](2).length == 3), rows.mkString(", "))
     // The same as a one-stage PipelineModel, and inside a WHERE clause.
-    ModelFunctions.register(sql, "path_means_pipeline", new Pipeline().setStages(Array(means)).fit(sql.table("paths").drop("m")))
+    ModelFunctions.register(sql, "path_means_pipeline",
+      new Pipeline().setStages(Array(means)).fit(sql.table("paths").drop("m")))
     val filtered = sql.sql("SELECT path FROM paths WHERE size(path_means_pipeline(path)) = 3").collect()
     assert(filtered.map(_.getString(0)).toSet == pngs.toSet)
   }

@@ -15,7 +15,8 @@ class SessionSettingsSuite extends AnyFunSuite {
     // A task with GPUs 3 and 0: every GPU visible (one list for the whole process), its work on GPU 3.
     assert(SessionSettings.json(conf("spark.executor.cores" -> "1"), Seq("3", "0")) ==
       """{"intraOpThreads":1,"interOpThreads":1,"allowGrowth":true,"gpuVisibleDevices":"","device":"/device:GPU:3"}""")
-    val tuned = conf("spark.master" -> "local[1]", SessionSettings.IntraOpConf -> "3", SessionSettings.InterOpConf -> "5")
+    val tuned =
+      conf("spark.master" -> "local[1]", SessionSettings.IntraOpConf -> "3", SessionSettings.InterOpConf -> "5")
     assert(SessionSettings.json(tuned, Nil) == """{"intraOpThreads":3,"interOpThreads":5,"allowGrowth":true}""")
     val err = intercept[IllegalArgumentException] {
       SessionSettings.json(conf(SessionSettings.InterOpConf -> "many"), Nil)
@@ -33,7 +34,8 @@ class SessionSettingsSuite extends AnyFunSuite {
     assert(SessionSettings.precisionFrom(None) == "float32")
     assert(SessionSettings.precisionFrom(Some(" BF16 ")) == "bf16")
     val err = intercept[IllegalArgumentException](SessionSettings.precisionFrom(Some("fp16"))).getMessage
-    assert(err.contains(SessionSettings.PrecisionConf) && err.contains("float32 or bf16") && err.contains("'fp16'"), err)
+    assert(err.contains(SessionSettings.PrecisionConf) && err.contains("float32 or bf16") && err.contains("'fp16'"),
+      err)
     val err2 = intercept[IllegalArgumentException] {
       SessionSettings.json(conf(SessionSettings.XlaJitConf -> "yes"), Nil)
     }.getMessage

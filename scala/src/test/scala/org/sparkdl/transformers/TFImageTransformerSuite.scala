@@ -76,13 +76,13 @@ class TFImageTransformerSuite extends AnyFunSuite with SharedSpark {
     val base = new TFImageTransformer().setOutputCol("v").setGraph(TinyGraphs.channelMean(4, 4))
       .setInputTensor("x:0").setOutputTensor("y:0")
     assert(intercept[IllegalArgumentException](base.setInputCol("nope").transform(images))
-      .getMessage.contains("no column 'nope'"))
+        .getMessage.contains("no column 'nope'"))
     assert(intercept[IllegalArgumentException](base.setInputCol("n").transform(images.withColumn("n", lit(1))))
-      .getMessage.contains("image struct"))
+        .getMessage.contains("image struct"))
     assert(intercept[IllegalArgumentException](base.setInputCol("image").setInputTensor("input:0").transform(images))
-      .getMessage.contains("no tensor 'input:0'"))
+        .getMessage.contains("no tensor 'input:0'"))
     assert(intercept[IllegalArgumentException](base.setInputTensor("x:0").setChannelOrder("L").transform(images))
-      .getMessage.contains("channelOrder"))
+        .getMessage.contains("channelOrder"))
     val sized = intercept[IllegalArgumentException](
       base.setChannelOrder("RGB").setImageSize(Array(8, 8)).transform(images)).getMessage
     assert(sized.contains("imageSize: 'x:0' takes 4x4 images only; leave imageSize unset or set it to [4, 4]"), sized)

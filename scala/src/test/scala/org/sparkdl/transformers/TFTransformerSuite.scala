@@ -26,7 +26,7 @@ class TFTransformerSuite extends AnyFunSuite with SharedSpark {
   test("outputs equal x.W for batch sizes 1, 7, 64 over uneven partitions, order and columns kept") {
     val rows = inputs(101).zipWithIndex.map { case (x, i) => Row(i, s"r$i", x) }
     val schema = StructType(Seq(StructField("id", IntegerType), StructField("name", StringType),
-      StructField("x", ArrayType(DoubleType))))
+        StructField("x", ArrayType(DoubleType))))
     val df = spark.createDataFrame(spark.sparkContext.parallelize(rows, 3), schema)
       .union(spark.createDataFrame(spark.sparkContext.parallelize(Seq.empty[Row], 1), schema))
     for (batch <- Seq(1, 7, 64)) {

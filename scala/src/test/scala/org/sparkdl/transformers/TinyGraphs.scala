@@ -100,7 +100,8 @@ object TinyGraphs {
   /** y = CheckNumerics(x), x float (batch, 3): TensorFlow rejects a batch holding NaN or inf. */
   def checkNumerics: Array[Byte] = graph(
     node("x", "Placeholder", Nil, "dtype" -> attrType(DtFloat), "shape" -> attrShape(Seq(-1, 3))),
-    node("y", "CheckNumerics", Seq("x"), "T" -> attrType(DtFloat), "message" -> new Msg().bytes(2, "not finite".getBytes("UTF-8"))))
+    node("y", "CheckNumerics", Seq("x"), "T" -> attrType(DtFloat),
+      "message" -> new Msg().bytes(2, "not finite".getBytes("UTF-8"))))
 
   /** y = x + v with v a TF1 variable never initialised: every run fails (FAILED_PRECONDITION). */
   def uninitialized: Array[Byte] = graph(

@@ -1,6 +1,7 @@
 # sparkdl developer entry points. Two commands matter (see README):
 #   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
-#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the newest Spark's smoke)
+#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the newest Spark's smoke),
+#               after `make lint` (rustfmt, clippy, scalafmt, ruff: checks only, nothing is rewritten)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
@@ -131,7 +132,7 @@ format: venv
 	$(PY) -m ruff check --fix $(PY_SOURCES)
 	$(SBT) scalafmtSbt $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtAll) < /dev/null
 
-test: test-rust test-scala test-python test-spark-newest
+test: lint test-rust test-scala test-python test-spark-newest
 
 demo: python
 	$(TF_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html

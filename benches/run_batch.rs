@@ -14,9 +14,9 @@ use arrow::datatypes::{DataType, Field};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
+use sparkdl::backends::tensorflow::model::TfModel;
+use sparkdl::engine::config::EngineConfig;
 use sparkdl::ops::run_model::{run_batch, RunSpec};
-use sparkdl::tf::model::LoadedModel;
-use sparkdl::tf::session_config::SessionConfig;
 
 #[path = "../rust/tests/support/mean_graph.rs"]
 mod mean_graph;
@@ -52,8 +52,8 @@ fn bench_run_batch(c: &mut Criterion) {
         .collect();
     let column: ArrayRef = Arc::new(BinaryArray::from_iter_values(jpegs.iter()));
     let input = StructArray::from(vec![(Arc::new(Field::new("content", DataType::Binary, true)), column)]);
-    let cfg = SessionConfig { intra_op_threads: 1, inter_op_threads: 1, ..SessionConfig::default() };
-    let model = LoadedModel::from_graph_def(&mean_graph(224), &cfg).unwrap();
+    let cfg = EngineConfig { intra_op_threads: 1, inter_op_threads: 1, ..EngineConfig::default() };
+    let model = TfModel::from_graph_def(&mean_graph(224), &cfg).unwrap();
     let spec = RunSpec::from_json(
         r#"{"inputs":[{"column":"content","tensor":"input:0","image":{"kind":"encoded","height":224,"width":224,
               "scale":0.00392156862745098,"mean":[0.485,0.456,0.406],"std":[0.229,0.224,0.225]}}],

@@ -23,13 +23,17 @@ pub enum SparkdlError {
     Json(#[from] serde_json::Error),
     #[error("Arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
-    #[error("TensorFlow: {0}")]
-    TensorFlow(String),
-    /// `TF_SessionRun` failed. `about_rows` when TensorFlow's code says the
-    /// fed values were the problem (INVALID_ARGUMENT, OUT_OF_RANGE): the rows
-    /// are then retried one by one; any other code (out of memory, a missing
-    /// kernel, an internal error) fails the whole batch, and so the task.
-    #[error("TensorFlow: {message}")]
+    /// A backend (TensorFlow, ONNX Runtime) failed outside a run; the message
+    /// starts with the backend's name.
+    #[error("{0}")]
+    Backend(String),
+    /// A model's run failed; the message starts with the backend's name.
+    /// `about_rows` when the backend's code says the fed values were the
+    /// problem (TensorFlow: INVALID_ARGUMENT, OUT_OF_RANGE; ONNX Runtime:
+    /// INVALID_ARGUMENT): the rows are then retried one by one; any other
+    /// code (out of memory, a missing kernel, an internal error) fails the
+    /// whole batch, and so the task.
+    #[error("{message}")]
     ModelRun { message: String, about_rows: bool },
     #[error("JNI: {0}")]
     Jni(#[from] jni::errors::Error),

@@ -4,33 +4,39 @@
 //! exceptions with the reason.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use arrow::array::{Array, StructArray};
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jbyteArray, jlong, jstring};
 use jni::JNIEnv;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arrow_io::{export_struct, import_struct};
+use crate::backends::tensorflow::freeze::freeze_loaded;
+use crate::backends::tensorflow::model::TfModel;
+use crate::backends::{self, LoadSpec};
+use crate::engine::cache::{self, SharedModel};
+use crate::engine::config::EngineConfig;
+use crate::engine::Backend;
 use crate::errors::{install_panic_hook, try_or_throw, Result, SparkdlError};
+use crate::logging;
 use crate::models;
 use crate::ops::decode_images::{decode_batch, DecodeConfig};
+use crate::ops::decode_pool;
 use crate::ops::run_model::{run_batch, RunSpec};
-use crate::tf::cache;
-use crate::tf::freeze::freeze_loaded;
-use crate::tf::model::LoadedModel;
-use crate::tf::session_config::SessionConfig;
-use crate::{logging, tf};
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct InitConfig {
+/// The settings of `init` (JSON from the JVM's `org.sparkdl.engine.InitConfig`).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitConfig {
     #[serde(default)]
-    log_level: Option<String>,
-    /// How long an unused TensorFlow session stays open (default 60).
+    pub log_level: Option<String>,
+    /// How long an unused model session stays loaded (default 60).
     #[serde(default)]
-    session_idle_seconds: Option<f64>,
+    pub session_idle_seconds: Option<f64>,
+    /// The executor's cores: the decode pool's threads (0: the process's CPUs).
+    #[serde(default)]
+    pub executor_cores: u32,
 }
 
 fn read_string(env: &mut JNIEnv, s: &JString) -> Result<String> {
@@ -82,26 +88,50 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_init(
         if let Some(s) = conf.session_idle_seconds {
             if !(s.is_finite() && s >= 0.0) {
                 return Err(SparkdlError::InvalidArgument(format!(
-                    "spark.sparkdl.tensorflow.sessionIdleSeconds must be a number of seconds >= 0, got {s}"
+                    "spark.sparkdl.engine.sessionIdleSeconds must be a number of seconds >= 0, got {s}"
                 )));
             }
             cache::set_ttl(std::time::Duration::from_secs_f64(s));
         }
+        decode_pool::set_threads(conf.executor_cores as usize);
         cache::start_reaper();
-        let info = serde_json::json!({
-            "native": env!("CARGO_PKG_VERSION"),
-            "tensorflow": tf::version()?,
-        });
+        let info = serde_json::json!({ "native": env!("CARGO_PKG_VERSION") });
         new_string(env, &info.to_string())
     })
 }
 
-/// `static native String tensorflowVersion()`.
+/// `static native String initBackend(String backend, String libPath)`: loads
+/// the backend's library (TensorFlow: the folder with its two libraries; ONNX
+/// Runtime: the library file) unless loaded; returns its version.
 #[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_tensorflowVersion(mut env: JNIEnv, _class: JClass) -> jstring {
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_initBackend(
+    mut env: JNIEnv,
+    _class: JClass,
+    backend: JString,
+    lib_path: JString,
+) -> jstring {
     try_or_throw(&mut env, std::ptr::null_mut(), |env| {
-        let v = tf::version()?;
-        new_string(env, &v)
+        let backend = Backend::from_name(&read_string(env, &backend)?)?;
+        let path = read_string(env, &lib_path)?;
+        let version = backends::init(backend, Path::new(&path))?;
+        new_string(env, &version)
+    })
+}
+
+/// `static native String backendVersion(String backend)`: the loaded
+/// library's version, or null when this process has not loaded it.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_backendVersion(
+    mut env: JNIEnv,
+    _class: JClass,
+    backend: JString,
+) -> jstring {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let backend = Backend::from_name(&read_string(env, &backend)?)?;
+        match backends::version(backend) {
+            Some(v) => new_string(env, &v),
+            None => Ok(std::ptr::null_mut()),
+        }
     })
 }
 
@@ -146,81 +176,56 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_failForTest(mut env: JNIEn
     })
 }
 
-// ---- TensorFlow models -------------------------------------------------
+// ---- Models -------------------------------------------------------------
 //
-// A model handle is `Box<Arc<LoadedModel>>` turned into a jlong: one user of a
-// session shared through `tf::cache`. The JVM gives each handle back exactly
-// once with `releaseModel` (ModelHandles / RunModelFn own that).
+// A model handle is `Box<SharedModel>` turned into a jlong: one user of a
+// model shared through `engine::cache`. The JVM gives each handle back exactly
+// once with `releaseModel` (`org.sparkdl.engine.ModelHandles` owns that).
 
-fn model_of<'a>(handle: jlong) -> Result<&'a Arc<LoadedModel>> {
+fn model_of<'a>(handle: jlong) -> Result<&'a SharedModel> {
     if handle == 0 {
         return Err(SparkdlError::InvalidArgument("model handle is 0 (released or never loaded)".into()));
     }
     // SAFETY: non-zero handles come from `into_handle` and stay valid until
     // `releaseModel`, which the JVM calls once, after its last use.
-    Ok(unsafe { &*(handle as *const Arc<LoadedModel>) })
+    Ok(unsafe { &*(handle as *const SharedModel) })
 }
 
-fn into_handle(model: Arc<LoadedModel>) -> jlong {
+fn into_handle(model: SharedModel) -> jlong {
     Box::into_raw(Box::new(model)) as jlong
 }
 
-/// `static native long loadGraphDef(String key, byte[] graphDef, String sessionConfigJson)`.
+/// `static native long loadModel(String loadSpecJson, byte[] bytes)`: the
+/// model of any format (`LoadSpec`), from `bytes` or the spec's folder, or this
+/// JVM's loaded one for the same key and settings.
 #[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadGraphDef(
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadModel(
     mut env: JNIEnv,
     _class: JClass,
-    key: JString,
-    graph_def: JByteArray,
-    config_json: JString,
+    spec_json: JString,
+    bytes: JByteArray,
 ) -> jlong {
     try_or_throw(&mut env, 0, |env| {
-        let key = read_string(env, &key)?;
-        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
-        if graph_def.is_null() {
-            return Err(SparkdlError::InvalidArgument("graph: the GraphDef bytes are null".into()));
-        }
-        let model = cache::acquire(&key, &cfg, || {
-            let bytes = env.convert_byte_array(&graph_def)?;
-            LoadedModel::from_graph_def(&bytes, &cfg)
+        let spec = LoadSpec::from_json(&read_string(env, &spec_json)?)?;
+        let model = cache::acquire(&spec.key, &spec.config, || {
+            let bytes = if bytes.is_null() { None } else { Some(env.convert_byte_array(&bytes)?) };
+            backends::load(&spec, bytes.as_deref())
         })?;
         Ok(into_handle(model))
     })
 }
 
-/// `static native long loadSavedModel(String key, String dir, String tags, String sessionConfigJson)`.
-#[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_loadSavedModel(
-    mut env: JNIEnv,
-    _class: JClass,
-    key: JString,
-    dir: JString,
-    tags: JString,
-    config_json: JString,
-) -> jlong {
-    try_or_throw(&mut env, 0, |env| {
-        let key = read_string(env, &key)?;
-        let dir = read_string(env, &dir)?;
-        let tags: Vec<String> =
-            read_string(env, &tags)?.split(',').map(str::trim).filter(|t| !t.is_empty()).map(String::from).collect();
-        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
-        let model = cache::acquire(&key, &cfg, || LoadedModel::from_saved_model(&dir, &tags, &cfg))?;
-        Ok(into_handle(model))
-    })
-}
-
-/// `static native long acquireLoaded(String key, String sessionConfigJson)`: 0 when not loaded.
+/// `static native long acquireLoaded(String loadSpecJson)`: this JVM's model
+/// for the spec's key and settings when it is loaded already, else 0.
 #[no_mangle]
 pub extern "system" fn Java_org_sparkdl_jni_NativeLib_acquireLoaded(
     mut env: JNIEnv,
     _class: JClass,
-    key: JString,
-    config_json: JString,
+    spec_json: JString,
 ) -> jlong {
     try_or_throw(&mut env, 0, |env| {
-        let key = read_string(env, &key)?;
-        let cfg = SessionConfig::from_json(&read_string(env, &config_json)?)?;
-        Ok(cache::acquire_loaded(&key, &cfg).map_or(0, into_handle))
+        let spec = LoadSpec::from_json(&read_string(env, &spec_json)?)?;
+        Ok(cache::acquire_loaded(&spec.key, &spec.config).map_or(0, into_handle))
     })
 }
 
@@ -256,7 +261,7 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_runModel(
         // SAFETY: as in decodeImages.
         unsafe {
             batch_call(in_array, in_schema, out_array, out_schema, |input| {
-                run_batch(model_of(handle)?, input, &RunSpec::from_json(&spec)?)
+                run_batch(model_of(handle)?.as_ref(), input, &RunSpec::from_json(&spec)?)
             })
         }
     })
@@ -268,7 +273,7 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_releaseModel(mut env: JNIE
     try_or_throw(&mut env, (), |_| {
         if handle != 0 {
             // SAFETY: see `model_of`; this is the handle's single release.
-            let model = unsafe { Box::from_raw(handle as *mut Arc<LoadedModel>) };
+            let model = unsafe { Box::from_raw(handle as *mut SharedModel) };
             cache::release(*model);
         }
         Ok(())
@@ -286,7 +291,14 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_freezeGraph(
     try_or_throw(&mut env, std::ptr::null_mut(), |env| {
         let outputs: Vec<String> = serde_json::from_str(&read_string(env, &outputs_json)?)?;
         let names: Vec<&str> = outputs.iter().map(String::as_str).collect();
-        let frozen = freeze_loaded(model_of(handle)?, &names)?;
+        let model = model_of(handle)?;
+        let tf = model.as_any().downcast_ref::<TfModel>().ok_or_else(|| {
+            SparkdlError::InvalidArgument(format!(
+                "freezeGraph: the model is {}, not a TensorFlow graph; only TensorFlow graphs are frozen",
+                model.format().name()
+            ))
+        })?;
+        let frozen = freeze_loaded(tf, &names)?;
         Ok(env.byte_array_from_slice(&frozen)?.into_raw())
     })
 }
@@ -309,7 +321,44 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModelGraph(
                 "buildModelGraph: no weights file given for model '{name}'"
             )));
         }
+        // The graph is built with TensorFlow's own graph API.
+        crate::backends::tensorflow::library::require()?;
         let graph_def = models::build_named(&name, Path::new(&weights_path))?;
         Ok(env.byte_array_from_slice(&graph_def)?.into_raw())
+    })
+}
+
+/// `static native String echoConfig(String kind, String json)`: parses `json`
+/// as the native side's structure `kind` ("init", "engine", "load", "run",
+/// "decode") and writes it back, so the JVM's tests can check that what it
+/// builds is read field for field (a renamed field fails there, not on an
+/// executor).
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_echoConfig(
+    mut env: JNIEnv,
+    _class: JClass,
+    kind: JString,
+    json: JString,
+) -> jstring {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let kind = read_string(env, &kind)?;
+        let json = read_string(env, &json)?;
+        let out = echo(&kind, &json)?;
+        new_string(env, &out)
+    })
+}
+
+fn echo(kind: &str, json: &str) -> Result<String> {
+    Ok(match kind {
+        "init" => serde_json::to_string(&serde_json::from_str::<InitConfig>(json)?)?,
+        "engine" => serde_json::to_string(&EngineConfig::from_json(json)?)?,
+        "load" => serde_json::to_string(&LoadSpec::from_json(json)?)?,
+        "run" => serde_json::to_string(&RunSpec::from_json(json)?)?,
+        "decode" => serde_json::to_string(&DecodeConfig::from_json(json)?)?,
+        other => {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "echoConfig: unknown kind '{other}' (init, engine, load, run, decode)"
+            )))
+        }
     })
 }

@@ -16,10 +16,10 @@ use arrow::ffi::{from_ffi, FFI_ArrowArray, FFI_ArrowSchema};
 use image::codecs::jpeg::JpegEncoder;
 use image::{Rgb, RgbImage};
 use sparkdl::arrow_io::{export_struct, import_struct};
+use sparkdl::backends::tensorflow::model::TfModel;
+use sparkdl::engine::config::EngineConfig;
 use sparkdl::ops::decode_images::{decode_batch, DecodeConfig};
 use sparkdl::ops::run_model::{run_batch, RunSpec};
-use sparkdl::tf::model::LoadedModel;
-use sparkdl::tf::session_config::SessionConfig;
 
 #[path = "support/mean_graph.rs"]
 mod mean_graph;
@@ -85,8 +85,8 @@ fn a_thousand_batches_of_decode_and_run_leave_resident_memory_flat() {
     ]);
     let images = StructArray::from(vec![(Arc::new(Field::new("content", DataType::Binary, true)), content)]);
     let decode_cfg = DecodeConfig::from_json("{}").unwrap();
-    let cfg = SessionConfig { intra_op_threads: 1, inter_op_threads: 1, ..SessionConfig::default() };
-    let model = LoadedModel::from_graph_def(&mean_graph(64), &cfg).unwrap();
+    let cfg = EngineConfig { intra_op_threads: 1, inter_op_threads: 1, ..EngineConfig::default() };
+    let model = TfModel::from_graph_def(&mean_graph(64), &cfg).unwrap();
     let spec = RunSpec::from_json(
         r#"{"inputs":[{"column":"content","tensor":"input:0","image":{"kind":"encoded","height":64,"width":64,
               "scale":0.00392156862745098}}],

@@ -140,7 +140,7 @@ pub fn mobilenet_v2_graph_def(weights: &BTreeMap<String, TorchTensor>) -> Result
 }
 
 fn tf_error(what: &str, e: Status) -> SparkdlError {
-    SparkdlError::TensorFlow(format!("{what}: {e}"))
+    SparkdlError::Backend(format!("TensorFlow: {what}: {e}"))
 }
 
 /// One convolution with its BatchNorm folded in, optionally followed by ReLU6.
@@ -425,18 +425,20 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
+    use crate::backends::tensorflow::model::TfModel as LoadedModel;
+    use crate::engine::config::EngineConfig as SessionConfig;
+    use crate::engine::tensor::TensorValue;
+    use crate::engine::Model;
     use crate::image::DecodeOptions;
     use crate::models::test_support;
     use crate::models::torch_pickle::{read_legacy_state_dict, TensorData};
     use crate::ops::preprocess::{ImageSpec, Preprocessor};
-    use crate::tf::model::LoadedModel;
-    use crate::tf::session_config::SessionConfig;
-    use crate::tf::tensor::TensorValue;
 
     /// The GraphDef built from the real weights, once for all tests.
     fn model() -> &'static LoadedModel {
         static MODEL: OnceLock<LoadedModel> = OnceLock::new();
         MODEL.get_or_init(|| {
+            crate::backends::tensorflow::test_graphs::ensure_loaded();
             let weights = read_legacy_state_dict(&test_support::mobilenet_v2_weights()).unwrap();
             let graph_def = mobilenet_v2_graph_def(&weights).unwrap();
             LoadedModel::from_graph_def(&graph_def, &SessionConfig::default()).unwrap()
@@ -472,7 +474,7 @@ mod tests {
         let n = inputs.len() as u64;
         let s = size as u64;
         let x = TensorValue::f32(&[n, s, s, 3], inputs.concat()).unwrap();
-        model().run(&[(INPUT, x)], fetches).unwrap()
+        model().run_values(&[(INPUT, x)], fetches).unwrap()
     }
 
     /// The five most probable classes, best first, printed for the test log.
@@ -640,6 +642,7 @@ mod tests {
     /// differently for stride 2.
     #[test]
     fn folded_convolutions_match_pytorch_semantics() {
+        crate::backends::tensorflow::test_graphs::ensure_loaded();
         let (h, w, c) = (6, 6, 4);
         for (depthwise, stride) in [(false, 1), (false, 2), (true, 1), (true, 2)] {
             let out_ch = if depthwise { c } else { 5 };
@@ -665,7 +668,7 @@ mod tests {
 
             let image = values(h * w * c, 6).iter().map(|v| v * 3.0).collect::<Vec<_>>();
             let feed = TensorValue::f32(&[1, h as u64, w as u64, c as u64], image.clone()).unwrap();
-            let got = model.run(&[("x", feed)], &["c/Relu6"]).unwrap().remove(0);
+            let got = model.run_values(&[("x", feed)], &["c/Relu6"]).unwrap().remove(0);
             let expected = reference_conv_bn_relu6(&image, (h, w, c), &weights, stride, depthwise);
             let side = (h + 2 - 3) / stride + 1;
             assert_eq!(got.dims(), &[1, side as u64, side as u64, out_ch as u64]);
@@ -677,6 +680,7 @@ mod tests {
 
     #[test]
     fn wrong_weights_are_explained() {
+        crate::backends::tensorflow::test_graphs::ensure_loaded();
         let mut weights = read_legacy_state_dict(&test_support::mobilenet_v2_weights()).unwrap();
         let mut extra = weights.clone();
         extra.insert("classifier.2.weight".into(), tensor(&[1], vec![0.0]));

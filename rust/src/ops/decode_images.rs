@@ -10,13 +10,13 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::arrow_io::column;
 use crate::errors::{Result, SparkdlError};
 use crate::image::{decode_to_spark, DecodeOptions};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DecodeConfig {
     #[serde(default = "default_max_pixels")]

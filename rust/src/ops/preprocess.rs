@@ -5,12 +5,12 @@
 
 use fast_image_resize::images::ImageRef;
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::image::{decode_to_spark, ocv, DecodeOptions};
 
 /// How one image column becomes a model input (the `image` of a run-spec input).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImageSpec {
     /// "struct" (Spark's image struct) or "encoded" (file bytes, decoded here).

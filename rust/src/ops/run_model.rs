@@ -1,4 +1,5 @@
-//! Runs a TensorFlow model over one Arrow batch, row for row.
+//! Runs a model (any backend's, through [`crate::engine::Model`]) over one
+//! Arrow batch, row for row.
 //!
 //! Each input column feeds one tensor (see [`inputs`] for the column types);
 //! one row is one example. Valid rows are stacked into tensors `[n, ...]` and
@@ -9,20 +10,19 @@
 //! column in the layout its spec asks for ([`OutputFormat`]: the tensor's own
 //! element type by default), and a final `error` column says why a row has
 //! null outputs: a null or misshapen input (named, with the expected size), or
-//! TensorFlow's error for that row.
+//! the backend's error for that row.
 //!
-//! Failures: a chunk TensorFlow rejects with a code about the fed values
-//! (INVALID_ARGUMENT, OUT_OF_RANGE) is re-run row by row, so one bad row does
-//! not fail the others; if every row then fails alone, the model is at fault
-//! and the batch fails. Any other failure (out of memory, a missing kernel)
-//! fails the batch at once, with TensorFlow's message, so Spark retries the
-//! task instead of writing null rows.
+//! Failures: a chunk the backend rejects with a code about the fed values
+//! (`SparkdlError::ModelRun` with `about_rows`) is re-run row by row, so one
+//! bad row does not fail the others; if every row then fails alone, the model
+//! is at fault and the batch fails. Any other failure (out of memory, a
+//! missing kernel) fails the batch at once, with the backend's message, so
+//! Spark retries the task instead of writing null rows.
 //!
-//! Run spec JSON:
+//! Run spec JSON (built by the JVM's `org.sparkdl.engine.RunSpec`):
 //! ```json
 //! {"inputs": [{"column": "features", "tensor": "x:0"}],
-//!  "outputs": [{"tensor": "y:0", "column": "prediction", "format": {"kind": "vector"}}],
-//!  "batchSize": 64}
+//!  "outputs": [{"tensor": "y:0", "column": "prediction", "format": {"kind": "vector"}}]}
 //! ```
 //! An input may add `"image": {...}` ([`ImageSpec`]) to feed an image column.
 
@@ -35,12 +35,12 @@ mod tests;
 use std::collections::HashMap;
 
 use arrow::array::{Array, StructArray};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
+use crate::engine::tensor::{Feed as Value, TensorData, TensorValue};
+use crate::engine::Model;
 use crate::errors::{Result, SparkdlError};
 use crate::ops::preprocess::{ImageSpec, Preprocessor};
-use crate::tf::model::LoadedModel;
-use crate::tf::tensor::{TensorData, TensorValue};
 use inputs::{Example, Feed};
 use outputs::Collected;
 pub use outputs::OutputFormat;
@@ -48,7 +48,7 @@ pub use outputs::OutputFormat;
 /// The name of the last output column.
 pub const ERROR_COLUMN: &str = "error";
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunSpec {
     pub inputs: Vec<InputSpec>,
@@ -58,7 +58,7 @@ pub struct RunSpec {
     pub batch_size: Option<usize>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct InputSpec {
     pub column: String,
@@ -68,7 +68,7 @@ pub struct InputSpec {
     pub image: Option<ImageSpec>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OutputSpec {
     pub tensor: String,
@@ -103,7 +103,7 @@ impl RunSpec {
 }
 
 /// Runs `model` on `input` as `spec` says; one output row per input row.
-pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Result<StructArray> {
+pub fn run_batch(model: &dyn Model, input: &StructArray, spec: &RunSpec) -> Result<StructArray> {
     spec.validate()?;
     let feeds = spec
         .inputs
@@ -115,7 +115,8 @@ pub fn run_batch(model: &LoadedModel, input: &StructArray, spec: &RunSpec) -> Re
         .iter()
         .map(|o| {
             model
-                .tensor_dtype(&o.tensor)
+                .output(&o.tensor)
+                .map(|t| t.dtype.read_as())
                 .map_err(|e| SparkdlError::InvalidArgument(format!("output column '{}': {e}", o.column)))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -212,7 +213,7 @@ fn fixed_batch(feeds: &[Feed]) -> Result<Option<usize>> {
 
 /// Runs `rows` as one chunk (padded to `fixed` rows).
 fn run_chunk(
-    model: &LoadedModel,
+    model: &dyn Model,
     feeds: &[Feed],
     examples: &[Option<Vec<Example>>],
     rows: &[usize],
@@ -239,5 +240,6 @@ fn run_chunk(
         dims.extend_from_slice(shape);
         values.push((feed.tensor.as_str(), TensorValue::new(dims, data)?));
     }
-    outcome(model.run(&values, fetches), m)
+    let feeds: Vec<(&str, Value)> = values.iter().map(|(n, v)| (*n, Value::Value(v))).collect();
+    outcome(model.run(&feeds, fetches), m)
 }

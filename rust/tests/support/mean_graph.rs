@@ -3,8 +3,16 @@
 
 use tensorflow::{DataType as TfType, Graph, Output, Shape, Tensor};
 
+/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/tf-env.sh sets it).
+pub fn load_tensorflow() {
+    let dir = std::env::var_os("SPARKDL_TENSORFLOW_LIB_DIR")
+        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/tf-env.sh first");
+    sparkdl::backends::tensorflow::library::load(std::path::Path::new(&dir)).expect("loading libtensorflow");
+}
+
 /// features = mean(input, axes [1, 2]): [n, size, size, 3] -> [n, 3].
 pub fn mean_graph(size: i64) -> Vec<u8> {
+    load_tensorflow();
     let mut g = Graph::new();
     let mut d = g.new_operation("Placeholder", "input").unwrap();
     d.set_attr_type("dtype", TfType::Float).unwrap();

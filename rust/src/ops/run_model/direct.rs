@@ -9,24 +9,27 @@
 use std::cell::RefCell;
 
 use rayon::prelude::*;
-use tensorflow::Tensor;
 
 use super::{outcome, Collected, Feed, RunOutcome};
+use crate::engine::tensor::{BatchTensor, Feed as Value};
+use crate::engine::{Backend, Model};
 use crate::errors::Result;
 use crate::ops::decode_pool;
 use crate::ops::preprocess::Preprocessor;
-use crate::tf::model::LoadedModel;
+
+type Batch = Box<dyn BatchTensor>;
 
 thread_local! {
-    /// The batch tensors of this thread's last direct run, by feed.
-    static SCRATCH: RefCell<Vec<Tensor<f32>>> = const { RefCell::new(Vec::new()) };
+    /// The batch tensors of this thread's last direct run, by feed, and the
+    /// backend that made them.
+    static SCRATCH: RefCell<(Option<Backend>, Vec<Batch>)> = const { RefCell::new((None, Vec::new())) };
     /// A decoding thread's buffers (decoded pixels, resized pixels, resizer).
     static PRE: RefCell<Preprocessor> = RefCell::new(Preprocessor::default());
 }
 
 /// Runs every row into `out`; an `Err` fails the batch.
 pub(super) fn run(
-    model: &LoadedModel,
+    model: &dyn Model,
     feeds: &[Feed],
     shapes: &[Vec<u64>],
     cap: usize,
@@ -39,7 +42,8 @@ pub(super) fn run(
         return Ok(());
     }
     let per: Vec<usize> = shapes.iter().map(|s| s.iter().product::<u64>() as usize).collect();
-    let mut tensors = take_scratch(shapes, cap);
+    let backend = model.format().backend();
+    let mut tensors = take_scratch(model, shapes, cap)?;
     let mut outcome: Result<()> = Ok(());
     let t_all = std::time::Instant::now();
     let mut t_run = std::time::Duration::ZERO;
@@ -61,7 +65,7 @@ pub(super) fn run(
                     let k = rows.len();
                     if k != i {
                         for (t, p) in tensors.iter_mut().zip(&per) {
-                            t.copy_within(i * p..(i + 1) * p, k * p);
+                            t.values_mut().copy_within(i * p..(i + 1) * p, k * p);
                         }
                     }
                     rows.push(start + i);
@@ -80,11 +84,12 @@ pub(super) fn run(
         start = end;
     }
     log::debug!(
-        "{n} rows in {:.1} ms, of which {:.1} ms in TensorFlow",
+        "{n} rows in {:.1} ms, of which {:.1} ms in {}",
         t_all.elapsed().as_secs_f64() * 1e3,
-        t_run.as_secs_f64() * 1e3
+        t_run.as_secs_f64() * 1e3,
+        backend.title()
     );
-    SCRATCH.with(|s| *s.borrow_mut() = tensors);
+    SCRATCH.with(|s| *s.borrow_mut() = (Some(backend), tensors));
     outcome
 }
 
@@ -92,7 +97,7 @@ pub(super) fn run(
 /// on the decode pool; per row, why it could not be (the first feed's reason).
 fn write_rows(
     feeds: &[Feed],
-    tensors: &mut [Tensor<f32>],
+    tensors: &mut [Batch],
     per: &[usize],
     start: usize,
     end: usize,
@@ -100,7 +105,7 @@ fn write_rows(
     let len = end - start;
     let mut failed: Vec<Option<String>> = vec![None; len];
     for ((feed, t), p) in feeds.iter().zip(tensors.iter_mut()).zip(per) {
-        let slots = &mut t[..len * p];
+        let slots = &mut t.values_mut()[..len * p];
         let reasons: Vec<Option<String>> = if len == 1 {
             // One row: not worth a hand-over to the pool.
             vec![PRE.with(|pre| feed.write_image(start, &mut pre.borrow_mut(), slots)).err()]
@@ -123,15 +128,19 @@ fn write_rows(
     Ok(failed)
 }
 
-/// This thread's tensors of shapes `[cap, shape...]`, reused when they match.
-fn take_scratch(shapes: &[Vec<u64>], cap: usize) -> Vec<Tensor<f32>> {
+/// This thread's tensors of shapes `[cap, shape...]`, reused when they
+/// match and `model`'s backend made them.
+fn take_scratch(model: &dyn Model, shapes: &[Vec<u64>], cap: usize) -> Result<Vec<Batch>> {
     let wanted: Vec<Vec<u64>> = shapes.iter().map(|s| batch_dims(cap, s)).collect();
-    let kept = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-    if kept.len() == wanted.len() && kept.iter().zip(&wanted).all(|(t, w)| t.dims() == w.as_slice()) {
-        kept
+    let (made_by, kept) = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+    let same = made_by == Some(model.format().backend())
+        && kept.len() == wanted.len()
+        && kept.iter().zip(&wanted).all(|(t, w)| t.dims() == w.as_slice());
+    if same {
+        Ok(kept)
     } else {
         drop(kept);
-        wanted.iter().map(|d| Tensor::new(d)).collect()
+        wanted.iter().map(|d| model.batch_tensor(d)).collect()
     }
 }
 
@@ -142,9 +151,9 @@ fn batch_dims(m: usize, shape: &[u64]) -> Vec<u64> {
 /// Runs the `rows.len()` rows written at the start of `tensors`.
 #[allow(clippy::too_many_arguments)]
 fn run_chunk(
-    model: &LoadedModel,
+    model: &dyn Model,
     feeds: &[Feed],
-    tensors: &mut [Tensor<f32>],
+    tensors: &mut [Batch],
     per: &[usize],
     rows: &[usize],
     fixed: bool,
@@ -157,12 +166,12 @@ fn run_chunk(
         // A fixed batch dimension: pad with copies of the last row.
         for (t, p) in tensors.iter_mut().zip(per) {
             for i in k..cap {
-                t.copy_within((k - 1) * p..k * p, i * p);
+                t.values_mut().copy_within((k - 1) * p..k * p, i * p);
             }
         }
         run_tensors(model, feeds, tensors, fetches, cap)?
     } else {
-        let part: Vec<Tensor<f32>> = slots(tensors, per, 0..k, k);
+        let part = slots(model, tensors, per, 0..k, k)?;
         run_tensors(model, feeds, &part, fetches, k)?
     };
     match outcome {
@@ -172,7 +181,7 @@ fn run_chunk(
             log::warn!("a chunk of {k} rows failed ({e}); running its rows one by one");
             for (i, r) in rows.iter().enumerate() {
                 let m = if fixed { cap } else { 1 };
-                let one = slots(tensors, per, i..i + 1, m);
+                let one = slots(model, tensors, per, i..i + 1, m)?;
                 match run_tensors(model, feeds, &one, fetches, m)? {
                     Ok((outputs, m)) => out.ran(std::slice::from_ref(r), outputs, m, fetches)?,
                     Err(e) => out.run_failed(*r, e),
@@ -185,32 +194,32 @@ fn run_chunk(
 
 /// New tensors of `m` rows holding the rows `range` of `tensors`, the last
 /// one repeated to fill `m`.
-fn slots(tensors: &[Tensor<f32>], per: &[usize], range: std::ops::Range<usize>, m: usize) -> Vec<Tensor<f32>> {
+fn slots(
+    model: &dyn Model,
+    tensors: &[Batch],
+    per: &[usize],
+    range: std::ops::Range<usize>,
+    m: usize,
+) -> Result<Vec<Batch>> {
     tensors
         .iter()
         .zip(per)
         .map(|(t, p)| {
-            let shape = &t.dims()[1..];
-            let mut out = Tensor::new(&batch_dims(m, shape));
-            let src = &t[range.start * p..range.end * p];
-            out[..src.len()].copy_from_slice(src);
-            let last = &t[(range.end - 1) * p..range.end * p];
+            let mut out = model.batch_tensor(&batch_dims(m, &t.dims()[1..]))?;
+            let (src, dst) = (t.values(), out.values_mut());
+            dst[..range.len() * p].copy_from_slice(&src[range.start * p..range.end * p]);
+            let last = &src[(range.end - 1) * p..range.end * p];
             for i in range.len()..m {
-                out[i * p..(i + 1) * p].copy_from_slice(last);
+                dst[i * p..(i + 1) * p].copy_from_slice(last);
             }
-            out
+            Ok(out)
         })
         .collect()
 }
 
 /// One session run over the `m` rows of `tensors`.
-fn run_tensors(
-    model: &LoadedModel,
-    feeds: &[Feed],
-    tensors: &[Tensor<f32>],
-    fetches: &[&str],
-    m: usize,
-) -> Result<RunOutcome> {
-    let named: Vec<(&str, &Tensor<f32>)> = feeds.iter().map(|f| f.tensor.as_str()).zip(tensors).collect();
-    outcome(model.run_f32(&named, fetches), m)
+fn run_tensors(model: &dyn Model, feeds: &[Feed], tensors: &[Batch], fetches: &[&str], m: usize) -> Result<RunOutcome> {
+    let named: Vec<(&str, Value)> =
+        feeds.iter().map(|f| f.tensor.as_str()).zip(tensors.iter().map(|t| Value::Batch(t.as_ref()))).collect();
+    outcome(model.run(&named, fetches), m)
 }

@@ -13,16 +13,16 @@ use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BinaryArray, Float64Array, Int32Array, LargeBinaryArray, StructArray};
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::{DataType, Float32Type, Float64Type, Int32Type, Int64Type, Int8Type, UInt8Type};
+use arrow::datatypes::{DataType, Float16Type, Float32Type, Float64Type, Int32Type, Int64Type, Int8Type, UInt8Type};
 
 use crate::arrow_io::column;
+use crate::engine::dtype::DType;
+use crate::engine::info::shape_text;
+use crate::engine::tensor::TensorData;
+use crate::engine::Model;
 use crate::errors::{Result, SparkdlError};
 use crate::image::DecodeOptions;
 use crate::ops::preprocess::{ImageSpec, PixelsRef, Preprocessor};
-use crate::tf::dtype::DType;
-use crate::tf::info::shape_text;
-use crate::tf::model::LoadedModel;
-use crate::tf::tensor::TensorData;
 
 /// One row's value for one input.
 pub(super) struct Example {
@@ -86,15 +86,15 @@ enum Images<'a> {
 impl<'a> Feed<'a> {
     /// Checks the column against the tensor once per batch.
     pub fn new(
-        model: &LoadedModel,
+        model: &dyn Model,
         batch: &'a StructArray,
         column_name: &str,
         tensor: &str,
         image: Option<&ImageSpec>,
     ) -> Result<Feed<'a>> {
         let col = column(batch, column_name)?;
-        let info = model.tensor_info(tensor)?;
-        let dtype = model.tensor_dtype(tensor)?;
+        let info = model.input(tensor)?;
+        let dtype = info.dtype;
         let bad = |msg: String| {
             SparkdlError::InvalidArgument(format!("input column '{column_name}' for tensor '{tensor}': {msg}"))
         };
@@ -292,15 +292,22 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
         }
     };
     let elem = values.data_type();
-    if !(elem.is_integer() || elem.is_floating()) {
-        return Err(format!("the column's elements must be numbers, got {elem}"));
+    let boolean = *elem == DataType::Boolean;
+    if !(elem.is_integer() || elem.is_floating() || boolean) {
+        return Err(format!("the column's elements must be numbers or booleans, got {elem}"));
+    }
+    if boolean && dtype != DType::Bool {
+        return Err(format!("the column holds booleans but the tensor is {dtype}; cast the column to numbers"));
     }
     let target = match dtype {
         DType::Float32 => DataType::Float32,
+        DType::Float16 => DataType::Float16,
         DType::Float64 => DataType::Float64,
         DType::Int32 => DataType::Int32,
         DType::Int64 => DataType::Int64,
         DType::Uint8 => DataType::UInt8,
+        // Numbers as booleans: zero is false, anything else true.
+        DType::Bool => DataType::Boolean,
     };
     let cast = cast_with_options(&values, &target, &CastOptions { safe: true, ..Default::default() })
         .map_err(|e| format!("cannot cast {elem} to {dtype}: {e}"))?;
@@ -368,6 +375,14 @@ fn slice(values: &ArrayRef, dtype: DType, r: std::ops::Range<usize>) -> Option<T
         DType::Int32 => TensorData::Int32(values.as_primitive_opt::<Int32Type>()?.values().get(r)?.to_vec()),
         DType::Int64 => TensorData::Int64(values.as_primitive_opt::<Int64Type>()?.values().get(r)?.to_vec()),
         DType::Uint8 => TensorData::Uint8(values.as_primitive_opt::<UInt8Type>()?.values().get(r)?.to_vec()),
+        DType::Float16 => TensorData::Float16(values.as_primitive_opt::<Float16Type>()?.values().get(r)?.to_vec()),
+        DType::Bool => {
+            let b = values.as_boolean_opt()?;
+            if r.end > b.len() {
+                return None;
+            }
+            TensorData::Bool(r.map(|i| b.value(i)).collect())
+        }
     })
 }
 
@@ -379,6 +394,8 @@ fn from_f32(v: Vec<f32>, dtype: DType) -> TensorData {
         DType::Int32 => TensorData::Int32(v.into_iter().map(|x| x.round() as i32).collect()),
         DType::Int64 => TensorData::Int64(v.into_iter().map(|x| x.round() as i64).collect()),
         DType::Uint8 => TensorData::Uint8(v.into_iter().map(|x| x.round() as u8).collect()),
+        DType::Float16 => TensorData::Float16(v.into_iter().map(half::f16::from_f32).collect()),
+        DType::Bool => TensorData::Bool(v.into_iter().map(|x| x != 0.0).collect()),
     }
 }
 

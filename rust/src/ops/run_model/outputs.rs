@@ -6,20 +6,20 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, ArrowPrimitiveType, Float64Builder, Int32Builder, Int8Array, LargeBinaryBuilder, ListBuilder,
-    PrimitiveBuilder, StringBuilder, StructArray, StructBuilder,
+    ArrayRef, ArrowPrimitiveType, BooleanBuilder, Float64Builder, Int32Builder, Int8Array, LargeBinaryBuilder,
+    ListBuilder, PrimitiveBuilder, StringBuilder, StructArray, StructBuilder,
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int16Type, Int32Type, Int64Type};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{RunSpec, ERROR_COLUMN};
+use crate::engine::dtype::DType;
+use crate::engine::tensor::{TensorData, TensorValue};
 use crate::errors::{Result, SparkdlError};
-use crate::tf::dtype::DType;
-use crate::tf::tensor::{TensorData, TensorValue};
 
 /// How one output column is laid out for Spark.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
 pub enum OutputFormat {
     /// `list<T>` of the tensor's own element type (`uint8` as `int16`, since
@@ -165,16 +165,39 @@ impl Collected {
     fn column(&self, k: usize, format: &OutputFormat) -> Result<ArrayRef> {
         Ok(match format {
             OutputFormat::List => match self.dtype(k) {
-                DType::Float32 => self.list::<Float32Type>(k),
+                DType::Float32 | DType::Float16 => self.list::<Float32Type>(k),
                 DType::Float64 => self.list::<Float64Type>(k),
                 DType::Int32 => self.list::<Int32Type>(k),
                 DType::Int64 => self.list::<Int64Type>(k),
                 DType::Uint8 => self.list::<Int16Type>(k),
+                DType::Bool => self.bool_list(k),
             },
             OutputFormat::Vector => self.vector(k),
             OutputFormat::ImageData { channels, swap_rgb } => self.image_data(k, *channels, *swap_rgb)?,
             OutputFormat::TopK { k: top, labels } => self.top_k(k, *top, labels.as_deref())?,
         })
+    }
+
+    /// `list<boolean>`: each row's values, nonzero numbers as true.
+    fn bool_list(&self, k: usize) -> ArrayRef {
+        let item = Arc::new(Field::new("item", DataType::Boolean, false));
+        let mut b = ListBuilder::new(BooleanBuilder::new()).with_field(item);
+        for row in self.rows(k) {
+            match row {
+                Some((TensorData::Bool(v), range)) => {
+                    b.values().append_slice(&v[range]);
+                    b.append(true);
+                }
+                Some((data, range)) => {
+                    for x in data.f64_range(range).unwrap_or_default() {
+                        b.values().append_value(x != 0.0);
+                    }
+                    b.append(true);
+                }
+                None => b.append(false),
+            }
+        }
+        Arc::new(b.finish())
     }
 
     /// `list<T>`: each row's values converted to `T` (a no-op for the
@@ -367,6 +390,8 @@ macro_rules! from_tensor {
                     TensorData::Int32(v) => out.extend(v[range].iter().map(|x| *x as $t)),
                     TensorData::Int64(v) => out.extend(v[range].iter().map(|x| *x as $t)),
                     TensorData::Uint8(v) => out.extend(v[range].iter().map(|x| *x as $t)),
+                    TensorData::Float16(v) => out.extend(v[range].iter().map(|x| f32::from(*x) as $t)),
+                    TensorData::Bool(v) => out.extend(v[range].iter().map(|x| u8::from(*x) as $t)),
                 }
             }
 

@@ -9,10 +9,11 @@ use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int32T
 use tensorflow::{DataType as TfType, Graph};
 
 use super::*;
+use crate::backends::tensorflow::model::TfModel as LoadedModel;
+use crate::backends::tensorflow::test_graphs::{conv_graph_def, dense_expected, dense_graph_def, op, placeholder};
+use crate::engine::config::EngineConfig as SessionConfig;
 use crate::ops::decode_images::image_fields;
 use crate::ops::preprocess::ImageSpec;
-use crate::tf::session_config::SessionConfig;
-use crate::tf::test_graphs::{conv_graph_def, dense_expected, dense_graph_def, op, placeholder};
 
 fn load(graph_def: &[u8]) -> LoadedModel {
     LoadedModel::from_graph_def(graph_def, &SessionConfig::default()).unwrap()
@@ -170,7 +171,7 @@ fn rows_reshape_to_the_tensor_and_unknown_rank_takes_any_length() {
     let rows = rows_of(&run_batch(&model, &batch(vec![("img", col)]), &s).unwrap());
     for (v, row) in images.iter().zip(&rows) {
         let one = TensorValue::f32(&[1, 4, 4, 1], v.clone()).unwrap();
-        let expected = model.run(&[("x", one)], &["y"]).unwrap()[0].to_f64_vec();
+        let expected = model.run_values(&[("x", one)], &["y"]).unwrap()[0].to_f64_vec();
         assert_eq!(row.as_ref().unwrap(), &expected);
     }
     // A placeholder of unknown rank takes each row as a 1-D feature, whatever its length.
@@ -185,6 +186,7 @@ fn rows_reshape_to_the_tensor_and_unknown_rank_takes_any_length() {
 
 #[test]
 fn fixed_batch_dimension_is_padded() {
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![Some(2), Some(3)]));
     op(&mut g, "Neg", "y", &[&x]);
@@ -199,6 +201,7 @@ fn fixed_batch_dimension_is_padded() {
 
 #[test]
 fn a_row_tensorflow_rejects_fails_alone() {
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(3)]));
     let mut d = g.new_operation("CheckNumerics", "y").unwrap();
@@ -305,10 +308,12 @@ fn image_structs(sizes: &[Option<(i32, i32)>], seed: u8) -> (StructArray, Vec<Op
 
 #[test]
 fn images_with_a_target_size_go_straight_into_the_batch_tensor() {
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(2), Some(3), Some(3)]));
     op(&mut g, "Neg", "y", &[&x]);
     let model = load(&g.graph_def().unwrap());
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![Some(4), Some(2), Some(3), Some(3)]));
     op(&mut g, "Neg", "y", &[&x]);
@@ -343,6 +348,7 @@ fn images_with_a_target_size_go_straight_into_the_batch_tensor() {
 
 #[test]
 fn a_direct_chunk_tensorflow_rejects_is_rerun_row_by_row() {
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(1), Some(1), Some(3)]));
     let mut d = g.new_operation("CheckNumerics", "y").unwrap();
@@ -376,6 +382,7 @@ fn a_direct_chunk_tensorflow_rejects_is_rerun_row_by_row() {
 
 /// A graph whose `y` = CheckNumerics(x): fails for a row holding NaN.
 fn check_numerics_model() -> LoadedModel {
+    crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(3)]));
     let mut d = g.new_operation("CheckNumerics", "y").unwrap();
@@ -407,7 +414,7 @@ fn a_model_that_fails_on_every_row_fails_the_batch() {
 fn a_failure_that_is_not_about_the_rows_fails_the_batch_without_retrying_rows() {
     // TF1 variables that were never initialised: FAILED_PRECONDITION, a fault
     // of the model, not of any row.
-    let model = load(&crate::tf::test_graphs::variable_graph_def());
+    let model = load(&crate::backends::tensorflow::test_graphs::variable_graph_def());
     let input = batch(vec![("features", f32_lists(&[Some(vec![1.0, 2.0, 3.0]), Some(vec![4.0, 5.0, 6.0])]))]);
     let err = run_batch(&model, &input, &dense_spec(None)).unwrap_err();
     assert!(matches!(err, SparkdlError::ModelRun { about_rows: false, .. }), "{err:?}");

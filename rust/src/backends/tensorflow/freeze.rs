@@ -14,17 +14,18 @@
 //!
 //! TF2 SavedModels keep their variables inside functions
 //! (`StatefulPartitionedCall`); they need no freezing: load them with
-//! [`LoadedModel::from_saved_model`] and run them as they are.
+//! [`TfModel::from_saved_model`] and run them as they are.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use tensorflow::{Graph, ImportGraphDefOptions};
 
+use crate::backends::tensorflow::graph_def::{GraphDef, NodeDef};
+use crate::backends::tensorflow::model::{ModelSource, TfModel};
+use crate::backends::tensorflow::names::{input_op, TensorName};
+use crate::engine::names::did_you_mean;
+use crate::engine::tensor::TensorValue;
 use crate::errors::{Result, SparkdlError};
-use crate::tf::graph_def::{GraphDef, NodeDef};
-use crate::tf::model::{LoadedModel, ModelSource};
-use crate::tf::names::{did_you_mean, input_op, TensorName};
-use crate::tf::tensor::TensorValue;
 
 const VARIABLE_OPS: [&str; 3] = ["VariableV2", "Variable", "VarHandleOp"];
 
@@ -162,15 +163,18 @@ pub fn strip_and_freeze(
 /// session has not initialised yet is first given its initial value by running
 /// its initialiser (`<variable>/Assign`, as TF1 names it, or the one assign of
 /// that variable), so a graph freezes to the values it was built with.
-pub fn freeze_loaded(model: &LoadedModel, outputs: &[&str]) -> Result<Vec<u8>> {
+pub fn freeze_loaded(model: &TfModel, outputs: &[&str]) -> Result<Vec<u8>> {
     let graph_def = model
         .graph()
         .graph_def()
-        .map_err(|e| SparkdlError::TensorFlow(format!("serialising the model's graph: {e}")))?;
+        .map_err(|e| SparkdlError::Backend(format!("TensorFlow: serialising the model's graph: {e}")))?;
     let from_graph_def = matches!(model.source(), ModelSource::GraphDef { .. });
     let nodes = if from_graph_def { GraphDef::decode_bytes(&graph_def)?.node } else { Vec::new() };
     let read = |tensor: &str| -> Result<TensorValue> {
-        model.run(&[], &[tensor])?.pop().ok_or_else(|| SparkdlError::Internal(format!("no value for '{tensor}'")))
+        model
+            .run_values(&[], &[tensor])?
+            .pop()
+            .ok_or_else(|| SparkdlError::Internal(format!("no value for '{tensor}'")))
     };
     strip_and_freeze(
         &graph_def,
@@ -217,15 +221,17 @@ fn initialiser_of<'a>(nodes: &'a [NodeDef], tensor: &str) -> Option<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::session_config::SessionConfig;
-    use crate::tf::test_graphs::{dense_expected, resource_graph_def, variable_graph_def, write_saved_model};
+    use crate::backends::tensorflow::test_graphs::{
+        dense_expected, resource_graph_def, variable_graph_def, write_saved_model,
+    };
+    use crate::engine::config::EngineConfig;
 
-    fn cfg() -> SessionConfig {
-        SessionConfig::default()
+    fn cfg() -> EngineConfig {
+        EngineConfig::default()
     }
 
-    fn initialised(graph_def: &[u8]) -> LoadedModel {
-        let m = LoadedModel::from_graph_def(graph_def, &cfg()).unwrap();
+    fn initialised(graph_def: &[u8]) -> TfModel {
+        let m = TfModel::from_graph_def(graph_def, &cfg()).unwrap();
         m.run_with_targets(&[], &[], &["init"]).unwrap();
         m
     }
@@ -245,9 +251,9 @@ mod tests {
         assert!(!names.contains("yi"), "outputs not asked for are dropped");
         assert!(g.versions.is_some(), "versions are kept");
         // A new graph and session, no initialiser run.
-        let m = LoadedModel::from_graph_def(frozen, &cfg()).unwrap();
+        let m = TfModel::from_graph_def(frozen, &cfg()).unwrap();
         let x = TensorValue::f32(&[2, 3], vec![1.0, 2.0, 3.0, 0.5, -1.0, 4.0]).unwrap();
-        let y = m.run(&[("x", x)], &["y"]).unwrap();
+        let y = m.run_values(&[("x", x)], &["y"]).unwrap();
         let mut expected = dense_expected(&[1.0, 2.0, 3.0]);
         expected.extend(dense_expected(&[0.5, -1.0, 4.0]));
         assert_eq!(y[0].to_f64_vec(), expected);
@@ -271,7 +277,7 @@ mod tests {
     #[test]
     fn tf1_saved_model_freezes_from_its_restored_variables() {
         let dir = write_saved_model("freeze");
-        let m = LoadedModel::from_saved_model(&dir, &["serve".to_string()], &cfg()).unwrap();
+        let m = TfModel::from_saved_model(&dir, &["serve".to_string()], &cfg()).unwrap();
         check_frozen(&freeze_loaded(&m, &["y"]).unwrap());
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -290,13 +296,13 @@ mod tests {
     #[test]
     fn a_graph_def_freezes_to_its_initial_values() {
         for graph_def in [variable_graph_def(), resource_graph_def()] {
-            let uninitialised = LoadedModel::from_graph_def(&graph_def, &cfg()).unwrap();
+            let uninitialised = TfModel::from_graph_def(&graph_def, &cfg()).unwrap();
             check_frozen(&freeze_loaded(&uninitialised, &["y"]).unwrap());
         }
         // A variable without an initialiser cannot be read: the error says so.
         let mut g = GraphDef::decode_bytes(&variable_graph_def()).unwrap();
         g.node.retain(|n| n.name != "W/Assign" && n.name != "init");
-        let m = LoadedModel::from_graph_def(&g.to_bytes(), &cfg()).unwrap();
+        let m = TfModel::from_graph_def(&g.to_bytes(), &cfg()).unwrap();
         let err = freeze_loaded(&m, &["y"]).unwrap_err().to_string();
         assert!(err.contains("could not read the value of variable 'W'"), "{err}");
     }

@@ -16,15 +16,18 @@ use std::time::{Duration, Instant};
 
 use once_cell::sync::{Lazy, OnceCell};
 
+use crate::engine::config::EngineConfig;
+use crate::engine::Model;
 use crate::errors::Result;
-use crate::tf::model::LoadedModel;
-use crate::tf::session_config::SessionConfig;
+
+/// A loaded model, shared.
+pub type SharedModel = Arc<dyn Model>;
 
 /// How long an unused model stays loaded by default.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(60);
 
 struct Slot {
-    model: OnceCell<Arc<LoadedModel>>,
+    model: OnceCell<SharedModel>,
     last_used: Mutex<Instant>,
 }
 
@@ -55,16 +58,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn full_key(key: &str, cfg: &SessionConfig) -> String {
+fn full_key(key: &str, cfg: &EngineConfig) -> String {
     format!("{key}#{}", cfg.fingerprint())
 }
 
 /// The model for `key` under `cfg`: the cached one, or the result of `load`
 /// (run once even when several threads ask at the same time; if it fails,
 /// the error goes to this caller and the next acquire tries again).
-pub fn acquire(key: &str, cfg: &SessionConfig, load: impl FnOnce() -> Result<LoadedModel>) -> Result<Arc<LoadedModel>> {
-    // The JVM sizes TensorFlow's intra-op pool to the executor's cores: so is the decode pool.
-    crate::ops::decode_pool::set_threads(usize::try_from(cfg.intra_op_threads).unwrap_or(0));
+pub fn acquire(key: &str, cfg: &EngineConfig, load: impl FnOnce() -> Result<SharedModel>) -> Result<SharedModel> {
     let slot = {
         let mut cache = lock(&CACHE);
         let slot = cache
@@ -76,7 +77,7 @@ pub fn acquire(key: &str, cfg: &SessionConfig, load: impl FnOnce() -> Result<Loa
         slot
     };
     // Loading happens outside the cache lock: other keys are not held up.
-    let model = match slot.model.get_or_try_init(|| load().map(Arc::new)) {
+    let model = match slot.model.get_or_try_init(load) {
         Ok(m) => m.clone(),
         Err(e) => {
             // Forget the empty slot unless another caller is waiting on it.
@@ -98,7 +99,7 @@ pub fn acquire(key: &str, cfg: &SessionConfig, load: impl FnOnce() -> Result<Loa
 
 /// The model for `key` under `cfg` if it is loaded already (a new user of
 /// it, given back with [`release`]); `None` means [`acquire`] would load.
-pub fn acquire_loaded(key: &str, cfg: &SessionConfig) -> Option<Arc<LoadedModel>> {
+pub fn acquire_loaded(key: &str, cfg: &EngineConfig) -> Option<SharedModel> {
     let slot = lock(&CACHE).slots.get(&full_key(key, cfg)).cloned()?;
     let model = slot.model.get()?.clone();
     slot.touch();
@@ -106,7 +107,7 @@ pub fn acquire_loaded(key: &str, cfg: &SessionConfig) -> Option<Arc<LoadedModel>
 }
 
 /// Gives back a model from [`acquire`]; then drops what has idled past the TTL.
-pub fn release(model: Arc<LoadedModel>) {
+pub fn release(model: SharedModel) {
     {
         let cache = lock(&CACHE);
         for slot in cache.slots.values() {
@@ -133,7 +134,7 @@ pub fn evict_idle(max_idle: Duration) -> usize {
     let n = evicted.len();
     for slot in &evicted {
         if let Some(m) = slot.model.get() {
-            log::info!("closing idle TensorFlow session for {:?}", m.source());
+            log::info!("closing an idle {} session: {m:?}", m.format().backend().title());
         }
     }
     // Sessions close here, outside the lock.
@@ -190,16 +191,54 @@ pub fn clear() {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::test_graphs::dense_graph_def;
+    use crate::engine::info::ModelInfo;
+    use crate::engine::tensor::{BatchTensor, Feed, TensorValue};
+    use crate::engine::{ModelFormat, TensorSpec};
+    use crate::errors::SparkdlError;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A model that holds nothing: the cache only shares and drops it.
+    #[derive(Debug)]
+    struct Fake;
+
+    impl Model for Fake {
+        fn format(&self) -> ModelFormat {
+            ModelFormat::Onnx
+        }
+        fn describe(&self) -> ModelInfo {
+            ModelInfo {
+                format: "onnx".into(),
+                inputs: vec![],
+                outputs: vec![],
+                operations: vec![],
+                signatures: Default::default(),
+            }
+        }
+        fn input(&self, name: &str) -> Result<TensorSpec> {
+            Err(SparkdlError::InvalidArgument(format!("no input {name}")))
+        }
+        fn output(&self, name: &str) -> Result<TensorSpec> {
+            Err(SparkdlError::InvalidArgument(format!("no output {name}")))
+        }
+        fn batch_tensor(&self, dims: &[u64]) -> Result<Box<dyn BatchTensor>> {
+            Ok(Box::new(crate::engine::tensor::VecBatch::new(dims)?))
+        }
+        fn run(&self, _: &[(&str, Feed<'_>)], _: &[&str]) -> Result<Vec<TensorValue>> {
+            Ok(vec![])
+        }
+
+        fn as_any(&self) -> &dyn std::any::Any {
+            self
+        }
+    }
 
     /// The cache is global: its tests take turns.
     static SERIAL: Mutex<()> = Mutex::new(());
 
-    fn load(count: &AtomicUsize) -> Result<LoadedModel> {
+    fn load(count: &AtomicUsize) -> Result<SharedModel> {
         count.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));
-        LoadedModel::from_graph_def(&dense_graph_def(), &SessionConfig::default())
+        Ok(Arc::new(Fake))
     }
 
     #[test]
@@ -207,8 +246,8 @@ mod tests {
         let _turn = lock(&SERIAL);
         clear();
         let loads = AtomicUsize::new(0);
-        let cfg = SessionConfig::default();
-        let models: Vec<Arc<LoadedModel>> = std::thread::scope(|s| {
+        let cfg = EngineConfig::default();
+        let models: Vec<SharedModel> = std::thread::scope(|s| {
             let handles: Vec<_> =
                 (0..4).map(|_| s.spawn(|| acquire("dense", &cfg, || load(&loads)).unwrap())).collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
@@ -216,7 +255,7 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1);
         assert!(models.windows(2).all(|w| Arc::ptr_eq(&w[0], &w[1])));
         // Other settings are another session.
-        let other = SessionConfig { intra_op_threads: 1, ..SessionConfig::default() };
+        let other = EngineConfig { intra_op_threads: 1, ..EngineConfig::default() };
         let m2 = acquire("dense", &other, || load(&loads)).unwrap();
         assert_eq!(loads.load(Ordering::SeqCst), 2);
         assert!(!Arc::ptr_eq(&m2, &models[0]));
@@ -230,7 +269,7 @@ mod tests {
         let _turn = lock(&SERIAL);
         clear();
         let loads = AtomicUsize::new(0);
-        let cfg = SessionConfig::default();
+        let cfg = EngineConfig::default();
         let a = acquire("a", &cfg, || load(&loads)).unwrap();
         let b = acquire("b", &cfg, || load(&loads)).unwrap();
         assert_eq!(len(), 2);
@@ -260,7 +299,7 @@ mod tests {
         let old = ttl();
         set_ttl(Duration::from_millis(200));
         start_reaper();
-        let m = acquire("reaped", &SessionConfig::default(), || load(&loads)).unwrap();
+        let m = acquire("reaped", &EngineConfig::default(), || load(&loads)).unwrap();
         // Given back while the TTL is long enough that release itself does not evict it.
         release(m);
         // No acquire or release from here on: only the reaper can empty the cache.
@@ -278,12 +317,12 @@ mod tests {
         let _turn = lock(&SERIAL);
         clear();
         let loads = AtomicUsize::new(0);
-        let cfg = SessionConfig::default();
+        let cfg = EngineConfig::default();
         assert!(acquire_loaded("later", &cfg).is_none());
         let m = acquire("later", &cfg, || load(&loads)).unwrap();
         let again = acquire_loaded("later", &cfg).expect("a loaded model is found");
         assert!(Arc::ptr_eq(&m, &again));
-        assert!(acquire_loaded("later", &SessionConfig { intra_op_threads: 1, ..cfg.clone() }).is_none());
+        assert!(acquire_loaded("later", &EngineConfig { intra_op_threads: 1, ..cfg.clone() }).is_none());
         release(again);
         release(m);
         assert_eq!(loads.load(Ordering::SeqCst), 1);
@@ -294,11 +333,11 @@ mod tests {
     fn a_failed_load_is_reported_and_retried() {
         let _turn = lock(&SERIAL);
         clear();
-        let cfg = SessionConfig::default();
-        let err = acquire("bad", &cfg, || LoadedModel::from_graph_def(b"junk", &cfg)).unwrap_err();
-        assert!(err.to_string().contains("GraphDef"), "{err}");
+        let cfg = EngineConfig::default();
+        let err = acquire("bad", &cfg, || Err(SparkdlError::InvalidArgument("not a model".into()))).unwrap_err();
+        assert!(err.to_string().contains("not a model"), "{err}");
         assert_eq!(len(), 0, "a failed load leaves nothing behind");
-        let ok = acquire("bad", &cfg, || LoadedModel::from_graph_def(&dense_graph_def(), &cfg));
+        let ok = acquire("bad", &cfg, || Ok(Arc::new(Fake) as SharedModel));
         assert!(ok.is_ok());
         clear();
     }

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use prost::Message;
 use tensorflow::{DataType, Graph, Operation};
 
-use crate::tf::dtype::{as_ref_type, from_code};
+use crate::backends::tensorflow::dtype::{as_ref_type, from_code};
 
 /// The parts of `tensorflow.OpDef` we read.
 #[derive(Clone, PartialEq, Message)]
@@ -101,12 +101,13 @@ fn ref_aware_type(op: &Operation, args: &[ArgDef], index: usize) -> Option<DataT
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::dtype::type_name;
-    use crate::tf::test_graphs::variable_graph_def;
+    use crate::backends::tensorflow::dtype::type_name;
+    use crate::backends::tensorflow::test_graphs::variable_graph_def;
     use tensorflow::ImportGraphDefOptions;
 
     #[test]
     fn variables_are_reference_types() {
+        crate::backends::tensorflow::test_graphs::ensure_loaded();
         let mut g = Graph::new();
         g.import_graph_def(&variable_graph_def(), &ImportGraphDefOptions::new()).unwrap();
         let mut types = OutputTypes::new(&g);

@@ -1,20 +1,40 @@
-//! [`TensorValue`]: a dense tensor as plain Rust data (dims plus a flat,
-//! row-major `Vec`), the unit [`crate::tf::model::LoadedModel::run`] takes and
-//! returns; and its conversions to and from the crate's typed `Tensor<T>`.
+//! Tensors as plain Rust data, the unit every backend's `run` takes and
+//! returns: [`TensorValue`] (dims plus a flat, row-major buffer), and
+//! [`BatchTensor`], a float32 batch buffer a backend makes so that callers
+//! can write rows straight into what the model is fed.
 
-use tensorflow::{Operation, SessionRunArgs, Tensor};
+use std::any::Any;
 
+use half::f16;
+
+use crate::engine::dtype::DType;
 use crate::errors::{Result, SparkdlError};
-use crate::tf::dtype::DType;
 
 /// The flat values of a tensor, one variant per [`DType`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum TensorData {
     Float32(Vec<f32>),
+    Float16(Vec<f16>),
     Float64(Vec<f64>),
     Int32(Vec<i32>),
     Int64(Vec<i64>),
     Uint8(Vec<u8>),
+    Bool(Vec<bool>),
+}
+
+/// Runs `$body` with `$v` bound to the variant's vector, whatever its type.
+macro_rules! each {
+    ($data:expr, $v:ident => $body:expr) => {
+        match $data {
+            TensorData::Float32($v) => $body,
+            TensorData::Float16($v) => $body,
+            TensorData::Float64($v) => $body,
+            TensorData::Int32($v) => $body,
+            TensorData::Int64($v) => $body,
+            TensorData::Uint8($v) => $body,
+            TensorData::Bool($v) => $body,
+        }
+    };
 }
 
 impl TensorData {
@@ -22,31 +42,29 @@ impl TensorData {
     pub fn with_capacity(dtype: DType, capacity: usize) -> TensorData {
         match dtype {
             DType::Float32 => TensorData::Float32(Vec::with_capacity(capacity)),
+            DType::Float16 => TensorData::Float16(Vec::with_capacity(capacity)),
             DType::Float64 => TensorData::Float64(Vec::with_capacity(capacity)),
             DType::Int32 => TensorData::Int32(Vec::with_capacity(capacity)),
             DType::Int64 => TensorData::Int64(Vec::with_capacity(capacity)),
             DType::Uint8 => TensorData::Uint8(Vec::with_capacity(capacity)),
+            DType::Bool => TensorData::Bool(Vec::with_capacity(capacity)),
         }
     }
 
     pub fn dtype(&self) -> DType {
         match self {
             TensorData::Float32(_) => DType::Float32,
+            TensorData::Float16(_) => DType::Float16,
             TensorData::Float64(_) => DType::Float64,
             TensorData::Int32(_) => DType::Int32,
             TensorData::Int64(_) => DType::Int64,
             TensorData::Uint8(_) => DType::Uint8,
+            TensorData::Bool(_) => DType::Bool,
         }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            TensorData::Float32(v) => v.len(),
-            TensorData::Float64(v) => v.len(),
-            TensorData::Int32(v) => v.len(),
-            TensorData::Int64(v) => v.len(),
-            TensorData::Uint8(v) => v.len(),
-        }
+        each!(self, v => v.len())
     }
 
     pub fn is_empty(&self) -> bool {
@@ -69,24 +87,52 @@ impl TensorData {
         }
         match (self, other) {
             (TensorData::Float32(a), TensorData::Float32(b)) => ext!(a, b),
+            (TensorData::Float16(a), TensorData::Float16(b)) => ext!(a, b),
             (TensorData::Float64(a), TensorData::Float64(b)) => ext!(a, b),
             (TensorData::Int32(a), TensorData::Int32(b)) => ext!(a, b),
             (TensorData::Int64(a), TensorData::Int64(b)) => ext!(a, b),
             (TensorData::Uint8(a), TensorData::Uint8(b)) => ext!(a, b),
+            (TensorData::Bool(a), TensorData::Bool(b)) => ext!(a, b),
             _ => false,
         }
     }
 
-    /// Values `range` cast to f64 (Spark ML vectors are doubles); `None` when
-    /// the range is out of bounds.
+    /// Values `range` cast to f64 (Spark ML vectors are doubles; true is 1);
+    /// `None` when the range is out of bounds.
     pub fn f64_range(&self, range: std::ops::Range<usize>) -> Option<Vec<f64>> {
         Some(match self {
             TensorData::Float32(v) => v.get(range)?.iter().map(|x| f64::from(*x)).collect(),
+            TensorData::Float16(v) => v.get(range)?.iter().map(|x| f64::from(*x)).collect(),
             TensorData::Float64(v) => v.get(range)?.to_vec(),
             TensorData::Int32(v) => v.get(range)?.iter().map(|x| f64::from(*x)).collect(),
             TensorData::Int64(v) => v.get(range)?.iter().map(|x| *x as f64).collect(),
             TensorData::Uint8(v) => v.get(range)?.iter().map(|x| f64::from(*x)).collect(),
+            TensorData::Bool(v) => v.get(range)?.iter().map(|x| if *x { 1.0 } else { 0.0 }).collect(),
         })
+    }
+
+    /// float16 values widened to float32 (how sparkdl reads them); any other
+    /// type as it is.
+    pub fn widened(self) -> TensorData {
+        match self {
+            TensorData::Float16(v) => TensorData::Float32(v.into_iter().map(f32::from).collect()),
+            other => other,
+        }
+    }
+
+    /// The values as little-endian bytes (a `TensorProto.tensor_content`).
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len() * self.dtype().size());
+        match self {
+            TensorData::Float32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Float16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Float64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Int32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Int64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            TensorData::Uint8(v) => out.extend_from_slice(v),
+            TensorData::Bool(v) => out.extend(v.iter().map(|b| u8::from(*b))),
+        }
+        out
     }
 }
 
@@ -136,9 +182,6 @@ impl TensorValue {
     pub fn data(&self) -> &TensorData {
         &self.data
     }
-    pub fn into_data(self) -> TensorData {
-        self.data
-    }
     pub fn len(&self) -> usize {
         self.data.len()
     }
@@ -151,31 +194,9 @@ impl TensorValue {
         self.data.f64_range(0..self.data.len()).unwrap_or_default()
     }
 
-    /// The values as little-endian bytes (a `TensorProto.tensor_content`).
+    /// The values as little-endian bytes.
     pub fn to_le_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len() * self.dtype().size());
-        match &self.data {
-            TensorData::Float32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Float64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Int32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Int64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            TensorData::Uint8(v) => out.extend_from_slice(v),
-        }
-        out
-    }
-
-    /// Copies into a typed TensorFlow tensor.
-    pub(crate) fn to_tf(&self) -> Result<TfTensor> {
-        fn make<T: tensorflow::TensorType>(dims: &[u64], v: &[T]) -> Result<Tensor<T>> {
-            Tensor::new(dims).with_values(v).map_err(|e| SparkdlError::Internal(format!("building a tensor: {e}")))
-        }
-        Ok(match &self.data {
-            TensorData::Float32(v) => TfTensor::Float32(make(&self.dims, v)?),
-            TensorData::Float64(v) => TfTensor::Float64(make(&self.dims, v)?),
-            TensorData::Int32(v) => TfTensor::Int32(make(&self.dims, v)?),
-            TensorData::Int64(v) => TfTensor::Int64(make(&self.dims, v)?),
-            TensorData::Uint8(v) => TfTensor::Uint8(make(&self.dims, v)?),
-        })
+        self.data.to_le_bytes()
     }
 }
 
@@ -184,51 +205,69 @@ pub fn element_count(dims: &[u64]) -> Option<u64> {
     dims.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d))
 }
 
-/// A typed TensorFlow tensor of one of the [`DType`]s.
-pub(crate) enum TfTensor {
-    Float32(Tensor<f32>),
-    Float64(Tensor<f64>),
-    Int32(Tensor<i32>),
-    Int64(Tensor<i64>),
-    Uint8(Tensor<u8>),
+/// A float32 batch tensor that its backend made ([`crate::engine::Model::batch_tensor`]):
+/// callers write rows into [`BatchTensor::values_mut`] and feed it as it is,
+/// so the model reads the very buffer the rows were decoded into. It is kept
+/// and refilled batch after batch.
+pub trait BatchTensor: Send {
+    fn dims(&self) -> &[u64];
+    fn values(&self) -> &[f32];
+    fn values_mut(&mut self) -> &mut [f32];
+    /// For the backend that made it, to reach its own type.
+    fn as_any(&self) -> &dyn Any;
 }
 
-impl TfTensor {
-    pub(crate) fn add_feed<'l>(&'l self, args: &mut SessionRunArgs<'l>, op: &Operation, index: i32) {
+/// A plain `Vec` as a batch tensor, for backends that feed borrowed memory.
+pub struct VecBatch {
+    dims: Vec<u64>,
+    values: Vec<f32>,
+}
+
+impl VecBatch {
+    pub fn new(dims: &[u64]) -> Result<VecBatch> {
+        let n = element_count(dims)
+            .and_then(|n| usize::try_from(n).ok())
+            .ok_or_else(|| SparkdlError::InvalidArgument(format!("batch tensor shape {dims:?} is too large")))?;
+        Ok(VecBatch { dims: dims.to_vec(), values: vec![0.0; n] })
+    }
+}
+
+impl BatchTensor for VecBatch {
+    fn dims(&self) -> &[u64] {
+        &self.dims
+    }
+    fn values(&self) -> &[f32] {
+        &self.values
+    }
+    fn values_mut(&mut self) -> &mut [f32] {
+        &mut self.values
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// One value a run feeds: a tensor of any type, or a batch tensor.
+#[derive(Clone, Copy)]
+pub enum Feed<'a> {
+    Value(&'a TensorValue),
+    Batch(&'a dyn BatchTensor),
+}
+
+impl Feed<'_> {
+    pub fn dtype(&self) -> DType {
         match self {
-            TfTensor::Float32(t) => args.add_feed(op, index, t),
-            TfTensor::Float64(t) => args.add_feed(op, index, t),
-            TfTensor::Int32(t) => args.add_feed(op, index, t),
-            TfTensor::Int64(t) => args.add_feed(op, index, t),
-            TfTensor::Uint8(t) => args.add_feed(op, index, t),
+            Feed::Value(v) => v.dtype(),
+            Feed::Batch(_) => DType::Float32,
         }
     }
-}
 
-/// Takes fetch `token` out of a finished run as a [`TensorValue`] of `dtype`.
-pub(crate) fn fetch(
-    args: &mut SessionRunArgs<'_>,
-    token: tensorflow::FetchToken,
-    dtype: DType,
-    name: &str,
-) -> Result<TensorValue> {
-    fn take<T: tensorflow::TensorType + Copy>(
-        args: &mut SessionRunArgs<'_>,
-        token: tensorflow::FetchToken,
-        name: &str,
-    ) -> Result<(Vec<u64>, Vec<T>)> {
-        let t: Tensor<T> =
-            args.fetch(token).map_err(|e| SparkdlError::TensorFlow(format!("reading output '{name}': {e}")))?;
-        Ok((t.dims().to_vec(), t.to_vec()))
+    pub fn dims(&self) -> &[u64] {
+        match self {
+            Feed::Value(v) => v.dims(),
+            Feed::Batch(b) => b.dims(),
+        }
     }
-    let value = match dtype {
-        DType::Float32 => take::<f32>(args, token, name).map(|(d, v)| (d, TensorData::Float32(v))),
-        DType::Float64 => take::<f64>(args, token, name).map(|(d, v)| (d, TensorData::Float64(v))),
-        DType::Int32 => take::<i32>(args, token, name).map(|(d, v)| (d, TensorData::Int32(v))),
-        DType::Int64 => take::<i64>(args, token, name).map(|(d, v)| (d, TensorData::Int64(v))),
-        DType::Uint8 => take::<u8>(args, token, name).map(|(d, v)| (d, TensorData::Uint8(v))),
-    }?;
-    TensorValue::new(value.0, value.1)
 }
 
 #[cfg(test)]
@@ -254,17 +293,25 @@ mod tests {
         assert!(!acc.extend_from(&TensorData::Float32(vec![1.0]), 0..1));
         assert_eq!(acc, TensorData::Int32(vec![-2]));
         assert_eq!(t.data().f64_range(0..2), Some(vec![1.0, -2.0]));
+        let b = TensorData::Bool(vec![true, false]);
+        assert_eq!((b.f64_range(0..2), b.to_le_bytes()), (Some(vec![1.0, 0.0]), vec![1, 0]));
     }
 
     #[test]
-    fn converts_to_a_tensorflow_tensor() {
-        let t = TensorValue::f64(&[1, 2], vec![0.5, 1.5]).unwrap();
-        match t.to_tf().unwrap() {
-            TfTensor::Float64(tf) => {
-                assert_eq!(tf.dims(), &[1, 2]);
-                assert_eq!(&tf[..], &[0.5, 1.5]);
-            }
-            _ => panic!("wrong variant"),
-        }
+    fn float16_is_read_widened() {
+        let h = TensorData::Float16(vec![f16::from_f32(0.5), f16::from_f32(-2.0)]);
+        assert_eq!(h.dtype().size(), 2);
+        assert_eq!(h.widened(), TensorData::Float32(vec![0.5, -2.0]));
+        assert_eq!(TensorData::Int64(vec![3]).widened(), TensorData::Int64(vec![3]));
+    }
+
+    #[test]
+    fn a_vec_batch_is_a_zeroed_buffer_of_its_shape() {
+        let mut b = VecBatch::new(&[2, 3]).unwrap();
+        assert_eq!((b.dims(), b.values().len()), (&[2u64, 3][..], 6));
+        b.values_mut()[5] = 1.5;
+        assert_eq!(Feed::Batch(&b).dims(), &[2, 3]);
+        assert_eq!(Feed::Batch(&b).dtype(), DType::Float32);
+        assert!(VecBatch::new(&[u64::MAX, 2]).is_err());
     }
 }

@@ -1,22 +1,27 @@
-//! Running a [`LoadedModel`]. Every feed and fetch is checked against the
+//! Running a [`TfModel`]. Every feed and fetch is checked against the
 //! graph first (names, dtypes, ranks and known dims): `catch_unwind` cannot
 //! stop a C++ CHECK failure inside `TF_SessionRun`, and the messages here can
 //! name the tensor and say how to fix the call.
 
 use tensorflow::{Operation, SessionRunArgs, Tensor};
 
+use crate::backends::tensorflow::dtype::{from_tf, type_name};
+use crate::backends::tensorflow::info::known_shape;
+use crate::backends::tensorflow::model::TfModel;
+use crate::backends::tensorflow::names::TensorName;
+use crate::backends::tensorflow::op_def::output_type;
+use crate::backends::tensorflow::tensor::{fetch, to_tf, TfBatch, TfTensor};
+use crate::engine::dtype::{supported_names, DType};
+use crate::engine::info::shape_text;
+use crate::engine::names::did_you_mean;
+use crate::engine::tensor::{Feed, TensorValue};
+use crate::engine::TensorSpec;
 use crate::errors::{Result, SparkdlError};
-use crate::tf::dtype::{supported_names, type_name, DType};
-use crate::tf::info::{known_shape, shape_text, tensor_info, TensorInfo};
-use crate::tf::model::LoadedModel;
-use crate::tf::names::{did_you_mean, TensorName};
-use crate::tf::op_def::{output_type, OutputTypes};
-use crate::tf::tensor::{fetch, TensorValue, TfTensor};
 
-/// A feed's value: built here from a [`TensorValue`], or the caller's own tensor.
+/// A feed's value: built here from a [`TensorValue`], or a batch tensor the caller filled.
 enum FeedRef<'a> {
-    Any(&'a TfTensor),
-    F32(&'a Tensor<f32>),
+    Owned(TfTensor),
+    Batch(&'a Tensor<f32>),
 }
 
 /// A tensor of the graph, found and checked.
@@ -26,40 +31,63 @@ pub(crate) struct Resolved {
     pub(crate) name: TensorName,
 }
 
-impl LoadedModel {
+impl TfModel {
     /// Feeds `feeds` (tensor name, value), runs, and returns `fetches` in order.
     /// Names are `op` (output 0) or `op:index`.
-    pub fn run(&self, feeds: &[(&str, TensorValue)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
+    pub fn run_values(&self, feeds: &[(&str, TensorValue)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
         self.run_with_targets(feeds, fetches, &[])
     }
 
-    /// Like [`run`](Self::run), also running the operations `targets` (e.g. a
-    /// TF1 graph's `init`) that produce no value.
+    /// Like [`run_values`](Self::run_values), also running the operations
+    /// `targets` (e.g. a TF1 graph's `init`) that produce no value.
     pub fn run_with_targets(
         &self,
         feeds: &[(&str, TensorValue)],
         fetches: &[&str],
         targets: &[&str],
     ) -> Result<Vec<TensorValue>> {
-        let mut resolved: Vec<Resolved> = Vec::with_capacity(feeds.len());
-        for (name, value) in feeds {
-            resolved.push(self.resolve_feed(name, value.dtype(), value.dims(), &resolved)?);
+        let feeds: Vec<(&str, Feed)> = feeds.iter().map(|(n, v)| (*n, Feed::Value(v))).collect();
+        self.run_feeds(&feeds, fetches, targets)
+    }
+
+    /// Runs with feeds of either kind: values are copied into TensorFlow
+    /// tensors, this backend's batch tensors are fed as they are.
+    pub(crate) fn run_feeds(
+        &self,
+        feeds: &[(&str, Feed<'_>)],
+        fetches: &[&str],
+        targets: &[&str],
+    ) -> Result<Vec<TensorValue>> {
+        let mut fed: Vec<(Resolved, FeedRef)> = Vec::with_capacity(feeds.len());
+        for (name, feed) in feeds {
+            let r = self.resolve_feed(name, feed.dtype(), feed.dims(), fed.iter().map(|(r, _)| r))?;
+            let value = match feed {
+                Feed::Value(v) => FeedRef::Owned(to_tf(v)?),
+                Feed::Batch(b) => match b.as_any().downcast_ref::<TfBatch>() {
+                    Some(t) => FeedRef::Batch(&t.0),
+                    // Another backend's buffer: copied once.
+                    None => FeedRef::Owned(to_tf(&TensorValue::f32(b.dims(), b.values().to_vec())?)?),
+                },
+            };
+            fed.push((r, value));
         }
-        let tensors = feeds.iter().map(|(_, value)| value.to_tf()).collect::<Result<Vec<_>>>()?;
-        let fed: Vec<(Resolved, FeedRef)> =
-            resolved.into_iter().zip(&tensors).map(|(r, t)| (r, FeedRef::Any(t))).collect();
         self.run_fed(&fed, fetches, targets)
     }
 
-    /// Like [`run`](Self::run) with float32 tensors the caller built (and may
-    /// reuse for the next run): no copy of the inputs on the way in.
-    pub fn run_f32(&self, feeds: &[(&str, &Tensor<f32>)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
-        let mut fed: Vec<(Resolved, FeedRef)> = Vec::with_capacity(feeds.len());
-        for (name, tensor) in feeds {
-            let r = self.resolve_feed(name, DType::Float32, tensor.dims(), fed.iter().map(|(r, _)| r))?;
-            fed.push((r, FeedRef::F32(tensor)));
-        }
-        self.run_fed(&fed, fetches, &[])
+    /// Tensor `name` as a run names it, of a type sparkdl moves.
+    pub(crate) fn spec(&self, name: &str, role: &str) -> Result<TensorSpec> {
+        let r = self.resolve(name, role)?;
+        let dt = output_type(&self.graph, &r.op, r.index as usize);
+        let dtype = from_tf(dt).ok_or_else(|| {
+            SparkdlError::InvalidArgument(format!(
+                "tensor '{}' is {}; sparkdl feeds and reads {} tensors{}",
+                r.name,
+                type_name(dt),
+                supported_names(),
+                if role == "fetch" { " (add a tf.cast to the graph)" } else { "" }
+            ))
+        })?;
+        Ok(TensorSpec { name: r.name.to_string(), dtype, shape: known_shape(&self.graph, &r.op, r.index as usize) })
     }
 
     /// Feed `name`, resolved and checked against its dtype and dims, and
@@ -84,7 +112,7 @@ impl LoadedModel {
         for name in fetches {
             let r = self.resolve(name, "fetch")?;
             let dt = output_type(&self.graph, &r.op, r.index as usize);
-            let dtype = DType::from_tf(dt).ok_or_else(|| {
+            let dtype = from_tf(dt).ok_or_else(|| {
                 SparkdlError::InvalidArgument(format!(
                     "output '{}' is a {} tensor; sparkdl reads {} tensors (add a tf.cast to the graph)",
                     r.name,
@@ -102,8 +130,8 @@ impl LoadedModel {
         let mut args = SessionRunArgs::new();
         for (r, tensor) in fed {
             match tensor {
-                FeedRef::Any(t) => t.add_feed(&mut args, &r.op, r.index),
-                FeedRef::F32(t) => args.add_feed(&r.op, r.index, *t),
+                FeedRef::Owned(t) => t.add_feed(&mut args, &r.op, r.index),
+                FeedRef::Batch(t) => args.add_feed(&r.op, r.index, *t),
             }
         }
         let tokens: Vec<_> = wanted.iter().map(|(r, _)| args.request_fetch(&r.op, r.index)).collect();
@@ -112,33 +140,13 @@ impl LoadedModel {
         }
         self.session.run(&mut args).map_err(|e| SparkdlError::ModelRun {
             about_rows: matches!(e.code(), tensorflow::Code::InvalidArgument | tensorflow::Code::OutOfRange),
-            message: format!("running the model failed: {e}"),
+            message: format!("TensorFlow: running the model failed: {e}"),
         })?;
         tokens
             .into_iter()
             .zip(&wanted)
             .map(|(token, (r, dtype))| fetch(&mut args, token, *dtype, &r.name.to_string()))
             .collect()
-    }
-
-    /// The dtype and static shape of tensor `name`, or an error naming close names.
-    pub fn tensor_info(&self, name: &str) -> Result<TensorInfo> {
-        let r = self.resolve(name, "tensor")?;
-        Ok(tensor_info(&self.graph, &mut OutputTypes::new(&self.graph), &r.op, &r.name.op, r.index as usize))
-    }
-
-    /// The element type of tensor `name` if sparkdl can feed or read it.
-    pub fn tensor_dtype(&self, name: &str) -> Result<DType> {
-        let r = self.resolve(name, "tensor")?;
-        let dt = output_type(&self.graph, &r.op, r.index as usize);
-        DType::from_tf(dt).ok_or_else(|| {
-            SparkdlError::InvalidArgument(format!(
-                "tensor '{}' is {}; sparkdl feeds and reads {} tensors",
-                r.name,
-                type_name(dt),
-                supported_names()
-            ))
-        })
     }
 
     pub(crate) fn resolve(&self, name: &str, role: &str) -> Result<Resolved> {
@@ -188,7 +196,7 @@ impl LoadedModel {
 
     fn check_feed(&self, r: &Resolved, dtype: DType, got: &[u64]) -> Result<()> {
         let dt = output_type(&self.graph, &r.op, r.index as usize);
-        match DType::from_tf(dt) {
+        match from_tf(dt) {
             Some(d) if d == dtype => {}
             Some(d) => {
                 return Err(SparkdlError::InvalidArgument(format!(
@@ -223,68 +231,80 @@ impl LoadedModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::session_config::SessionConfig;
-    use crate::tf::test_graphs::{dense_expected, dense_graph_def};
-
-    fn model() -> LoadedModel {
-        LoadedModel::from_graph_def(&dense_graph_def(), &SessionConfig::default()).unwrap()
-    }
+    use crate::backends::tensorflow::test_graphs::{dense_expected, dense_model};
 
     #[test]
     fn runs_a_batch() {
-        let m = model();
+        let m = dense_model();
         let x = TensorValue::f32(&[2, 3], vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0]).unwrap();
-        let out = m.run(&[("x:0", x)], &["y", "xw:0"]).unwrap();
+        let out = m.run_values(&[("x:0", x)], &["y", "xw:0"]).unwrap();
         assert_eq!(out[0].dims(), &[2, 2]);
         let mut expected = dense_expected(&[1.0, 2.0, 3.0]);
         expected.extend(dense_expected(&[-1.0, 0.5, 0.0]));
         assert_eq!(out[0].to_f64_vec(), expected);
         assert_eq!(out[1].dims(), &[2, 2]);
         let xi = TensorValue::i32(&[1, 2], vec![3, -4]).unwrap();
-        let out = m.run(&[("xi", xi)], &["yi"]).unwrap();
+        let out = m.run_values(&[("xi", xi)], &["yi"]).unwrap();
         assert_eq!(out[0], TensorValue::i32(&[1, 2], vec![6, -8]).unwrap());
     }
 
     #[test]
+    fn a_batch_tensor_is_fed_as_it_is() {
+        use crate::engine::Model;
+        let m = dense_model();
+        let mut batch = m.batch_tensor(&[1, 3]).unwrap();
+        assert!(batch.as_any().is::<TfBatch>());
+        batch.values_mut().copy_from_slice(&[1.0, 2.0, 3.0]);
+        let out = m.run(&[("x", Feed::Batch(batch.as_ref()))], &["y"]).unwrap();
+        assert_eq!(out[0].to_f64_vec(), dense_expected(&[1.0, 2.0, 3.0]));
+        // Another backend's buffer is copied.
+        use crate::engine::tensor::BatchTensor;
+        let mut other = crate::engine::tensor::VecBatch::new(&[1, 3]).unwrap();
+        other.values_mut().copy_from_slice(&[1.0, 2.0, 3.0]);
+        let out = m.run(&[("x", Feed::Batch(&other))], &["y"]).unwrap();
+        assert_eq!(out[0].to_f64_vec(), dense_expected(&[1.0, 2.0, 3.0]));
+    }
+
+    #[test]
     fn unknown_names_suggest_close_ones() {
-        let m = model();
+        let m = dense_model();
         let x = TensorValue::f32(&[1, 3], vec![0.0; 3]).unwrap();
-        let err = m.run(&[("inptu", x.clone())], &["y"]).unwrap_err().to_string();
+        let err = m.run_values(&[("inptu", x.clone())], &["y"]).unwrap_err().to_string();
         assert!(err.contains("feed 'inptu': the graph has no operation"), "{err}");
-        let err = m.run(&[("x", x.clone())], &["yy"]).unwrap_err().to_string();
+        let err = m.run_values(&[("x", x.clone())], &["yy"]).unwrap_err().to_string();
         assert!(err.contains("fetch 'yy'") && err.contains("Did you mean: y"), "{err}");
-        let err = m.run(&[("qqqqqqqqqq", x.clone())], &["y"]).unwrap_err().to_string();
+        let err = m.run_values(&[("qqqqqqqqqq", x.clone())], &["y"]).unwrap_err().to_string();
         assert!(err.contains("Its placeholders are: x, any, xi"), "{err}");
-        let err = m.run(&[("x:3", x)], &["y"]).unwrap_err().to_string();
+        let err = m.run_values(&[("x:3", x)], &["y"]).unwrap_err().to_string();
         assert!(err.contains("has 1 output, so valid names are 'x:0'..'x:0'"), "{err}");
     }
 
     #[test]
     fn wrong_dtype_and_shape_are_caught_before_running() {
-        let m = model();
-        let err = m.run(&[("x", TensorValue::f64(&[1, 3], vec![0.0; 3]).unwrap())], &["y"]).unwrap_err();
+        let m = dense_model();
+        let err = m.run_values(&[("x", TensorValue::f64(&[1, 3], vec![0.0; 3]).unwrap())], &["y"]).unwrap_err();
         assert_eq!(err.to_string(), "feed 'x:0' is float32 but the value given is float64; cast the input to float32");
-        let err = m.run(&[("x", TensorValue::f32(&[1, 4], vec![0.0; 4]).unwrap())], &["y"]).unwrap_err();
+        let err = m.run_values(&[("x", TensorValue::f32(&[1, 4], vec![0.0; 4]).unwrap())], &["y"]).unwrap_err();
         assert_eq!(err.to_string(), "feed 'x:0' takes shape (?, 3) but the value has shape (1, 4)");
-        let err = m.run(&[("x", TensorValue::f32(&[3], vec![0.0; 3]).unwrap())], &["y"]).unwrap_err();
+        let err = m.run_values(&[("x", TensorValue::f32(&[3], vec![0.0; 3]).unwrap())], &["y"]).unwrap_err();
         assert!(err.to_string().contains("takes shape (?, 3) but the value has shape (3,)"), "{err}");
         // Unknown rank accepts any shape.
-        let out = m.run(&[("any", TensorValue::f32(&[2, 2, 2], vec![1.0; 8]).unwrap())], &["neg_any"]).unwrap();
+        let out = m.run_values(&[("any", TensorValue::f32(&[2, 2, 2], vec![1.0; 8]).unwrap())], &["neg_any"]).unwrap();
         assert_eq!(out[0].dims(), &[2, 2, 2]);
     }
 
     #[test]
     fn missing_feed_is_a_tensorflow_error_not_a_crash() {
-        let err = model().run(&[], &["y"]).unwrap_err().to_string();
+        let err = dense_model().run_values(&[], &["y"]).unwrap_err().to_string();
         assert!(err.contains("running the model failed"), "{err}");
     }
 
     #[test]
-    fn tensor_info_and_dtype() {
-        let m = model();
-        let info = m.tensor_info("y").unwrap();
-        assert_eq!((info.name.as_str(), info.dtype.as_str(), info.shape), ("y:0", "float32", Some(vec![-1, 2])));
-        assert_eq!(m.tensor_dtype("xi:0").unwrap(), DType::Int32);
-        assert!(m.tensor_info("nope").is_err());
+    fn tensor_specs() {
+        let m = dense_model();
+        let y = m.spec("y", "fetch").unwrap();
+        assert_eq!((y.name.as_str(), y.dtype, y.shape), ("y:0", DType::Float32, Some(vec![-1, 2])));
+        assert_eq!(m.spec("xi:0", "feed").unwrap().dtype, DType::Int32);
+        assert!(m.spec("nope", "feed").is_err());
     }
 }

@@ -5,9 +5,9 @@
 //!   the bundle's session, which we keep; its signatures map argument names to
 //!   tensor names. TF2 SavedModels (`tf.saved_model.save`, Keras `export`)
 //!   keep their variables as resources used inside functions; they run as
-//!   loaded and need no freezing ([`crate::tf::freeze`] is for TF1 graphs).
+//!   loaded and need no freezing ([`crate::backends::tensorflow::freeze`] is for TF1 graphs).
 //!
-//! A [`LoadedModel`] is `Send + Sync`: TensorFlow's `Session::Run` is
+//! A [`TfModel`] is `Send + Sync`: TensorFlow's `Session::Run` is
 //! thread-safe, so one shared model serves all task threads of an executor.
 
 use std::collections::BTreeMap;
@@ -16,9 +16,13 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use tensorflow::{Graph, ImportGraphDefOptions, SavedModelBundle, Session};
 
+use crate::backends::tensorflow::session_config::{device, session_options};
+use crate::backends::tensorflow::tensor::TfBatch;
+use crate::engine::config::EngineConfig;
+use crate::engine::info::{ModelInfo, SignatureInfo};
+use crate::engine::tensor::{BatchTensor, Feed, TensorValue};
+use crate::engine::{Model, ModelFormat, TensorSpec};
 use crate::errors::{Result, SparkdlError};
-use crate::tf::info::{ModelInfo, SignatureInfo};
-use crate::tf::session_config::SessionConfig;
 
 /// Where a loaded model came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,18 +35,17 @@ pub enum ModelSource {
 }
 
 impl ModelSource {
-    /// "graphdef" or "savedmodel", as the JVM's `TFModel.format`.
-    pub fn format(&self) -> &'static str {
+    pub fn format(&self) -> ModelFormat {
         match self {
-            ModelSource::GraphDef { .. } => "graphdef",
-            ModelSource::SavedModel { .. } => "savedmodel",
+            ModelSource::GraphDef { .. } => ModelFormat::GraphDef,
+            ModelSource::SavedModel { .. } => ModelFormat::SavedModel,
         }
     }
 }
 
 /// A graph and the session that runs it (for a SavedModel: with its restored
 /// variables).
-pub struct LoadedModel {
+pub struct TfModel {
     // Declared before `graph`: the session is closed and deleted first.
     pub(crate) session: Session,
     pub(crate) graph: Graph,
@@ -50,15 +53,16 @@ pub struct LoadedModel {
     signatures: BTreeMap<String, SignatureInfo>,
 }
 
-impl std::fmt::Debug for LoadedModel {
+impl std::fmt::Debug for TfModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedModel").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("TfModel").field("source", &self.source).finish_non_exhaustive()
     }
 }
 
-impl LoadedModel {
+impl TfModel {
     /// Imports a serialised (frozen) GraphDef and opens a session on it.
-    pub fn from_graph_def(bytes: &[u8], cfg: &SessionConfig) -> Result<LoadedModel> {
+    pub fn from_graph_def(bytes: &[u8], cfg: &EngineConfig) -> Result<TfModel> {
+        crate::backends::tensorflow::library::require()?;
         if bytes.is_empty() {
             return Err(SparkdlError::InvalidArgument(
                 "the GraphDef is empty (0 bytes); pass the bytes of a .pb file written by tf.io.write_graph \
@@ -68,7 +72,7 @@ impl LoadedModel {
         }
         let mut graph = Graph::new();
         let mut options = ImportGraphDefOptions::new();
-        if let Some(device) = &cfg.device {
+        if let Some(device) = &device(cfg) {
             // Nodes that name no device of their own go to the task's.
             options
                 .set_default_device(device)
@@ -81,9 +85,10 @@ impl LoadedModel {
                 bytes.len()
             ))
         })?;
-        let session = Session::new(&cfg.session_options()?, &graph)
-            .map_err(|e| SparkdlError::TensorFlow(format!("could not create a session for the GraphDef: {e}")))?;
-        Ok(LoadedModel {
+        let session = Session::new(&session_options(cfg)?, &graph).map_err(|e| {
+            SparkdlError::Backend(format!("TensorFlow: could not create a session for the GraphDef: {e}"))
+        })?;
+        Ok(TfModel {
             session,
             graph,
             source: ModelSource::GraphDef { bytes: bytes.len() },
@@ -93,7 +98,8 @@ impl LoadedModel {
 
     /// Loads the SavedModel in folder `dir` with the MetaGraph tagged `tags`
     /// (usually `["serve"]`).
-    pub fn from_saved_model(dir: &str, tags: &[String], cfg: &SessionConfig) -> Result<LoadedModel> {
+    pub fn from_saved_model(dir: &str, tags: &[String], cfg: &EngineConfig) -> Result<TfModel> {
+        crate::backends::tensorflow::library::require()?;
         if !Path::new(dir).join("saved_model.pb").is_file() {
             return Err(SparkdlError::InvalidArgument(format!(
                 "'{dir}' is not a SavedModel folder: it has no saved_model.pb. Pass the folder that \
@@ -101,7 +107,7 @@ impl LoadedModel {
             )));
         }
         let mut graph = Graph::new();
-        let bundle = SavedModelBundle::load(&cfg.session_options()?, tags, &mut graph, dir).map_err(|e| {
+        let bundle = SavedModelBundle::load(&session_options(cfg)?, tags, &mut graph, dir).map_err(|e| {
             SparkdlError::InvalidArgument(format!(
                 "could not load the SavedModel in '{dir}' with tags {tags:?}: {e}. Check the tags with \
                  `saved_model_cli show --dir {dir}` (most models use [\"serve\"])"
@@ -119,7 +125,7 @@ impl LoadedModel {
             })
             .collect();
         let source = ModelSource::SavedModel { dir: dir.to_string(), tags: tags.to_vec() };
-        Ok(LoadedModel { session: bundle.session, graph, source, signatures })
+        Ok(TfModel { session: bundle.session, graph, source, signatures })
     }
 
     pub fn source(&self) -> &ModelSource {
@@ -147,23 +153,51 @@ impl LoadedModel {
             })
         })
     }
+}
+
+impl Model for TfModel {
+    fn format(&self) -> ModelFormat {
+        self.source.format()
+    }
 
     /// Every operation with its outputs' dtypes and shapes, and the signatures.
-    pub fn describe(&self) -> ModelInfo {
-        ModelInfo::of_graph(&self.graph, self.source.format(), self.signatures.clone())
+    fn describe(&self) -> ModelInfo {
+        crate::backends::tensorflow::info::of_graph(&self.graph, self.source.format().name(), self.signatures.clone())
+    }
+
+    fn input(&self, name: &str) -> Result<TensorSpec> {
+        self.spec(name, "feed")
+    }
+
+    fn output(&self, name: &str) -> Result<TensorSpec> {
+        self.spec(name, "fetch")
+    }
+
+    fn batch_tensor(&self, dims: &[u64]) -> Result<Box<dyn BatchTensor>> {
+        Ok(Box::new(TfBatch(tensorflow::Tensor::new(dims))))
+    }
+
+    fn run(&self, feeds: &[(&str, Feed<'_>)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
+        self.run_feeds(feeds, fetches, &[])
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::test_graphs;
+    use crate::backends::tensorflow::test_graphs;
+    use crate::engine::config::GpuPlacement;
 
     #[test]
     fn graph_def_loads_and_describes_its_tensors() {
-        let model = LoadedModel::from_graph_def(&test_graphs::dense_graph_def(), &SessionConfig::default()).unwrap();
+        let model = test_graphs::dense_model();
         let info = model.describe();
         assert_eq!(info.format, "graphdef");
+        assert_eq!(info.inputs.iter().map(|t| t.name.as_str()).collect::<Vec<_>>(), ["x:0", "any:0", "xi:0"]);
         let x = info.operation("x").unwrap();
         assert_eq!(x.op_type, "Placeholder");
         assert_eq!(x.outputs[0].dtype, "float32");
@@ -179,27 +213,27 @@ mod tests {
 
     #[test]
     fn bad_graph_defs_are_explained() {
-        let err = LoadedModel::from_graph_def(b"", &SessionConfig::default()).unwrap_err().to_string();
+        test_graphs::ensure_loaded();
+        let err = TfModel::from_graph_def(b"", &EngineConfig::default()).unwrap_err().to_string();
         assert!(err.contains("empty"), "{err}");
-        let err = LoadedModel::from_graph_def(b"\x0a\xff\xff not a graph", &SessionConfig::default())
-            .unwrap_err()
-            .to_string();
+        let err =
+            TfModel::from_graph_def(b"\x0a\xff\xff not a graph", &EngineConfig::default()).unwrap_err().to_string();
         assert!(err.contains("could not import the GraphDef"), "{err}");
     }
 
     #[test]
     fn missing_saved_model_folder_is_explained() {
-        let err =
-            LoadedModel::from_saved_model("/nonexistent/model", &["serve".to_string()], &SessionConfig::default())
-                .unwrap_err()
-                .to_string();
+        test_graphs::ensure_loaded();
+        let err = TfModel::from_saved_model("/nonexistent/model", &["serve".to_string()], &EngineConfig::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no saved_model.pb"), "{err}");
     }
 
     #[test]
     fn saved_model_keeps_its_variables_and_signatures() {
         let dir = test_graphs::write_saved_model("keeps_variables");
-        let model = LoadedModel::from_saved_model(&dir, &["serve".to_string()], &SessionConfig::default()).unwrap();
+        let model = TfModel::from_saved_model(&dir, &["serve".to_string()], &EngineConfig::default()).unwrap();
         let sig = model.signature("predict").unwrap().clone();
         assert_eq!(sig.inputs.get("x").map(String::as_str), Some("x:0"));
         assert_eq!(sig.outputs.get("y").map(String::as_str), Some("y:0"));
@@ -209,8 +243,8 @@ mod tests {
         let err = model.signature("serving_default").unwrap_err().to_string();
         assert!(err.contains("it has: predict"), "{err}");
         // The variables were restored from the checkpoint, not re-initialised.
-        let x = crate::tf::tensor::TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
-        let out = model.run(&[("x", x)], &["y"]).unwrap();
+        let x = crate::engine::tensor::TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+        let out = model.run_values(&[("x", x)], &["y"]).unwrap();
         assert_eq!(out[0].to_f64_vec(), test_graphs::dense_expected(&[1.0, 2.0, 3.0]));
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -219,17 +253,18 @@ mod tests {
     fn a_graph_def_is_placed_on_the_tasks_device() {
         // The GPU of a task (an index into the executor's visible GPUs), on a machine with none:
         // every node asks for it, and soft placement runs them on the CPU.
-        let cfg = SessionConfig { device: Some("/device:GPU:1".into()), ..SessionConfig::default() };
-        let model = LoadedModel::from_graph_def(&test_graphs::dense_graph_def(), &cfg).unwrap();
+        let gpu = GpuPlacement { visible_devices: "0,1".into(), index: 1, ordinal: 1 };
+        let cfg = EngineConfig { gpu: Some(gpu), ..EngineConfig::default() };
+        let model = TfModel::from_graph_def(&test_graphs::dense_graph_def(), &cfg).unwrap();
         for name in ["x", "xw", "y"] {
             let op = model.graph().operation_by_name_required(name).unwrap();
             assert_eq!(op.device().unwrap(), "/device:GPU:1", "node {name}");
         }
-        let x = crate::tf::tensor::TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
-        let out = model.run(&[("x", x)], &["y"]).unwrap();
+        let x = crate::engine::tensor::TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+        let out = model.run_values(&[("x", x)], &["y"]).unwrap();
         assert_eq!(out[0].to_f64_vec(), test_graphs::dense_expected(&[1.0, 2.0, 3.0]));
         // Without a device, TensorFlow places the nodes.
-        let free = LoadedModel::from_graph_def(&test_graphs::dense_graph_def(), &SessionConfig::default()).unwrap();
+        let free = test_graphs::dense_model();
         assert_eq!(free.graph().operation_by_name_required("y").unwrap().device().unwrap(), "");
     }
 }

@@ -9,6 +9,22 @@ use tensorflow::{
     SignatureDef, Tensor, TensorInfo, Variable,
 };
 
+use crate::backends::tensorflow::model::TfModel;
+use crate::engine::config::EngineConfig;
+
+/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/tf-env.sh
+/// sets it) for the tests; every graph builder here calls it first.
+pub fn ensure_loaded() {
+    let dir = std::env::var_os("SPARKDL_TENSORFLOW_LIB_DIR")
+        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/tf-env.sh before cargo test");
+    crate::backends::tensorflow::library::load(std::path::Path::new(&dir)).expect("loading libtensorflow");
+}
+
+/// The dense graph, loaded with the default settings.
+pub fn dense_model() -> TfModel {
+    TfModel::from_graph_def(&dense_graph_def(), &EngineConfig::default()).unwrap()
+}
+
 pub const W: [f32; 6] = [1.0, -1.0, 0.5, 2.0, -2.0, 0.25];
 pub const B: [f32; 2] = [0.5, -1.0];
 
@@ -23,6 +39,7 @@ pub fn dense_expected(x: &[f32]) -> Vec<f64> {
 }
 
 pub fn op(g: &mut Graph, op_type: &str, name: &str, inputs: &[&Operation]) -> Operation {
+    ensure_loaded();
     let mut d = g.new_operation(op_type, name).unwrap();
     for i in inputs {
         d.add_input(Output { operation: (*i).clone(), index: 0 });
@@ -31,6 +48,7 @@ pub fn op(g: &mut Graph, op_type: &str, name: &str, inputs: &[&Operation]) -> Op
 }
 
 pub fn placeholder(g: &mut Graph, name: &str, dtype: DataType, shape: Option<Vec<Option<i64>>>) -> Operation {
+    ensure_loaded();
     let mut d = g.new_operation("Placeholder", name).unwrap();
     d.set_attr_type("dtype", dtype).unwrap();
     if let Some(s) = shape {
@@ -40,6 +58,7 @@ pub fn placeholder(g: &mut Graph, name: &str, dtype: DataType, shape: Option<Vec
 }
 
 pub fn constant(g: &mut Graph, name: &str, dims: &[u64], values: &[f32]) -> Operation {
+    ensure_loaded();
     let t = Tensor::<f32>::new(dims).with_values(values).unwrap();
     let mut d = g.new_operation("Const", name).unwrap();
     d.set_attr_type("dtype", DataType::Float).unwrap();
@@ -48,6 +67,7 @@ pub fn constant(g: &mut Graph, name: &str, dims: &[u64], values: &[f32]) -> Oper
 }
 
 pub fn int_const(g: &mut Graph, name: &str, dims: &[u64], values: &[i32]) -> Operation {
+    ensure_loaded();
     let t = Tensor::<i32>::new(dims).with_values(values).unwrap();
     let mut d = g.new_operation("Const", name).unwrap();
     d.set_attr_type("dtype", DataType::Int32).unwrap();
@@ -59,6 +79,7 @@ pub fn int_const(g: &mut Graph, name: &str, dims: &[u64], values: &[i32]) -> Ope
 /// scalar); also `any`, a float
 /// placeholder of unknown rank (`neg_any` = -any), and `xi`, an int32 [?, 2] placeholder with `yi` = xi + xi.
 pub fn dense_graph_def() -> Vec<u8> {
+    ensure_loaded();
     let mut g = Graph::new();
     let w = constant(&mut g, "W", &[3, 2], &W);
     let b = constant(&mut g, "b", &[2], &B);
@@ -83,6 +104,7 @@ fn dense_on(g: &mut Graph, w: &Operation, b: &Operation) {
 /// `W/read` Identities), assigned by `init`; plus a step counter updated by
 /// `train` (AssignAdd) that y does not need.
 pub fn variable_graph_def() -> Vec<u8> {
+    ensure_loaded();
     let mut g = Graph::new();
     let mut vars = Vec::new();
     for (name, dims, values) in [("W", vec![3i64, 2], &W[..]), ("b", vec![2], &B[..])] {
@@ -117,6 +139,7 @@ pub fn variable_graph_def() -> Vec<u8> {
 /// The dense graph with W and b as resource variables: `VarHandleOp`,
 /// `AssignVariableOp` (run by `init`) and `ReadVariableOp` (`W/Read`).
 pub fn resource_graph_def() -> Vec<u8> {
+    ensure_loaded();
     let mut g = Graph::new();
     let mut reads = Vec::new();
     let mut assigns = Vec::new();
@@ -151,6 +174,7 @@ pub fn resource_graph_def() -> Vec<u8> {
 /// x: float [?, 4, 4, 1] -> Conv2D with a 2x2x1x2 filter (VALID) -> mean over
 /// height and width -> y: float [?, 2].
 pub fn conv_graph_def() -> Vec<u8> {
+    ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", DataType::Float, Some(vec![None, Some(4), Some(4), Some(1)]));
     let f = constant(&mut g, "filter", &[2, 2, 1, 2], &[1.0, 0.5, -1.0, 0.25, 2.0, 0.0, 0.5, -0.5]);
@@ -168,6 +192,7 @@ pub fn conv_graph_def() -> Vec<u8> {
 /// Writes a TF1 SavedModel of the dense graph (variables W, b; signature
 /// "predict": x -> y; tag "serve") into a fresh temporary folder.
 pub fn write_saved_model(name: &str) -> String {
+    ensure_loaded();
     let dir = std::env::temp_dir().join(format!("sparkdl-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut scope = Scope::new_root_scope();

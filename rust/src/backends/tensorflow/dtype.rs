@@ -1,19 +1,10 @@
-//! Element types: the five sparkdl feeds and reads ([`DType`]), and names for
-//! every TensorFlow type (for [`crate::tf::info::ModelInfo`] and messages).
+//! TensorFlow's element types: names for every one (for
+//! [`crate::engine::info::ModelInfo`] and messages), and the mapping onto the
+//! engine's [`DType`]s.
 
-use serde::{Deserialize, Serialize};
 use tensorflow::DataType;
 
-/// The element types sparkdl moves in and out of TensorFlow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DType {
-    Float32,
-    Float64,
-    Int32,
-    Int64,
-    Uint8,
-}
+use crate::engine::dtype::DType;
 
 /// (TF_DataType code, crate value, the name Python's `tf.DType.name` gives).
 const TYPES: &[(u32, DataType, &str)] = &[
@@ -88,67 +79,31 @@ pub fn type_name(dt: DataType) -> String {
     }
 }
 
-impl DType {
-    pub const ALL: [DType; 5] = [DType::Float32, DType::Float64, DType::Int32, DType::Int64, DType::Uint8];
-
-    /// The TensorFlow type, reference types read as their base type; `None`
-    /// for types sparkdl does not move (strings, bools, resources, ...).
-    pub fn from_tf(dt: DataType) -> Option<DType> {
-        match base_type(dt) {
-            DataType::Float => Some(DType::Float32),
-            DataType::Double => Some(DType::Float64),
-            DataType::Int32 => Some(DType::Int32),
-            DataType::Int64 => Some(DType::Int64),
-            DataType::UInt8 => Some(DType::Uint8),
-            _ => None,
-        }
-    }
-
-    /// From a name as [`type_name`] writes it (`"float32"`, also `"float32_ref"`).
-    pub fn from_name(name: &str) -> Option<DType> {
-        let base = name.strip_suffix("_ref").unwrap_or(name);
-        DType::ALL.into_iter().find(|d| d.name() == base)
-    }
-
-    pub fn to_tf(self) -> DataType {
-        match self {
-            DType::Float32 => DataType::Float,
-            DType::Float64 => DataType::Double,
-            DType::Int32 => DataType::Int32,
-            DType::Int64 => DataType::Int64,
-            DType::Uint8 => DataType::UInt8,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            DType::Float32 => "float32",
-            DType::Float64 => "float64",
-            DType::Int32 => "int32",
-            DType::Int64 => "int64",
-            DType::Uint8 => "uint8",
-        }
-    }
-
-    /// Bytes per element.
-    pub fn size(self) -> usize {
-        match self {
-            DType::Float32 | DType::Int32 => 4,
-            DType::Float64 | DType::Int64 => 8,
-            DType::Uint8 => 1,
-        }
+/// The engine type of `dt`, reference types read as their base type; `None`
+/// for types sparkdl does not move (strings, resources, ...).
+pub fn from_tf(dt: DataType) -> Option<DType> {
+    match base_type(dt) {
+        DataType::Float => Some(DType::Float32),
+        DataType::Half => Some(DType::Float16),
+        DataType::Double => Some(DType::Float64),
+        DataType::Int32 => Some(DType::Int32),
+        DataType::Int64 => Some(DType::Int64),
+        DataType::UInt8 => Some(DType::Uint8),
+        DataType::Bool => Some(DType::Bool),
+        _ => None,
     }
 }
 
-impl std::fmt::Display for DType {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
+pub fn to_tf(d: DType) -> DataType {
+    match d {
+        DType::Float32 => DataType::Float,
+        DType::Float16 => DataType::Half,
+        DType::Float64 => DataType::Double,
+        DType::Int32 => DataType::Int32,
+        DType::Int64 => DataType::Int64,
+        DType::Uint8 => DataType::UInt8,
+        DType::Bool => DataType::Bool,
     }
-}
-
-/// The list of supported names, for messages.
-pub fn supported_names() -> String {
-    DType::ALL.iter().map(|d| d.name()).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -158,19 +113,18 @@ mod tests {
     #[test]
     fn names_round_trip_and_refs_read_as_their_base() {
         for d in DType::ALL {
-            assert_eq!(DType::from_tf(d.to_tf()), Some(d));
-            assert_eq!(DType::from_name(&type_name(d.to_tf())), Some(d));
+            assert_eq!(from_tf(to_tf(d)), Some(d));
+            assert_eq!(DType::from_name(&type_name(to_tf(d))), Some(d));
         }
         let float_ref = DataType::UnrecognizedEnumValue(101);
         assert_eq!(type_name(float_ref), "float32_ref");
         assert_eq!(base_type(float_ref), DataType::Float);
-        assert_eq!(DType::from_tf(float_ref), Some(DType::Float32));
+        assert_eq!(from_tf(float_ref), Some(DType::Float32));
         assert_eq!(as_ref_type(DataType::Float), float_ref);
         assert_eq!(as_ref_type(float_ref), float_ref);
         assert_eq!(from_code(9), DataType::Int64);
         assert_eq!(type_name(DataType::Resource), "resource");
         assert_eq!(type_name(DataType::UnrecognizedEnumValue(77)), "dtype_77");
-        assert_eq!(DType::from_tf(DataType::String), None);
-        assert_eq!(serde_json::to_string(&DType::Uint8).unwrap(), "\"uint8\"");
+        assert_eq!(from_tf(DataType::String), None);
     }
 }

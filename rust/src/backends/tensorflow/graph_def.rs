@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 
 use prost::Message;
 
+use crate::engine::dtype::DType;
+use crate::engine::tensor::TensorValue;
 use crate::errors::{Result, SparkdlError};
-use crate::tf::dtype::DType;
-use crate::tf::tensor::TensorValue;
 
 /// `tensorflow.GraphDef`.
 #[derive(Clone, PartialEq, Message)]
@@ -92,6 +92,8 @@ pub fn proto_dtype(dtype: DType) -> i32 {
         DType::Int32 => 3,
         DType::Uint8 => 4,
         DType::Int64 => 9,
+        DType::Bool => 10,
+        DType::Float16 => 19,
     }
 }
 
@@ -123,7 +125,7 @@ impl NodeDef {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tf::test_graphs::dense_graph_def;
+    use crate::backends::tensorflow::test_graphs::dense_graph_def;
     use tensorflow::{Graph, ImportGraphDefOptions, Session, SessionOptions, SessionRunArgs};
 
     #[test]
@@ -150,6 +152,7 @@ mod tests {
             node: values.iter().enumerate().map(|(i, v)| NodeDef::constant(&format!("c{i}"), v)).collect(),
             ..Default::default()
         };
+        crate::backends::tensorflow::test_graphs::ensure_loaded();
         let mut graph = Graph::new();
         graph.import_graph_def(&g.to_bytes(), &ImportGraphDefOptions::new()).unwrap();
         let session = Session::new(&SessionOptions::new(), &graph).unwrap();

@@ -1,0 +1,348 @@
+//! An ONNX model in an ONNX Runtime session.
+//!
+//! A session is loaded from the model's bytes, or from its file when the
+//! model keeps its weights in external data files beside it (ONNX Runtime
+//! resolves them relative to the model's folder and refuses locations that
+//! leave it). Its inputs and outputs are read once; every feed is checked
+//! against them (name, type, rank, fixed dims) before a run, so the messages
+//! can name the input and say how to fix the call.
+//!
+//! Runs: the `ort` crate treats a session's `Run` as needing exclusive
+//! access, so each model serialises its runs on a lock. The decoding of the
+//! next batch happens outside it; within a run ONNX Runtime uses the
+//! executor's cores (`intraOpThreads`).
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use half::f16;
+use ort::ep::ExecutionProviderDispatch;
+use ort::session::builder::{AutoDevicePolicy, GraphOptimizationLevel, SessionBuilder};
+use ort::session::{Session, SessionInputValue};
+use ort::value::{DynValue, TensorElementType, TensorRef, ValueType};
+
+use crate::backends::onnx::library::environment;
+use crate::engine::config::{EngineConfig, OptimizationLevel, Precision};
+use crate::engine::dtype::{supported_names, DType};
+use crate::engine::info::{shape_text, ModelInfo, TensorInfo};
+use crate::engine::names::did_you_mean;
+use crate::engine::tensor::{BatchTensor, Feed, TensorData, TensorValue, VecBatch};
+use crate::engine::{Model, ModelFormat, TensorSpec};
+use crate::errors::{Result, SparkdlError};
+
+/// One input or output of the model.
+#[derive(Debug, Clone)]
+struct Io {
+    info: TensorInfo,
+    /// `None`: a type sparkdl does not move (strings, maps, sequences, ...).
+    dtype: Option<DType>,
+}
+
+pub struct OnnxModel {
+    session: Mutex<Session>,
+    inputs: Vec<Io>,
+    outputs: Vec<Io>,
+}
+
+impl std::fmt::Debug for OnnxModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = |v: &[Io]| v.iter().map(|i| i.info.name.clone()).collect::<Vec<_>>();
+        f.debug_struct("OnnxModel")
+            .field("inputs", &names(&self.inputs))
+            .field("outputs", &names(&self.outputs))
+            .finish()
+    }
+}
+
+fn ort_error(what: &str, e: impl std::fmt::Display) -> SparkdlError {
+    SparkdlError::Backend(format!("ONNX Runtime: {what}: {e}"))
+}
+
+/// The engine type of an ONNX element type, if sparkdl moves it.
+fn dtype_of(t: TensorElementType) -> Option<DType> {
+    match t {
+        TensorElementType::Float32 => Some(DType::Float32),
+        TensorElementType::Float16 => Some(DType::Float16),
+        TensorElementType::Float64 => Some(DType::Float64),
+        TensorElementType::Int32 => Some(DType::Int32),
+        TensorElementType::Int64 => Some(DType::Int64),
+        TensorElementType::Uint8 => Some(DType::Uint8),
+        TensorElementType::Bool => Some(DType::Bool),
+        _ => None,
+    }
+}
+
+/// ONNX's names for its element types, as Python's frameworks write them.
+fn type_name(t: TensorElementType) -> String {
+    match dtype_of(t) {
+        Some(d) => d.name().to_string(),
+        None => match t {
+            TensorElementType::Bfloat16 => "bfloat16".into(),
+            TensorElementType::String => "string".into(),
+            TensorElementType::Int8 => "int8".into(),
+            TensorElementType::Int16 => "int16".into(),
+            TensorElementType::Uint16 => "uint16".into(),
+            TensorElementType::Uint32 => "uint32".into(),
+            TensorElementType::Uint64 => "uint64".into(),
+            other => format!("{other}"),
+        },
+    }
+}
+
+fn io_of(name: &str, t: &ValueType) -> Io {
+    match t {
+        ValueType::Tensor { ty, shape, dimension_symbols } => Io {
+            info: TensorInfo {
+                name: name.to_string(),
+                dtype: type_name(*ty),
+                shape: Some(shape.iter().map(|d| if *d < 0 { -1 } else { *d }).collect()),
+                dim_names: dimension_symbols.iter().cloned().collect(),
+            },
+            dtype: dtype_of(*ty),
+        },
+        other => Io {
+            info: TensorInfo { name: name.to_string(), dtype: format!("{other}"), shape: None, dim_names: vec![] },
+            dtype: None,
+        },
+    }
+}
+
+/// The session options of `cfg`: threads, spinning, optimizations, and the
+/// task's GPU through the CUDA execution provider.
+pub(crate) fn builder(cfg: &EngineConfig) -> Result<SessionBuilder> {
+    cfg.validate()?;
+    if cfg.precision != Precision::Float32 {
+        return Err(SparkdlError::InvalidArgument(
+            "precision bf16 is TensorFlow's (oneDNN's bfloat16 rewrite); ONNX Runtime runs a model in the types \
+             it was exported with: export a float16 model, or leave precision at float32"
+                .into(),
+        ));
+    }
+    let opt = |e: ort::Error<SessionBuilder>| ort_error("setting a session option", e);
+    let mut b = Session::builder(environment()?).map_err(|e| ort_error("creating session options", e))?;
+    if cfg.intra_op_threads > 0 {
+        b = b.with_intra_threads(cfg.intra_op_threads as usize).map_err(opt)?;
+    }
+    if cfg.inter_op_threads > 0 {
+        b = b.with_inter_threads(cfg.inter_op_threads as usize).map_err(opt)?;
+    }
+    b = b.with_intra_op_spinning(cfg.thread_spinning).map_err(opt)?;
+    b = b
+        .with_optimization_level(match cfg.onnx.optimization_level {
+            OptimizationLevel::Disabled => GraphOptimizationLevel::Disable,
+            OptimizationLevel::Basic => GraphOptimizationLevel::Level1,
+            OptimizationLevel::Extended => GraphOptimizationLevel::Level2,
+            OptimizationLevel::All => GraphOptimizationLevel::All,
+        })
+        .map_err(opt)?;
+    match execution_providers(cfg) {
+        Some(eps) => {
+            b = b.with_execution_providers(eps).map_err(|e| {
+                SparkdlError::Backend(format!(
+                    "ONNX Runtime: this task runs on GPU {} but the CUDA execution provider could not be added ({e}); \
+                     install onnxruntime-gpu with its CUDA libraries on the executors, or run without GPUs",
+                    cfg.gpu.as_ref().map_or(0, |g| g.ordinal)
+                ))
+            })?;
+        }
+        None => b = b.with_auto_device(AutoDevicePolicy::PreferCPU).map_err(opt)?,
+    }
+    Ok(b)
+}
+
+/// The execution providers of `cfg`: CUDA on the task's GPU (its CUDA
+/// ordinal), failing rather than falling back to the CPU; none for the CPU.
+pub(crate) fn execution_providers(cfg: &EngineConfig) -> Option<Vec<ExecutionProviderDispatch>> {
+    cfg.gpu.as_ref().map(|g| {
+        vec![ort::ep::CUDA::default()
+            .with_device_id(i32::try_from(g.ordinal).unwrap_or(i32::MAX))
+            .build()
+            .error_on_failure()]
+    })
+}
+
+impl OnnxModel {
+    /// A model from its serialised `ModelProto` (weights inside it).
+    pub fn from_bytes(bytes: &[u8], cfg: &EngineConfig) -> Result<OnnxModel> {
+        if bytes.is_empty() {
+            return Err(SparkdlError::InvalidArgument("the ONNX model is empty (0 bytes)".into()));
+        }
+        let session =
+            builder(cfg)?.commit_from_memory(bytes).map_err(|e| load_error(&format!("{} bytes", bytes.len()), e))?;
+        OnnxModel::new(session)
+    }
+
+    /// A model from its file, whose external data files are beside it.
+    pub fn from_file(path: &Path, cfg: &EngineConfig) -> Result<OnnxModel> {
+        let session = builder(cfg)?.commit_from_file(path).map_err(|e| load_error(&path.display().to_string(), e))?;
+        OnnxModel::new(session)
+    }
+
+    fn new(session: Session) -> Result<OnnxModel> {
+        let inputs = session.inputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
+        let outputs = session.outputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
+        Ok(OnnxModel { session: Mutex::new(session), inputs, outputs })
+    }
+
+    fn session(&self) -> MutexGuard<'_, Session> {
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find<'a>(&self, ios: &'a [Io], name: &str, role: &str) -> Result<&'a Io> {
+        ios.iter().find(|i| i.info.name == name).ok_or_else(|| {
+            let names: Vec<&str> = ios.iter().map(|i| i.info.name.as_str()).collect();
+            SparkdlError::InvalidArgument(format!(
+                "{role} '{name}': the model has no {role} of that name; its {role}s are: {}.{}",
+                names.join(", "),
+                did_you_mean(name, names.iter().copied())
+            ))
+        })
+    }
+
+    fn spec(&self, io: &Io, role: &str) -> Result<TensorSpec> {
+        let dtype = io.dtype.ok_or_else(|| {
+            SparkdlError::InvalidArgument(format!(
+                "{role} '{}' is {}; sparkdl feeds and reads {} tensors",
+                io.info.name,
+                io.info.dtype,
+                supported_names()
+            ))
+        })?;
+        Ok(TensorSpec { name: io.info.name.clone(), dtype, shape: io.info.shape.clone() })
+    }
+
+    fn check_feed(&self, name: &str, feed: &Feed) -> Result<()> {
+        let io = self.find(&self.inputs, name, "input")?;
+        let spec = self.spec(io, "input")?;
+        if spec.dtype != feed.dtype() {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "input '{name}' is {} but the value given is {}; cast the input to {}",
+                spec.dtype,
+                feed.dtype(),
+                spec.dtype
+            )));
+        }
+        if let Some(expected) = &spec.shape {
+            let got = feed.dims();
+            let fits = expected.len() == got.len() && expected.iter().zip(got).all(|(e, g)| *e < 0 || *e as u64 == *g);
+            if !fits {
+                return Err(SparkdlError::InvalidArgument(format!(
+                    "input '{name}' takes shape {} but the value has shape {}",
+                    shape_text(Some(expected)),
+                    shape_text(Some(&got.iter().map(|d| *d as i64).collect::<Vec<_>>()))
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn load_error(what: &str, e: ort::Error) -> SparkdlError {
+    SparkdlError::InvalidArgument(format!(
+        "ONNX Runtime could not load the model ({what}): {}. It must be an ONNX model (a ModelProto, .onnx) whose \
+         operators this ONNX Runtime supports",
+        e.message()
+    ))
+}
+
+/// A borrowed view of `feed` as an ONNX Runtime input (no copy).
+fn input_value<'a>(feed: &Feed<'a>) -> Result<SessionInputValue<'a>> {
+    fn view<'a, T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+        dims: &[u64],
+        data: &'a [T],
+    ) -> Result<SessionInputValue<'a>> {
+        let shape: Vec<i64> = dims.iter().map(|d| *d as i64).collect();
+        let t = TensorRef::from_array_view((shape, data)).map_err(|e| ort_error("building an input tensor", e))?;
+        Ok(SessionInputValue::from(t))
+    }
+    match feed {
+        Feed::Batch(b) => view(b.dims(), b.values()),
+        Feed::Value(v) => match v.data() {
+            TensorData::Float32(d) => view(v.dims(), d),
+            TensorData::Float16(d) => view(v.dims(), d),
+            TensorData::Float64(d) => view(v.dims(), d),
+            TensorData::Int32(d) => view(v.dims(), d),
+            TensorData::Int64(d) => view(v.dims(), d),
+            TensorData::Uint8(d) => view(v.dims(), d),
+            TensorData::Bool(d) => view(v.dims(), d),
+        },
+    }
+}
+
+/// Output `value` (of type `dtype`) copied out as a tensor, float16 widened.
+fn output_value(name: &str, dtype: DType, value: &DynValue) -> Result<TensorValue> {
+    fn take<T: ort::value::PrimitiveTensorElementType + Clone>(
+        name: &str,
+        value: &DynValue,
+    ) -> Result<(Vec<u64>, Vec<T>)> {
+        let (shape, data) =
+            value.try_extract_tensor::<T>().map_err(|e| ort_error(&format!("reading output '{name}'"), e))?;
+        Ok((shape.iter().map(|d| (*d).max(0) as u64).collect(), data.to_vec()))
+    }
+    let (dims, data) = match dtype {
+        DType::Float32 => take::<f32>(name, value).map(|(d, v)| (d, TensorData::Float32(v))),
+        DType::Float16 => take::<f16>(name, value).map(|(d, v)| (d, TensorData::Float16(v).widened())),
+        DType::Float64 => take::<f64>(name, value).map(|(d, v)| (d, TensorData::Float64(v))),
+        DType::Int32 => take::<i32>(name, value).map(|(d, v)| (d, TensorData::Int32(v))),
+        DType::Int64 => take::<i64>(name, value).map(|(d, v)| (d, TensorData::Int64(v))),
+        DType::Uint8 => take::<u8>(name, value).map(|(d, v)| (d, TensorData::Uint8(v))),
+        DType::Bool => take::<bool>(name, value).map(|(d, v)| (d, TensorData::Bool(v))),
+    }?;
+    TensorValue::new(dims, data)
+}
+
+impl Model for OnnxModel {
+    fn format(&self) -> ModelFormat {
+        ModelFormat::Onnx
+    }
+
+    fn describe(&self) -> ModelInfo {
+        ModelInfo {
+            format: ModelFormat::Onnx.name().to_string(),
+            inputs: self.inputs.iter().map(|i| i.info.clone()).collect(),
+            outputs: self.outputs.iter().map(|o| o.info.clone()).collect(),
+            operations: Vec::new(),
+            signatures: Default::default(),
+        }
+    }
+
+    fn input(&self, name: &str) -> Result<TensorSpec> {
+        self.spec(self.find(&self.inputs, name, "input")?, "input")
+    }
+
+    fn output(&self, name: &str) -> Result<TensorSpec> {
+        self.spec(self.find(&self.outputs, name, "output")?, "output")
+    }
+
+    fn batch_tensor(&self, dims: &[u64]) -> Result<Box<dyn BatchTensor>> {
+        Ok(Box::new(VecBatch::new(dims)?))
+    }
+
+    fn run(&self, feeds: &[(&str, Feed<'_>)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
+        let mut values = Vec::with_capacity(feeds.len());
+        for (name, feed) in feeds {
+            self.check_feed(name, feed)?;
+            if values.iter().any(|(n, _): &(String, _)| n == name) {
+                return Err(SparkdlError::InvalidArgument(format!("input '{name}' is fed twice")));
+            }
+            values.push((name.to_string(), input_value(feed)?));
+        }
+        let wanted = fetches.iter().map(|f| self.output(f).map(|s| (*f, s.dtype))).collect::<Result<Vec<_>>>()?;
+        let mut session = self.session();
+        let outputs = session.run(values).map_err(|e| SparkdlError::ModelRun {
+            about_rows: matches!(e.code(), ort::error::ErrorCode::InvalidArgument),
+            message: format!("ONNX Runtime: running the model failed: {}", e.message()),
+        })?;
+        wanted
+            .into_iter()
+            .map(|(name, dtype)| match outputs.get(name) {
+                Some(v) => output_value(name, dtype, v),
+                None => Err(SparkdlError::Internal(format!("ONNX Runtime returned no output '{name}'"))),
+            })
+            .collect()
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}

@@ -4,6 +4,8 @@
 //!
 //! - [`torch_pickle`]: a restricted reader for legacy `torch.save` state dicts.
 //! - [`mobilenet_v2`]: torchvision's MobileNetV2 as a TF graph.
+//! - [`onnx_proto`]: the ONNX protobuf messages, and the external-data checks
+//!   for ONNX models sparkdl is given.
 //!
 //! [`build_named`] is the entry point the JVM uses (`NativeLib.buildModelGraph`).
 
@@ -12,6 +14,7 @@ use std::path::Path;
 use crate::errors::{Result, SparkdlError};
 
 pub mod mobilenet_v2;
+pub mod onnx_proto;
 pub mod torch_pickle;
 
 /// The models [`build_named`] knows.

@@ -1,80 +1,25 @@
-//! torchvision's MobileNetV2 (width 1.0, ImageNet-1k) rebuilt as a frozen
-//! TensorFlow graph from its PyTorch state dict, so that sparkdl can offer a
-//! pretrained image model with no Python, no TensorFlow Hub download and no
-//! model conversion tool: the weights file (read by
-//! [`torch_pickle`](super::torch_pickle)) is all it needs.
+//! The TensorFlow writer of [`Network`]: a frozen GraphDef in NHWC layout.
 //!
-//! The graph computes exactly what torchvision's `mobilenet_v2` does in
-//! `eval()` mode, in NHWC layout:
-//!
-//! - every BatchNorm (eps 1e-5) is folded into the convolution before it:
-//!   `w' = w * gamma / sqrt(var + eps)` per output channel, plus a bias
-//!   `b' = beta - mean * gamma / sqrt(var + eps)`;
 //! - PyTorch pads each 3x3 convolution by one pixel on every side. For stride
 //!   1 that is TensorFlow's "SAME"; for stride 2 "SAME" would pad only
 //!   bottom/right on even sizes, so those layers get an explicit `Pad` and a
 //!   "VALID" convolution;
 //! - kernels are transposed from PyTorch's `[out, in, kh, kw]` to TF's
 //!   `[kh, kw, in, out]` (depthwise: `[c, 1, kh, kw]` to `[kh, kw, c, 1]`),
-//!   and the classifier's `[1000, 1280]` matrix to `[1280, 1000]`;
-//! - Dropout is the identity at inference and is left out.
+//!   and the classifier's `[1000, 1280]` matrix to `[1280, 1000]`.
 //!
-//! Operations are named after the torchvision modules they come from
-//! (`features.3/expand/Conv2D`, `features.3/depthwise/BiasAdd`, ...). The
-//! tensors other code relies on are [`INPUT`], [`FEATURES`],
-//! [`MULTISCALE_FEATURES`], [`LOGITS`] and [`PROBABILITIES`] (output 0 of
-//! operations with those names).
-//!
-//! Like torchvision's model, the graph is fully convolutional up to a global
-//! average pool, so its input takes any height and width (224x224 is what the
-//! weights were trained at; callers choose the size they resize to).
+//! A layer with scope `s` is `s/weights`, `s/bias`, [`s/paddings`, `s/Pad`],
+//! `s/Conv2D` (or `s/depthwise`), `s/BiasAdd` and `s/Relu6`. The named
+//! tensors are output 0 of the operations of the same name: the input a
+//! Placeholder, `features` a Mean, `features_multiscale` a ConcatV2, `logits`
+//! a BiasAdd and `probabilities` a Softmax.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use tensorflow::{DataType, Graph, Operation, OperationDescription, Output, Shape, Status, Tensor};
 
-use super::torch_pickle::TorchTensor;
+use super::{Conv, Emit, Linear, Network, TorchTensor};
 use crate::errors::{Result, SparkdlError};
-
-/// The input: float32 `[batch, height, width, 3]` (any size of at least
-/// 32x32; [`INPUT_SIZE`] is the training size), RGB, already normalised as
-/// torchvision expects: `(x / 255 - IMAGENET_MEAN) / IMAGENET_STD` per channel.
-pub const INPUT: &str = "input";
-/// The global-average-pooled features: float32 `[batch, 1280]`.
-pub const FEATURES: &str = "features";
-/// Features from three depths, for images far from ImageNet (textures,
-/// defects): the global-average-pooled outputs of the last 96-channel and the
-/// last 160-channel inverted residual blocks (`features.13`, `features.16`)
-/// followed by [`FEATURES`]: float32 `[batch, 1536]`.
-pub const MULTISCALE_FEATURES: &str = "features_multiscale";
-/// The classifier's output before softmax: float32 `[batch, 1000]`.
-pub const LOGITS: &str = "logits";
-/// Softmax of the logits: float32 `[batch, 1000]`, ImageNet-1k class order.
-pub const PROBABILITIES: &str = "probabilities";
-
-/// Height and width of the input images.
-pub const INPUT_SIZE: usize = 224;
-/// Length of the feature vector.
-pub const FEATURE_DIM: usize = 1280;
-/// Length of the multiscale feature vector: 96 + 160 + 1280.
-pub const MULTISCALE_FEATURE_DIM: usize = 96 + 160 + FEATURE_DIM;
-/// Output channels of the stages whose last block's output joins [`MULTISCALE_FEATURES`].
-const MULTISCALE_STAGE_CHANNELS: [usize; 2] = [96, 160];
-/// Number of ImageNet classes.
-pub const NUM_CLASSES: usize = 1000;
-/// Per-channel (RGB) mean of the input normalisation, on the 0..1 scale.
-pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-/// Per-channel (RGB) standard deviation of the input normalisation.
-pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
-
-/// BatchNorm's epsilon in torchvision's MobileNetV2.
-const BN_EPS: f64 = 1e-5;
-/// Channels of the first convolution.
-const STEM_CHANNELS: usize = 32;
-/// The inverted residual blocks: expansion factor t, output channels c,
-/// repeats n, stride s of the first repeat (the others have stride 1).
-const INVERTED_RESIDUAL_SETTINGS: [(usize, usize, usize, usize); 7] =
-    [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)];
 
 /// Builds torchvision's MobileNetV2 with `weights` (its `state_dict()`, e.g.
 /// from `mobilenet_v2-b0353104.pth`) and returns the serialised, frozen
@@ -82,119 +27,24 @@ const INVERTED_RESIDUAL_SETTINGS: [(usize, usize, usize, usize); 7] =
 /// wrong shape, or when the state dict holds weights the architecture does
 /// not use (another width multiplier or model).
 pub fn mobilenet_v2_graph_def(weights: &BTreeMap<String, TorchTensor>) -> Result<Vec<u8>> {
-    let mut b = Builder::new(weights);
-    let input = b.placeholder(INPUT, &[None, None, None, Some(3)])?;
-
-    let mut x = b.conv_bn(input, &ConvBn::module("features.0", "features.0", 3, STEM_CHANNELS, 3, 2))?;
-    let mut in_ch = STEM_CHANNELS;
-    let mut index = 1;
-    let mut stage_outputs = Vec::new();
-    for (t, c, n, s) in INVERTED_RESIDUAL_SETTINGS {
-        for repeat in 0..n {
-            let stride = if repeat == 0 { s } else { 1 };
-            x = b.inverted_residual(x, index, in_ch, c, stride, t)?;
-            in_ch = c;
-            index += 1;
-        }
-        if MULTISCALE_STAGE_CHANNELS.contains(&c) {
-            stage_outputs.push((index - 1, x.clone()));
-        }
-    }
-    let last = format!("features.{index}");
-    x = b.conv_bn(x, &ConvBn::module(&last, &last, in_ch, FEATURE_DIM, 1, 1))?;
-
-    // Global average pooling over height and width: [batch, 1280].
-    let features = b.global_average_pool(x, FEATURES)?;
-
-    // The same pooling of earlier stages, concatenated with the features: [batch, 1536].
-    let mut parts = Vec::new();
-    for (block, output) in stage_outputs {
-        parts.push(b.global_average_pool(output, &format!("{MULTISCALE_FEATURES}/features.{block}"))?);
-    }
-    parts.push(features.clone());
-    let concat_axis = b.int_const(&format!("{MULTISCALE_FEATURES}/axis"), &[], &[1])?;
-    let n = parts.len() as i64;
-    b.op("ConcatV2", MULTISCALE_FEATURES, &[], |d| {
-        d.add_input_list(&parts);
-        d.add_input(concat_axis);
-        d.set_attr_int("N", n).map_err(Status::from)
-    })?;
-
-    // classifier.0 is Dropout (identity at inference); classifier.1 is Linear.
-    let w = b.weight("classifier.1.weight", &[NUM_CLASSES, FEATURE_DIM])?;
-    let bias = b.weight("classifier.1.bias", &[NUM_CLASSES])?.to_vec();
-    let mut w_t = vec![0f32; FEATURE_DIM * NUM_CLASSES];
-    for (o, row) in w.chunks_exact(FEATURE_DIM).enumerate() {
-        for (i, v) in row.iter().enumerate() {
-            w_t[i * NUM_CLASSES + o] = *v;
-        }
-    }
-    let w = b.float_const(&format!("{LOGITS}/weights"), &[FEATURE_DIM as u64, NUM_CLASSES as u64], &w_t)?;
-    let bias = b.float_const(&format!("{LOGITS}/bias"), &[NUM_CLASSES as u64], &bias)?;
-    let matmul = b.op("MatMul", &format!("{LOGITS}/MatMul"), &[features, w], |_| Ok(()))?;
-    let logits = b.op("BiasAdd", LOGITS, &[matmul, bias], |_| Ok(()))?;
-    b.op("Softmax", PROBABILITIES, &[logits], |_| Ok(()))?;
-
-    b.check_all_used()?;
-    b.graph.graph_def().map_err(|e| tf_error("serialising the MobileNetV2 GraphDef", e))
+    let network = Network::from_state_dict(weights)?;
+    let mut writer = GraphWriter::new();
+    network.emit(&mut writer)?;
+    writer.graph.graph_def().map_err(|e| tf_error("serialising the MobileNetV2 GraphDef", e))
 }
 
 fn tf_error(what: &str, e: Status) -> SparkdlError {
     SparkdlError::TensorFlow(format!("{what}: {e}"))
 }
 
-/// One convolution with its BatchNorm folded in, optionally followed by ReLU6.
-struct ConvBn {
-    /// Name scope of the TF operations.
-    scope: String,
-    /// The state dict prefix of the convolution (`{conv}.weight`; no bias).
-    conv: String,
-    /// The state dict prefix of its BatchNorm (`{bn}.weight`, `.bias`,
-    /// `.running_mean`, `.running_var`).
-    bn: String,
-    in_ch: usize,
-    out_ch: usize,
-    kernel: usize,
-    stride: usize,
-    /// Depthwise (groups = channels; needs `in_ch == out_ch`).
-    depthwise: bool,
-    relu6: bool,
-}
-
-impl ConvBn {
-    /// torchvision's Conv-BN-ReLU6 module `module` (`{module}.0` the
-    /// convolution, `{module}.1` the BatchNorm).
-    fn module(scope: &str, module: &str, in_ch: usize, out_ch: usize, kernel: usize, stride: usize) -> ConvBn {
-        ConvBn {
-            scope: scope.to_string(),
-            conv: format!("{module}.0"),
-            bn: format!("{module}.1"),
-            in_ch,
-            out_ch,
-            kernel,
-            stride,
-            depthwise: false,
-            relu6: true,
-        }
-    }
-
-    /// torchvision's depthwise Conv-BN-ReLU6 module: 3x3, one filter per channel.
-    fn depthwise(scope: &str, module: &str, channels: usize, stride: usize) -> ConvBn {
-        ConvBn { depthwise: true, ..ConvBn::module(scope, module, channels, channels, 3, stride) }
-    }
-}
-
-/// A graph under construction and the weights it takes, remembering which
-/// state dict entries were used.
-struct Builder<'w> {
+/// A TensorFlow graph under construction.
+struct GraphWriter {
     graph: Graph,
-    weights: &'w BTreeMap<String, TorchTensor>,
-    used: BTreeSet<&'w str>,
 }
 
-impl<'w> Builder<'w> {
-    fn new(weights: &'w BTreeMap<String, TorchTensor>) -> Self {
-        Builder { graph: Graph::new(), weights, used: BTreeSet::new() }
+impl GraphWriter {
+    fn new() -> Self {
+        GraphWriter { graph: Graph::new() }
     }
 
     /// Adds operation `name` of type `op_type` on `inputs`; `attrs` sets its
@@ -214,12 +64,6 @@ impl<'w> Builder<'w> {
         attrs(&mut d).map_err(describe)?;
         let op: Operation = d.finish().map_err(describe)?;
         Ok(Output { operation: op, index: 0 })
-    }
-
-    /// The mean of `x` (`[batch, h, w, c]`) over height and width: `[batch, c]`.
-    fn global_average_pool(&mut self, x: Output, name: &str) -> Result<Output> {
-        let axes = self.int_const(&format!("{name}/axes"), &[2], &[1, 2])?;
-        self.op("Mean", name, &[x, axes], |d| d.set_attr_bool("keep_dims", false).map_err(Status::from))
     }
 
     fn placeholder(&mut self, name: &str, shape: &[Option<i64>]) -> Result<Output> {
@@ -249,67 +93,24 @@ impl<'w> Builder<'w> {
             d.set_attr_tensor("value", tensor)
         })
     }
+}
 
-    /// The float32 values of state dict entry `key`, checked to have `shape`.
-    fn weight(&mut self, key: &str, shape: &[usize]) -> Result<&'w [f32]> {
-        let (name, tensor) = self.weights.get_key_value(key).ok_or_else(|| {
-            SparkdlError::InvalidArgument(format!(
-                "the weights have no '{key}': they are not a state dict of torchvision's MobileNetV2 (width 1.0)"
-            ))
-        })?;
-        if tensor.shape != shape {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "weight '{key}' has shape {:?}; torchvision's MobileNetV2 (width 1.0) has {shape:?}",
-                tensor.shape
-            )));
-        }
-        let values = tensor.as_f32().ok_or_else(|| {
-            SparkdlError::InvalidArgument(format!("weight '{key}' is {}, expected float32", tensor.data.dtype_name()))
-        })?;
-        self.used.insert(name.as_str());
-        Ok(values)
-    }
+impl Emit for GraphWriter {
+    type Value = Output;
 
-    /// Every entry except BatchNorm's `num_batches_tracked` counters must
-    /// have been used: anything else means another architecture.
-    fn check_all_used(&self) -> Result<()> {
-        let unused: Vec<&str> = self
-            .weights
-            .keys()
-            .map(String::as_str)
-            .filter(|k| !self.used.contains(k) && !k.ends_with(".num_batches_tracked"))
-            .collect();
-        if unused.is_empty() {
-            return Ok(());
-        }
-        let shown: Vec<&str> = unused.iter().take(5).copied().collect();
-        Err(SparkdlError::InvalidArgument(format!(
-            "the weights have {} entries that torchvision's MobileNetV2 (width 1.0) does not use, e.g. {}",
-            unused.len(),
-            shown.join(", ")
-        )))
+    fn input(&mut self, name: &str, channels: usize) -> Result<Output> {
+        self.placeholder(name, &[None, None, None, Some(channels as i64)])
     }
 
     /// Convolution + folded BatchNorm (+ ReLU6), with PyTorch's padding.
-    fn conv_bn(&mut self, x: Output, spec: &ConvBn) -> Result<Output> {
-        let ConvBn { ref scope, ref conv, ref bn, in_ch, out_ch, kernel: k, stride, depthwise, relu6 } = *spec;
-        let torch_shape = if depthwise { [out_ch, 1, k, k] } else { [out_ch, in_ch, k, k] };
-        let w = self.weight(&format!("{conv}.weight"), &torch_shape)?;
-        let bn_param = |name: &str| format!("{bn}.{name}");
-        let norm = BatchNorm {
-            gamma: self.weight(&bn_param("weight"), &[out_ch])?,
-            beta: self.weight(&bn_param("bias"), &[out_ch])?,
-            mean: self.weight(&bn_param("running_mean"), &[out_ch])?,
-            var: self.weight(&bn_param("running_var"), &[out_ch])?,
-        };
-        let folded = fold_batch_norm(w, &torch_shape, &norm, depthwise);
-
+    fn conv(&mut self, x: Output, conv: &Conv) -> Result<Output> {
+        let Conv { ref scope, in_ch, out_ch, kernel: k, stride, depthwise, relu6, .. } = *conv;
         let filter_dims = if depthwise { [k, k, in_ch, 1] } else { [k, k, in_ch, out_ch] }.map(|d| d as u64);
-        let filter = self.float_const(&format!("{scope}/weights"), &filter_dims, &folded.filter)?;
-        let bias = self.float_const(&format!("{scope}/bias"), &[out_ch as u64], &folded.bias)?;
-        // PyTorch pads (k - 1) / 2 on every side. With stride 1 that is "SAME";
-        // with stride 2, pad explicitly and convolve "VALID".
-        let pad = (k - 1) / 2;
+        let filter = self.float_const(&format!("{scope}/weights"), &filter_dims, &tf_filter(conv))?;
+        let bias = self.float_const(&format!("{scope}/bias"), &[out_ch as u64], &conv.bias)?;
+        // With stride 1, PyTorch's padding is "SAME"; with stride 2, pad
+        // explicitly and convolve "VALID".
+        let pad = conv.padding();
         let (x, padding) = if pad == 0 {
             (x, "VALID")
         } else if stride == 1 {
@@ -321,12 +122,12 @@ impl<'w> Builder<'w> {
         };
         let s = stride as i64;
         let (op_type, op_name) = if depthwise { ("DepthwiseConv2dNative", "depthwise") } else { ("Conv2D", "Conv2D") };
-        let conv = self.op(op_type, &format!("{scope}/{op_name}"), &[x, filter], |d| {
+        let y = self.op(op_type, &format!("{scope}/{op_name}"), &[x, filter], |d| {
             d.set_attr_int_list("strides", &[1, s, s, 1])?;
             d.set_attr_string("padding", padding)?;
             Ok(())
         })?;
-        let y = self.op("BiasAdd", &format!("{scope}/BiasAdd"), &[conv, bias], |_| Ok(()))?;
+        let y = self.op("BiasAdd", &format!("{scope}/BiasAdd"), &[y, bias], |_| Ok(()))?;
         if relu6 {
             self.op("Relu6", &format!("{scope}/Relu6"), &[y], |_| Ok(()))
         } else {
@@ -334,100 +135,79 @@ impl<'w> Builder<'w> {
         }
     }
 
-    /// torchvision's `InvertedResidual` number `index` of `features`:
-    /// [1x1 expand + ReLU6], 3x3 depthwise + ReLU6, 1x1 linear projection,
-    /// plus the input when the shape is kept.
-    fn inverted_residual(
-        &mut self,
-        x: Output,
-        index: usize,
-        in_ch: usize,
-        out_ch: usize,
-        stride: usize,
-        expand_ratio: usize,
-    ) -> Result<Output> {
-        let block = format!("features.{index}");
-        let hidden = in_ch * expand_ratio;
-        // torchvision numbers the sub-modules of `conv` in order: a
-        // Conv-BN-ReLU6 module (`.0` conv, `.1` BN) per expand and depthwise
-        // step, then the projection's bare Conv2d and BatchNorm.
-        let mut next = 0;
-        let mut y = x.clone();
-        if expand_ratio != 1 {
-            let expand = ConvBn::module(&format!("{block}/expand"), &format!("{block}.conv.0"), in_ch, hidden, 1, 1);
-            y = self.conv_bn(y, &expand)?;
-            next += 1;
+    fn add(&mut self, name: &str, a: Output, b: Output) -> Result<Output> {
+        self.op("AddV2", name, &[a, b], |_| Ok(()))
+    }
+
+    /// The mean of `x` (`[batch, h, w, c]`) over height and width: `[batch, c]`.
+    fn global_average_pool(&mut self, name: &str, x: Output) -> Result<Output> {
+        let axes = self.int_const(&format!("{name}/axes"), &[2], &[1, 2])?;
+        self.op("Mean", name, &[x, axes], |d| d.set_attr_bool("keep_dims", false).map_err(Status::from))
+    }
+
+    fn concat(&mut self, name: &str, parts: &[Output]) -> Result<Output> {
+        let axis = self.int_const(&format!("{name}/axis"), &[], &[1])?;
+        let n = parts.len() as i64;
+        self.op("ConcatV2", name, &[], |d| {
+            d.add_input_list(parts);
+            d.add_input(axis);
+            d.set_attr_int("N", n).map_err(Status::from)
+        })
+    }
+
+    /// `x W^T + b` as a MatMul by the transposed matrix, then a BiasAdd.
+    fn linear(&mut self, name: &str, x: Output, linear: &Linear) -> Result<Output> {
+        let Linear { inputs, outputs, .. } = *linear;
+        let mut w_t = vec![0f32; inputs * outputs];
+        for (o, row) in linear.weight.chunks_exact(inputs).enumerate() {
+            for (i, v) in row.iter().enumerate() {
+                w_t[i * outputs + o] = *v;
+            }
         }
-        let depthwise =
-            ConvBn::depthwise(&format!("{block}/depthwise"), &format!("{block}.conv.{next}"), hidden, stride);
-        y = self.conv_bn(y, &depthwise)?;
-        let project = ConvBn {
-            scope: format!("{block}/project"),
-            conv: format!("{block}.conv.{}", next + 1),
-            bn: format!("{block}.conv.{}", next + 2),
-            in_ch: hidden,
-            out_ch,
-            kernel: 1,
-            stride: 1,
-            depthwise: false,
-            relu6: false,
-        };
-        y = self.conv_bn(y, &project)?;
-        if stride == 1 && in_ch == out_ch {
-            y = self.op("AddV2", &format!("{block}/add"), &[x, y], |_| Ok(()))?;
-        }
-        Ok(y)
+        let w = self.float_const(&format!("{name}/weights"), &[inputs as u64, outputs as u64], &w_t)?;
+        let bias = self.float_const(&format!("{name}/bias"), &[outputs as u64], &linear.bias)?;
+        let matmul = self.op("MatMul", &format!("{name}/MatMul"), &[x, w], |_| Ok(()))?;
+        self.op("BiasAdd", name, &[matmul, bias], |_| Ok(()))
+    }
+
+    fn softmax(&mut self, name: &str, x: Output) -> Result<Output> {
+        self.op("Softmax", name, &[x], |_| Ok(()))
     }
 }
 
-/// A BatchNorm's parameters, one value per channel.
-struct BatchNorm<'a> {
-    gamma: &'a [f32],
-    beta: &'a [f32],
-    mean: &'a [f32],
-    var: &'a [f32],
-}
-
-/// A convolution with its BatchNorm folded in, in TensorFlow's layout.
-struct Folded {
-    /// `[kh, kw, in, out]`, or `[kh, kw, c, 1]` for a depthwise convolution.
-    filter: Vec<f32>,
-    bias: Vec<f32>,
-}
-
-/// Folds `bn` into the PyTorch kernel `w` of shape `[out, in, kh, kw]` (for a
-/// depthwise kernel `[c, 1, kh, kw]`) and transposes it to TF's layout.
-/// Computed in f64, rounded once to f32.
-fn fold_batch_norm(w: &[f32], torch_shape: &[usize; 4], bn: &BatchNorm, depthwise: bool) -> Folded {
-    let [out_ch, in_ch, kh, kw] = *torch_shape;
-    let scale: Vec<f64> =
-        bn.gamma.iter().zip(bn.var).map(|(g, v)| f64::from(*g) / (f64::from(*v) + BN_EPS).sqrt()).collect();
-    let bias = (0..out_ch).map(|o| (f64::from(bn.beta[o]) - f64::from(bn.mean[o]) * scale[o]) as f32).collect();
-    let mut filter = vec![0f32; w.len()];
+/// `conv`'s folded kernel in TF's layout: `[kh, kw, in, out]`, or
+/// `[kh, kw, c, 1]` for a depthwise kernel.
+fn tf_filter(conv: &Conv) -> Vec<f32> {
+    let [out_ch, in_ch, kh, kw] = conv.weight_dims();
+    let mut filter = vec![0f32; conv.weight.len()];
     for o in 0..out_ch {
         for i in 0..in_ch {
             for y in 0..kh {
                 for x in 0..kw {
-                    let v = (f64::from(w[((o * in_ch + i) * kh + y) * kw + x]) * scale[o]) as f32;
-                    // Depthwise: TF's [kh, kw, c, 1] with c = o (in_ch is 1).
-                    let at =
-                        if depthwise { (y * kw + x) * out_ch + o } else { ((y * kw + x) * in_ch + i) * out_ch + o };
-                    filter[at] = v;
+                    // Depthwise: [kh, kw, c, 1] with c = o (in_ch is 1).
+                    let at = if conv.depthwise {
+                        (y * kw + x) * out_ch + o
+                    } else {
+                        ((y * kw + x) * in_ch + i) * out_ch + o
+                    };
+                    filter[at] = conv.weight[((o * in_ch + i) * kh + y) * kw + x];
                 }
             }
         }
     }
-    Folded { filter, bias }
+    filter
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::OnceLock;
 
+    use super::super::tests::tensor;
+    use super::super::*;
     use super::*;
     use crate::image::DecodeOptions;
     use crate::models::test_support;
-    use crate::models::torch_pickle::{read_legacy_state_dict, TensorData};
+    use crate::models::torch_pickle::read_legacy_state_dict;
     use crate::ops::preprocess::{ImageSpec, Preprocessor};
     use crate::tf::model::LoadedModel;
     use crate::tf::session_config::SessionConfig;
@@ -586,10 +366,6 @@ mod tests {
             .collect()
     }
 
-    fn tensor(shape: &[usize], data: Vec<f32>) -> TorchTensor {
-        TorchTensor { shape: shape.to_vec(), data: TensorData::F32(data) }
-    }
-
     /// PyTorch's conv2d (NCHW weights, zero padding 1 on every side,
     /// `groups` = channels when depthwise) + BatchNorm + ReLU6, on an NHWC
     /// image, written out naively.
@@ -652,15 +428,17 @@ mod tests {
             let var = values(out_ch, 5).iter().map(|v| v.abs() + 0.1).collect();
             weights.insert("c.1.running_var".into(), tensor(&[out_ch], var));
 
-            let mut b = Builder::new(&weights);
-            let x = b.placeholder("x", &[None, Some(h as i64), Some(w as i64), Some(c as i64)]).unwrap();
+            let mut dict = StateDict::new(&weights);
             let spec = if depthwise {
                 ConvBn::depthwise("c", "c", c, stride)
             } else {
                 ConvBn::module("c", "c", c, out_ch, 3, stride)
             };
-            b.conv_bn(x, &spec).unwrap();
-            b.check_all_used().unwrap();
+            let conv = dict.conv_bn(&spec).unwrap();
+            dict.check_all_used().unwrap();
+            let mut b = GraphWriter::new();
+            let x = b.placeholder("x", &[None, Some(h as i64), Some(w as i64), Some(c as i64)]).unwrap();
+            b.conv(x, &conv).unwrap();
             let model = LoadedModel::from_graph_def(&b.graph.graph_def().unwrap(), &SessionConfig::default()).unwrap();
 
             let image = values(h * w * c, 6).iter().map(|v| v * 3.0).collect::<Vec<_>>();
@@ -673,23 +451,5 @@ mod tests {
                 assert!((g - e).abs() < 1e-4, "depthwise={depthwise} stride={stride}: value {i} is {g}, expected {e}");
             }
         }
-    }
-
-    #[test]
-    fn wrong_weights_are_explained() {
-        let mut weights = read_legacy_state_dict(&test_support::mobilenet_v2_weights()).unwrap();
-        let mut extra = weights.clone();
-        extra.insert("classifier.2.weight".into(), tensor(&[1], vec![0.0]));
-        let err = mobilenet_v2_graph_def(&extra).unwrap_err().to_string();
-        assert!(err.contains("1 entries") && err.contains("classifier.2.weight"), "{err}");
-        weights.insert("features.5.conv.1.0.weight".into(), tensor(&[1, 1, 3, 3], vec![0.0; 9]));
-        let err = mobilenet_v2_graph_def(&weights).unwrap_err().to_string();
-        assert!(
-            err.contains("'features.5.conv.1.0.weight' has shape [1, 1, 3, 3]") && err.contains("[192, 1, 3, 3]"),
-            "{err}"
-        );
-        weights.remove("features.5.conv.1.0.weight");
-        let err = mobilenet_v2_graph_def(&weights).unwrap_err().to_string();
-        assert!(err.contains("no 'features.5.conv.1.0.weight'"), "{err}");
     }
 }

@@ -309,7 +309,7 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModelGraph(
                 "buildModelGraph: no weights file given for model '{name}'"
             )));
         }
-        let graph_def = models::build_named(&name, Path::new(&weights_path))?;
+        let graph_def = models::build_named(&name, models::BuildFormat::TensorFlowGraphDef, Path::new(&weights_path))?;
         Ok(env.byte_array_from_slice(&graph_def)?.into_raw())
     })
 }

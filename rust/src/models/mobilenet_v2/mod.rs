@@ -5,12 +5,14 @@
 //! needs.
 //!
 //! The network is described once, here ([`Network`]: the layer sequence, the
-//! weights read and checked, BatchNorm folded), and written by a writer:
+//! weights read and checked, BatchNorm folded), and written by two writers:
 //!
 //! - [`mobilenet_v2_graph_def`]: a frozen TensorFlow GraphDef, NHWC
-//!   (see [`tf`] for how PyTorch's padding and layouts are mapped).
+//!   (see [`tf`] for how PyTorch's padding and layouts are mapped);
+//! - [`mobilenet_v2_onnx`]: an ONNX model (opset 17), NCHW as PyTorch
+//!   computes it (see [`onnx`]).
 //!
-//! It computes exactly what torchvision's `mobilenet_v2` does in `eval()`
+//! Both compute exactly what torchvision's `mobilenet_v2` does in `eval()`
 //! mode:
 //!
 //! - every BatchNorm (eps 1e-5) is folded into the convolution before it:
@@ -22,7 +24,7 @@
 //! Operations are named after the torchvision modules they come from
 //! (`features.3/expand/...`, `features.3/depthwise/...`, `features.3/add`).
 //! The tensors other code relies on are [`INPUT`], [`FEATURES`],
-//! [`MULTISCALE_FEATURES`], [`LOGITS`] and [`PROBABILITIES`].
+//! [`MULTISCALE_FEATURES`], [`LOGITS`] and [`PROBABILITIES`], in both formats.
 //!
 //! Like torchvision's model, the network is fully convolutional up to a
 //! global average pool, so its input takes any height and width (224x224 is
@@ -33,14 +35,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::torch_pickle::TorchTensor;
 use crate::errors::{Result, SparkdlError};
 
+pub mod onnx;
 pub mod tf;
 
+pub use onnx::mobilenet_v2_onnx;
 pub use tf::mobilenet_v2_graph_def;
 
 /// The input: float32 images of at least 32x32 ([`INPUT_SIZE`] is the
 /// training size), RGB, already normalised as torchvision expects:
 /// `(x / 255 - IMAGENET_MEAN) / IMAGENET_STD` per channel. `[batch, height,
-/// width, 3]` in the GraphDef.
+/// width, 3]` in the GraphDef, `[batch, 3, height, width]` in the ONNX model.
 pub const INPUT: &str = "input";
 /// The global-average-pooled features: float32 `[batch, 1280]`.
 pub const FEATURES: &str = "features";
@@ -442,10 +446,10 @@ pub(crate) mod tests {
 
     type Writer = fn(&BTreeMap<String, TorchTensor>) -> Result<Vec<u8>>;
 
-    /// The writers read the weights through [`Network`]: the same checks, the same messages.
+    /// Both writers read the weights through [`Network`]: the same checks, the same messages.
     #[test]
-    fn wrong_weights_are_explained() {
-        let writers: [(&str, Writer); 1] = [("graphdef", mobilenet_v2_graph_def)];
+    fn wrong_weights_are_explained_by_both_writers() {
+        let writers: [(&str, Writer); 2] = [("graphdef", mobilenet_v2_graph_def), ("onnx", mobilenet_v2_onnx)];
         let mut weights = read_legacy_state_dict(&test_support::mobilenet_v2_weights()).unwrap();
         let errors = |weights: &BTreeMap<String, TorchTensor>| -> Vec<String> {
             writers.iter().map(|(_, write)| write(weights).unwrap_err().to_string()).collect()
@@ -475,6 +479,9 @@ pub(crate) mod tests {
             );
             let err = &missing[i];
             assert!(err.contains("no 'features.5.conv.1.0.weight'"), "{format}: {err}");
+        }
+        for messages in [too_many, not_float, misshapen, missing] {
+            assert_eq!(messages[0], messages[1]);
         }
     }
 }

@@ -17,7 +17,7 @@ use crate::backends::tensorflow::model::TfModel;
 use crate::backends::{self, LoadSpec};
 use crate::engine::cache::{self, SharedModel};
 use crate::engine::config::EngineConfig;
-use crate::engine::Backend;
+use crate::engine::{Backend, ModelFormat};
 use crate::errors::{install_panic_hook, try_or_throw, Result, SparkdlError};
 use crate::logging;
 use crate::models;
@@ -303,28 +303,31 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_freezeGraph(
     })
 }
 
-/// `static native byte[] buildModelGraph(String name, String weightsPath)`:
-/// the frozen GraphDef of pretrained model `name` (see `models::MODEL_NAMES`)
-/// built from the PyTorch weights file at `weightsPath`.
+/// `static native byte[] buildModel(String name, String format, String weightsPath)`:
+/// pretrained model `name` (see `models::MODEL_NAMES`) built from the PyTorch
+/// weights file at `weightsPath`, serialised as `format` ("graphdef": a frozen
+/// TensorFlow graph, built with TensorFlow's graph API; "onnx": an ONNX model,
+/// which needs no backend).
 #[no_mangle]
-pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModelGraph(
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModel(
     mut env: JNIEnv,
     _class: JClass,
     name: JString,
+    format: JString,
     weights_path: JString,
 ) -> jbyteArray {
     try_or_throw(&mut env, std::ptr::null_mut(), |env| {
         let name = read_string(env, &name)?;
+        let format = ModelFormat::from_name(&read_string(env, &format)?)?;
         let weights_path = read_string(env, &weights_path)?;
         if weights_path.is_empty() {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "buildModelGraph: no weights file given for model '{name}'"
-            )));
+            return Err(SparkdlError::InvalidArgument(format!("buildModel: no weights file given for model '{name}'")));
         }
-        // The graph is built with TensorFlow's own graph API.
-        crate::backends::tensorflow::library::require()?;
-        let graph_def = models::build_named(&name, Path::new(&weights_path))?;
-        Ok(env.byte_array_from_slice(&graph_def)?.into_raw())
+        if format == ModelFormat::GraphDef {
+            crate::backends::tensorflow::library::require()?;
+        }
+        let model = models::build_named(&name, format, Path::new(&weights_path))?;
+        Ok(env.byte_array_from_slice(&model)?.into_raw())
     })
 }
 

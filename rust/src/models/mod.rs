@@ -1,32 +1,54 @@
 //! Pretrained models that sparkdl builds itself, as frozen TensorFlow
-//! GraphDefs, from published PyTorch weights files: no Python, no network,
-//! and no code from the weights file is ever run.
+//! GraphDefs or ONNX models, from published PyTorch weights files: no Python,
+//! no network, and no code from the weights file is ever run.
 //!
 //! - [`torch_pickle`]: a restricted reader for legacy `torch.save` state dicts.
-//! - [`mobilenet_v2`]: torchvision's MobileNetV2 as a TF graph.
+//! - [`mobilenet_v2`]: torchvision's MobileNetV2 as a TF graph or an ONNX model.
+//! - [`onnx_proto`]: the ONNX protobuf messages, and the external-data checks
+//!   for ONNX models sparkdl is given.
 //!
-//! [`build_named`] is the entry point the JVM uses (`NativeLib.buildModelGraph`).
+//! [`build_named`] is the entry point the JVM uses (`NativeLib.buildModel`).
 
 use std::path::Path;
 
+use crate::engine::ModelFormat;
 use crate::errors::{Result, SparkdlError};
 
 pub mod mobilenet_v2;
+pub mod onnx_proto;
 pub mod torch_pickle;
 
 /// The models [`build_named`] knows.
 pub const MODEL_NAMES: &[&str] = &["MobileNetV2"];
 
 /// Builds model `name` with the PyTorch weights in `weights_path` and returns
-/// its serialised frozen GraphDef. See each model's module for its tensors.
+/// it serialised in `format`. See each model's module for its tensors.
 ///
 /// - "MobileNetV2": torchvision's `mobilenet_v2` ImageNet weights
 ///   (`mobilenet_v2-b0353104.pth`, legacy torch.save format).
-pub fn build_named(name: &str, weights_path: &Path) -> Result<Vec<u8>> {
+///
+/// ```no_run
+/// use std::path::Path;
+/// use sparkdl::engine::ModelFormat;
+/// use sparkdl::models::build_named;
+///
+/// let format = ModelFormat::from_name("onnx")?;
+/// let model = build_named("MobileNetV2", format, Path::new("mobilenet_v2-b0353104.pth"))?;
+/// std::fs::write("mobilenet_v2.onnx", model).expect("writable folder");
+/// # Ok::<(), sparkdl::errors::SparkdlError>(())
+/// ```
+pub fn build_named(name: &str, format: ModelFormat, weights_path: &Path) -> Result<Vec<u8>> {
     match name {
         "MobileNetV2" => {
             let weights = torch_pickle::read_legacy_state_dict(weights_path)?;
-            mobilenet_v2::mobilenet_v2_graph_def(&weights)
+            match format {
+                ModelFormat::GraphDef => mobilenet_v2::mobilenet_v2_graph_def(&weights),
+                ModelFormat::Onnx => mobilenet_v2::mobilenet_v2_onnx(&weights),
+                ModelFormat::SavedModel => Err(SparkdlError::InvalidArgument(
+                    "MobileNetV2 is built as a frozen graph (graphdef) or an ONNX model (onnx), not a SavedModel"
+                        .into(),
+                )),
+            }
         }
         other => Err(SparkdlError::InvalidArgument(format!(
             "unknown model '{other}'; the models sparkdl can build are: {}",
@@ -94,17 +116,33 @@ mod tests {
 
     #[test]
     fn unknown_models_are_refused_with_the_known_names() {
-        let err = build_named("ResNet50", Path::new("/nonexistent.pth")).unwrap_err();
+        let err = build_named("ResNet50", ModelFormat::Onnx, Path::new("/nonexistent.pth")).unwrap_err();
         assert!(matches!(err, SparkdlError::InvalidArgument(_)));
         assert_eq!(err.to_string(), "unknown model 'ResNet50'; the models sparkdl can build are: MobileNetV2");
     }
 
     #[test]
-    fn builds_mobilenet_v2_from_its_weights_file() {
-        let graph_def = build_named("MobileNetV2", &test_support::mobilenet_v2_weights()).unwrap();
+    fn builds_mobilenet_v2_from_its_weights_file_in_both_formats() {
+        let weights = test_support::mobilenet_v2_weights();
+        let graph_def = build_named("MobileNetV2", ModelFormat::GraphDef, &weights).unwrap();
         // 3.5M float32 parameters, folded: about 14 MB of constants.
         assert!(graph_def.len() > 13_000_000, "{} bytes", graph_def.len());
-        let err = build_named("MobileNetV2", Path::new("/nonexistent/mobilenet.pth")).unwrap_err().to_string();
-        assert!(err.contains("/nonexistent/mobilenet.pth"), "{err}");
+        crate::backends::tensorflow::graph_def::GraphDef::decode_bytes(&graph_def).unwrap();
+        let onnx = build_named("MobileNetV2", ModelFormat::Onnx, &weights).unwrap();
+        assert!(onnx.len() > 13_000_000, "{} bytes", onnx.len());
+        let model = onnx_proto::ModelProto::decode_bytes(&onnx).unwrap();
+        assert_eq!(model.graph.map(|g| g.name), Some("MobileNetV2".to_string()));
+        for format in [ModelFormat::GraphDef, ModelFormat::Onnx] {
+            let err = build_named("MobileNetV2", format, Path::new("/nonexistent/mobilenet.pth")).unwrap_err();
+            assert!(err.to_string().contains("/nonexistent/mobilenet.pth"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_saved_model_is_not_built() {
+        let err =
+            build_named("MobileNetV2", ModelFormat::SavedModel, &test_support::mobilenet_v2_weights()).unwrap_err();
+        assert!(matches!(err, SparkdlError::InvalidArgument(_)));
+        assert!(err.to_string().contains("graphdef") && err.to_string().contains("onnx"), "{err}");
     }
 }

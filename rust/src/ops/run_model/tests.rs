@@ -9,14 +9,14 @@ use arrow::datatypes::{DataType, Field, Fields, Float32Type, Float64Type, Int32T
 use tensorflow::{DataType as TfType, Graph};
 
 use super::*;
-use crate::backends::tensorflow::model::TfModel as LoadedModel;
+use crate::backends::tensorflow::model::TfModel;
 use crate::backends::tensorflow::test_graphs::{conv_graph_def, dense_expected, dense_graph_def, op, placeholder};
-use crate::engine::config::EngineConfig as SessionConfig;
+use crate::engine::config::EngineConfig;
 use crate::ops::decode_images::image_fields;
 use crate::ops::preprocess::ImageSpec;
 
-fn load(graph_def: &[u8]) -> LoadedModel {
-    LoadedModel::from_graph_def(graph_def, &SessionConfig::default()).unwrap()
+fn load(graph_def: &[u8]) -> TfModel {
+    TfModel::from_graph_def(graph_def, &EngineConfig::default()).unwrap()
 }
 
 fn batch(columns: Vec<(&str, ArrayRef)>) -> StructArray {
@@ -381,7 +381,7 @@ fn a_direct_chunk_tensorflow_rejects_is_rerun_row_by_row() {
 }
 
 /// A graph whose `y` = CheckNumerics(x): fails for a row holding NaN.
-fn check_numerics_model() -> LoadedModel {
+fn check_numerics_model() -> TfModel {
     crate::backends::tensorflow::test_graphs::ensure_loaded();
     let mut g = Graph::new();
     let x = placeholder(&mut g, "x", TfType::Float, Some(vec![None, Some(3)]));

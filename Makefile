@@ -6,8 +6,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
 PY := $(VENV)/bin/python
-TF_ENV := source build/tf-env.sh
-SBT := $(TF_ENV) && build/sbt
+ENGINE_ENV := source build/engine-env.sh
+SBT := $(ENGINE_ENV) && build/sbt
 
 # The Spark minors sparkdl builds a jar for (build/spark-versions.tsv): the default one (the
 # full suite, .venv's pyspark) and the newest (whose smoke suite `make test` also runs).
@@ -23,7 +23,8 @@ sbt_project = spark$(subst .,,$(1))
 .PHONY: lint format venv nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
-# The Python environment: TensorFlow's wheel also provides libtensorflow for the native build.
+# The Python environment: the tensorflow-cpu and onnxruntime wheels also provide the libraries the
+# native tests load (build/engine-env.sh).
 $(VENV)/.stamp: python/requirements-dev.txt python/requirements-weights.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -50,7 +51,7 @@ nasm:
 	command -v nasm >/dev/null || (apt-get update -q && apt-get install -y -q nasm)
 
 native: venv nasm
-	$(TF_ENV) && cargo build --release -p sparkdl-native
+	cargo build --release -p sparkdl-native
 
 # The default Spark's jar: target/sparkdl-spark<minor>_2.13.jar (Scala classes, arrow-c-data,
 # and the Rust cdylib, built by sbt through cargo), also copied into python/sparkdl/jars/.
@@ -70,7 +71,7 @@ python: jar
 	$(PY) -m pip install -q --no-deps -e python
 
 test-rust: venv nasm
-	$(TF_ENV) && cargo test -p sparkdl-native --release
+	$(ENGINE_ENV) && cargo test -p sparkdl-native --release
 
 test-scala: venv nasm
 	$(SBT) test assemblyJar < /dev/null
@@ -80,7 +81,7 @@ chromium:
 	command -v chromium >/dev/null || (apt-get update -q && apt-get install -y -q chromium)
 
 test-python: python chromium
-	$(TF_ENV) && $(PY) -m pytest -q python/tests tests
+	$(ENGINE_ENV) && $(PY) -m pytest -q python/tests tests
 
 # benches/peer_bench.py's peers (Daft, Ray Data) in their own venv: the test venv's packages plus
 # those two, so the tests never depend on them.
@@ -121,7 +122,7 @@ test-spark-versions: python jars jdk21 $(addprefix venv-spark,$(SPARK_MINORS))
 PY_SOURCES := python tests benches examples
 lint: venv nasm
 	cargo fmt --all --check
-	$(TF_ENV) && cargo clippy --release --all-targets -p sparkdl-native -- -D warnings
+	cargo clippy --release --all-targets -p sparkdl-native -- -D warnings
 	$(PY) -m ruff format --check $(PY_SOURCES)
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(SBT) scalafmtSbtCheck $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtCheckAll) < /dev/null
@@ -135,7 +136,7 @@ format: venv
 test: lint test-rust test-scala test-python test-spark-newest
 
 demo: python
-	$(TF_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html
+	$(ENGINE_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html
 
 clean:
 	cargo clean

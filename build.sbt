@@ -96,10 +96,8 @@ def sparkdlProject(t: SparkTarget): Project =
         val log = streams.value.log
         val root = (ThisBuild / baseDirectory).value
         val profile = sys.env.getOrElse("SPARKDL_CARGO_PROFILE", "release")
-        val cmd = Seq(
-          "bash",
-          "-c",
-          s"source build/tf-env.sh && cargo build --profile $profile -p sparkdl-native")
+        // The library links neither TensorFlow nor ONNX Runtime: both are loaded at run time.
+        val cmd = Seq("cargo", "build", "--profile", profile, "-p", "sparkdl-native")
         log.info(s"building the native library: cargo build --profile $profile")
         if (Process(cmd, root).! != 0) sys.error("cargo build failed (see the output above)")
         val outDir = if (profile == "dev") "debug" else profile

@@ -2,7 +2,7 @@
 checkout's jar (A) and with another jar (B, e.g. the last release, or the commit before a change),
 alternating A and B in fresh processes so both see the same machine state.
 
-    source build/tf-env.sh
+    source build/engine-env.sh
     .venv/bin/python benches/engine_ab.py --baseline-jar /path/to/old/sparkdl-spark4.2_2.13.jar [--rounds 2]
 
 Each round and jar runs, in its own Spark session (local[*]), on the same 512 JPEGs of ~500x400:

@@ -1,7 +1,7 @@
 """How much memory an executor needs outside its JVM heap for sparkdl: the number behind
 docs/RELIABILITY.md's `spark.executor.memoryOverhead` advice.
 
-    source build/tf-env.sh && .venv/bin/python benches/executor_memory.py [--images 256] [--cores 2]
+    source build/engine-env.sh && .venv/bin/python benches/executor_memory.py [--images 256] [--cores 2]
 
 Local mode runs the executor inside the driver JVM, started here with Native Memory Tracking on.
 Before any sparkdl work, the JVM's resident set (RSS) and NMT's committed total are recorded;

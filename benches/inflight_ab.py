@@ -2,7 +2,7 @@
 the task's thread) against 2 (the default), switched between alternated runs of the benchmark CNN
 (`TFImageTransformer` over JPEG paths), on 2 partitions and on 1.
 
-    source build/tf-env.sh && .venv/bin/python benches/inflight_ab.py [--sets small large] [--rounds 3]
+    source build/engine-env.sh && .venv/bin/python benches/inflight_ab.py [--sets small large] [--rounds 3]
 
 The image sets are peer_bench.py's (512 JPEGs of ~500x400, 48 of 4032x3024), made on first use in
 --data. Prints, per set and partition count, the best and the median images/s of each setting.

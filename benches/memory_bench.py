@@ -2,7 +2,7 @@
 TFImageTransformer (MobileNetV2 features) runs over many rows. Bounded memory means the samples stay
 flat after the first batches, whatever the number of rows.
 
-    source build/tf-env.sh && .venv/bin/python benches/memory_bench.py [--rows 20000] [--files 512]
+    source build/engine-env.sh && .venv/bin/python benches/memory_bench.py [--rows 20000] [--files 512]
 
 The rows cycle over --files distinct JPEGs (each row is read and decoded on its own); the samples are
 taken every 2 s and printed with the rows done so far (from Spark's status tracker).

@@ -3,7 +3,7 @@
 local disk in, features out, the same TensorFlow graph on every path.
 
     make bench-venv                 # once: .venv-bench = the test venv's packages + Daft + Ray Data
-    source build/tf-env.sh && .venv-bench/bin/python benches/peer_bench.py
+    source build/engine-env.sh && .venv-bench/bin/python benches/peer_bench.py
 
 Paths (2 cores: the machine's):
   sparkdl TFImageTransformer   PySpark and Scala API (paths column in; native read, decode, resize, TF)

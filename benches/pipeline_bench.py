@@ -1,6 +1,6 @@
 """End-to-end image inference throughput, every path in one run, on the same images and graph.
 
-    source build/tf-env.sh && .venv/bin/python benches/pipeline_bench.py [--images 512] [--batch 64]
+    source build/engine-env.sh && .venv/bin/python benches/pipeline_bench.py [--images 512] [--batch 64]
 
 Two graphs, each compared on every path (images/s, JPEG files on local disk -> features):
   cnn           a plain CNN of about 0.6 GFLOP per image, random weights (the model class of the

@@ -1,7 +1,7 @@
 """TensorFlow session settings side by side: XLA JIT, thread spinning, the intra-op and inter-op
 pool sizes, and batches in flight, each against the defaults, on the same images in one run.
 
-    source build/tf-env.sh && .venv/bin/python benches/settings_bench.py [--images 512] [--rounds 2]
+    source build/engine-env.sh && .venv/bin/python benches/settings_bench.py [--images 512] [--rounds 2]
 
 TensorFlow sizes its thread pools once per process, so every setting runs in a fresh Spark
 application (local[2]): a child process that warms up (untimed passes), then times --repeat passes

@@ -2,7 +2,7 @@
 'MobileNetV2') FROM paths` and `DeepImageFeaturizer(modelName='MobileNetV2').transform(paths)` on
 the same JPEGs, alternated, each timed after a warm-up; the fastest of --rounds runs counts.
 
-    source build/tf-env.sh && .venv/bin/python benches/sql_bench.py [--images 512] [--rounds 3]
+    source build/engine-env.sh && .venv/bin/python benches/sql_bench.py [--images 512] [--rounds 3]
 """
 
 import argparse

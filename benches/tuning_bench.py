@@ -8,7 +8,7 @@
    KerasImageFileEstimator fitted with fitMultiple (one task per map) against the same 4 maps
    fitted one after another.
 
-    source build/tf-env.sh && .venv/bin/python benches/tuning_bench.py [--fraction 0.1] [--json out.json]
+    source build/engine-env.sh && .venv/bin/python benches/tuning_bench.py [--fraction 0.1] [--json out.json]
 """
 
 import argparse

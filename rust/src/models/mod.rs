@@ -4,8 +4,6 @@
 //!
 //! - [`torch_pickle`]: a restricted reader for legacy `torch.save` state dicts.
 //! - [`mobilenet_v2`]: torchvision's MobileNetV2 as a TF graph or an ONNX model.
-//! - [`onnx_proto`]: the ONNX protobuf messages, and the external-data checks
-//!   for ONNX models sparkdl is given.
 //!
 //! [`build_named`] is the entry point the JVM uses (`NativeLib.buildModel`).
 
@@ -15,7 +13,6 @@ use crate::engine::ModelFormat;
 use crate::errors::{Result, SparkdlError};
 
 pub mod mobilenet_v2;
-pub mod onnx_proto;
 pub mod torch_pickle;
 
 /// The models [`build_named`] knows.
@@ -84,7 +81,7 @@ pub(crate) mod test_support {
         });
         found.unwrap_or_else(|| {
             panic!(
-                "no Python site-packages under {}: create the project's .venv (see build/tf-env.sh) or set \
+                "no Python site-packages under {}: create the project's .venv (see build/engine-env.sh) or set \
                  SPARKDL_TEST_SITE_PACKAGES",
                 lib.display()
             )
@@ -130,7 +127,7 @@ mod tests {
         crate::backends::tensorflow::graph_def::GraphDef::decode_bytes(&graph_def).unwrap();
         let onnx = build_named("MobileNetV2", ModelFormat::Onnx, &weights).unwrap();
         assert!(onnx.len() > 13_000_000, "{} bytes", onnx.len());
-        let model = onnx_proto::ModelProto::decode_bytes(&onnx).unwrap();
+        let model = crate::backends::onnx::proto::ModelProto::decode_bytes(&onnx).unwrap();
         assert_eq!(model.graph.map(|g| g.name), Some("MobileNetV2".to_string()));
         for format in [ModelFormat::GraphDef, ModelFormat::Onnx] {
             let err = build_named("MobileNetV2", format, Path::new("/nonexistent/mobilenet.pth")).unwrap_err();

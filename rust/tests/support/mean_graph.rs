@@ -3,10 +3,10 @@
 
 use tensorflow::{DataType as TfType, Graph, Output, Shape, Tensor};
 
-/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/tf-env.sh sets it).
+/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/engine-env.sh sets it).
 pub fn load_tensorflow() {
     let dir = std::env::var_os("SPARKDL_TENSORFLOW_LIB_DIR")
-        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/tf-env.sh first");
+        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/engine-env.sh first");
     sparkdl::backends::tensorflow::library::load(std::path::Path::new(&dir)).expect("loading libtensorflow");
 }
 

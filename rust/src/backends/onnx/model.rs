@@ -153,12 +153,12 @@ pub(crate) fn builder(cfg: &EngineConfig) -> Result<SessionBuilder> {
 /// The execution providers of `cfg`: CUDA on the task's GPU (its CUDA
 /// ordinal), failing rather than falling back to the CPU; none for the CPU.
 pub(crate) fn execution_providers(cfg: &EngineConfig) -> Option<Vec<ExecutionProviderDispatch>> {
-    cfg.gpu.as_ref().map(|g| {
-        vec![ort::ep::CUDA::default()
-            .with_device_id(i32::try_from(g.ordinal).unwrap_or(i32::MAX))
-            .build()
-            .error_on_failure()]
-    })
+    cuda(cfg).map(|c| vec![c.build().error_on_failure()])
+}
+
+/// The CUDA provider's options for the task's GPU, if it has one.
+fn cuda(cfg: &EngineConfig) -> Option<ort::ep::CUDA> {
+    cfg.gpu.as_ref().map(|g| ort::ep::CUDA::default().with_device_id(i32::try_from(g.ordinal).unwrap_or(i32::MAX)))
 }
 
 impl OnnxModel {
@@ -344,5 +344,145 @@ impl Model for OnnxModel {
 
     fn as_any(&self) -> &dyn std::any::Any {
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backends::onnx::test_models::*;
+    use crate::engine::config::GpuPlacement;
+
+    fn run_values(m: &OnnxModel, feeds: &[(&str, TensorValue)], fetches: &[&str]) -> Result<Vec<TensorValue>> {
+        let feeds: Vec<(&str, Feed)> = feeds.iter().map(|(n, v)| (*n, Feed::Value(v))).collect();
+        m.run(&feeds, fetches)
+    }
+
+    #[test]
+    fn runs_a_batch_and_describes_its_symbolic_dims() {
+        let m = affine_model();
+        let x = TensorValue::f32(&[2, 3], vec![1.0, 2.0, 3.0, -1.0, 0.5, 0.0]).unwrap();
+        let out = run_values(&m, &[("x", x)], &["y"]).unwrap();
+        assert_eq!(out[0].dims(), &[2, 2]);
+        let mut expected = affine_expected(&[1.0, 2.0, 3.0]);
+        expected.extend(affine_expected(&[-1.0, 0.5, 0.0]));
+        for (g, e) in out[0].to_f64_vec().iter().zip(&expected) {
+            assert!((g - e).abs() < 1e-6, "{g} vs {e}");
+        }
+        let info = m.describe();
+        assert_eq!(info.format, "onnx");
+        assert_eq!(info.inputs[0].shape, Some(vec![-1, 3]));
+        assert_eq!(info.inputs[0].dim_names, vec!["batch".to_string(), String::new()]);
+        assert_eq!((info.outputs[0].name.as_str(), info.outputs[0].dtype.as_str()), ("y", "float32"));
+        assert_eq!(m.input("x").unwrap().dtype, DType::Float32);
+    }
+
+    #[test]
+    fn a_batch_tensor_is_fed_without_a_copy() {
+        let m = affine_model();
+        let mut b = m.batch_tensor(&[1, 3]).unwrap();
+        b.values_mut().copy_from_slice(&[1.0, 2.0, 3.0]);
+        let out = m.run(&[("x", Feed::Batch(b.as_ref()))], &["y"]).unwrap();
+        assert_eq!(out[0].to_f64_vec(), affine_expected(&[1.0, 2.0, 3.0]));
+    }
+
+    #[test]
+    fn every_moved_type_goes_in_and_comes_out() {
+        ensure_loaded();
+        let cfg = EngineConfig::default();
+        let load = |bytes: Vec<u8>| OnnxModel::from_bytes(&bytes, &cfg).unwrap();
+        // float16 in, float16 out: read widened to float32.
+        let m = load(unary_bytes(FLOAT16, "Mul", true, FLOAT16));
+        let x =
+            TensorValue::new(vec![1, 2], TensorData::Float16(vec![f16::from_f32(1.5), f16::from_f32(-2.0)])).unwrap();
+        let out = run_values(&m, &[("x", x)], &["y"]).unwrap();
+        assert_eq!(out[0].data(), &TensorData::Float32(vec![2.25, 4.0]));
+        assert_eq!(m.output("y").unwrap().dtype, DType::Float16);
+        // bool, int64, int32, uint8, float64: kept as they are.
+        let m = load(unary_bytes(BOOL, "Not", false, BOOL));
+        let x = TensorValue::new(vec![1, 2], TensorData::Bool(vec![true, false])).unwrap();
+        assert_eq!(run_values(&m, &[("x", x)], &["y"]).unwrap()[0].data(), &TensorData::Bool(vec![false, true]));
+        for (elem, value, expected) in [
+            (INT64, TensorValue::i64(&[1, 2], vec![3, -4]).unwrap(), TensorData::Int64(vec![6, -8])),
+            (INT32, TensorValue::i32(&[1, 2], vec![3, -4]).unwrap(), TensorData::Int32(vec![6, -8])),
+            (UINT8, TensorValue::u8(&[1, 2], vec![3, 4]).unwrap(), TensorData::Uint8(vec![6, 8])),
+            (DOUBLE, TensorValue::f64(&[1, 2], vec![0.25, 1.5]).unwrap(), TensorData::Float64(vec![0.5, 3.0])),
+        ] {
+            let m = load(unary_bytes(elem, "Add", true, elem));
+            assert_eq!(run_values(&m, &[("x", value)], &["y"]).unwrap()[0].data(), &expected, "type {elem}");
+        }
+    }
+
+    #[test]
+    fn names_types_and_shapes_are_checked_before_running() {
+        let m = affine_model();
+        let x = TensorValue::f32(&[1, 3], vec![0.0; 3]).unwrap();
+        let err = run_values(&m, &[("xx", x.clone())], &["y"]).unwrap_err().to_string();
+        assert!(err.contains("input 'xx': the model has no input") && err.contains("Did you mean: x"), "{err}");
+        let err = run_values(&m, &[("x", x.clone())], &["z"]).unwrap_err().to_string();
+        assert!(err.contains("its outputs are: y"), "{err}");
+        let err = run_values(&m, &[("x", TensorValue::f64(&[1, 3], vec![0.0; 3]).unwrap())], &["y"]).unwrap_err();
+        assert_eq!(err.to_string(), "input 'x' is float32 but the value given is float64; cast the input to float32");
+        let err = run_values(&m, &[("x", TensorValue::f32(&[1, 4], vec![0.0; 4]).unwrap())], &["y"]).unwrap_err();
+        assert_eq!(err.to_string(), "input 'x' takes shape (?, 3) but the value has shape (1, 4)");
+        let err = run_values(&m, &[("x", x.clone()), ("x", x)], &["y"]).unwrap_err().to_string();
+        assert!(err.contains("fed twice"), "{err}");
+    }
+
+    #[test]
+    fn a_failure_inside_onnx_runtime_is_a_model_run_error() {
+        // Two inputs of the same symbolic dim fed different sizes: ONNX Runtime refuses at run time.
+        ensure_loaded();
+        let m = OnnxModel::from_bytes(&unary_bytes(FLOAT, "Add", true, FLOAT), &EngineConfig::default()).unwrap();
+        let err = run_values(&m, &[], &["y"]).unwrap_err();
+        match err {
+            SparkdlError::ModelRun { message, .. } => assert!(message.starts_with("ONNX Runtime:"), "{message}"),
+            other => panic!("expected a run error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn bad_model_bytes_are_explained() {
+        ensure_loaded();
+        let err = OnnxModel::from_bytes(b"", &EngineConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("empty"), "{err}");
+        let err = OnnxModel::from_bytes(b"\x0a\xff\xff not a model", &EngineConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("could not load the model"), "{err}");
+    }
+
+    #[test]
+    fn settings_become_session_options() {
+        ensure_loaded();
+        let cfg = EngineConfig {
+            intra_op_threads: 2,
+            inter_op_threads: 1,
+            thread_spinning: false,
+            onnx: crate::engine::config::OnnxOptions { optimization_level: OptimizationLevel::Basic },
+            ..EngineConfig::default()
+        };
+        let m = OnnxModel::from_bytes(&affine_bytes(), &cfg).unwrap();
+        let x = TensorValue::f32(&[1, 3], vec![1.0, 2.0, 3.0]).unwrap();
+        assert_eq!(run_values(&m, &[("x", x)], &["y"]).unwrap()[0].to_f64_vec(), affine_expected(&[1.0, 2.0, 3.0]));
+        let bf16 = EngineConfig { precision: Precision::Bf16, ..EngineConfig::default() };
+        let err = OnnxModel::from_bytes(&affine_bytes(), &bf16).unwrap_err().to_string();
+        assert!(err.contains("precision bf16 is TensorFlow's"), "{err}");
+    }
+
+    #[test]
+    fn a_gpu_task_asks_for_cuda_on_its_device_and_fails_clearly_without_it() {
+        let gpu = |ordinal| EngineConfig {
+            gpu: Some(GpuPlacement { visible_devices: "0,1".into(), index: ordinal, ordinal }),
+            ..EngineConfig::default()
+        };
+        assert!(execution_providers(&EngineConfig::default()).is_none(), "the CPU needs no provider");
+        let eps = execution_providers(&gpu(1)).unwrap();
+        assert_eq!(eps.len(), 1);
+        assert_eq!(eps[0].name(), "CUDAExecutionProvider");
+        let options = format!("{:?}", cuda(&gpu(1)).unwrap());
+        assert!(options.contains("device_id") && options.contains("\"1\""), "{options}");
+        // The CPU wheel has no CUDA provider: a GPU task fails, naming what to install.
+        ensure_loaded();
+        let err = OnnxModel::from_bytes(&affine_bytes(), &gpu(0)).unwrap_err().to_string();
+        assert!(err.contains("onnxruntime-gpu"), "{err}");
     }
 }

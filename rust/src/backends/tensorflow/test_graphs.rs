@@ -12,11 +12,11 @@ use tensorflow::{
 use crate::backends::tensorflow::model::TfModel;
 use crate::engine::config::EngineConfig;
 
-/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/tf-env.sh
+/// Loads libtensorflow from `$SPARKDL_TENSORFLOW_LIB_DIR` (build/engine-env.sh
 /// sets it) for the tests; every graph builder here calls it first.
 pub fn ensure_loaded() {
     let dir = std::env::var_os("SPARKDL_TENSORFLOW_LIB_DIR")
-        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/tf-env.sh before cargo test");
+        .expect("SPARKDL_TENSORFLOW_LIB_DIR is not set: source build/engine-env.sh before cargo test");
     crate::backends::tensorflow::library::load(std::path::Path::new(&dir)).expect("loading libtensorflow");
 }
 

@@ -17,11 +17,11 @@ use std::collections::BTreeMap;
 use prost::Message;
 
 use super::{Conv, Emit, Linear, Network, TorchTensor, IMAGENET_MEAN, IMAGENET_STD, OUTPUTS};
-use crate::errors::Result;
-use crate::models::onnx_proto::{
+use crate::backends::onnx::proto::{
     data_type, tensor_shape_proto::Dimension, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
     StringStringEntryProto, TensorProto, ValueInfoProto,
 };
+use crate::errors::Result;
 
 /// The ONNX IR version written: 8, which ONNX Runtime 1.10 and later read.
 pub const IR_VERSION: i64 = 8;
@@ -174,7 +174,7 @@ mod tests {
 
     use super::super::{FEATURE_DIM, INPUT, MULTISCALE_FEATURES, NUM_CLASSES};
     use super::*;
-    use crate::models::onnx_proto::{
+    use crate::backends::onnx::proto::{
         attribute_type, external_data_locations, tensor_shape_proto::dimension, type_proto, GraphProto,
     };
     use crate::models::test_support;

@@ -27,7 +27,7 @@ import org.sparkdl.transformers.TFImageTransformer
  *
  * The examples compile with the tests (ExamplesSuite runs this one); to run it on your images:
  * {{{
- *   source build/tf-env.sh
+ *   source build/engine-env.sh
  *   build/sbt "Test/runMain org.sparkdl.examples.TFImageTransformerExample /data/images resize299.pb resize/ResizeBilinear:0"
  * }}}
  */

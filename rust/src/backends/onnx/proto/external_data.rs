@@ -196,7 +196,7 @@ impl Locations {
 /// Windows, so `..\x` is refused too.
 ///
 /// ```
-/// use sparkdl::models::onnx_proto::check_external_location;
+/// use sparkdl::backends::onnx::proto::check_external_location;
 ///
 /// assert!(check_external_location("weights/part1.bin").is_ok());
 /// assert!(check_external_location("../secret.bin").is_err());

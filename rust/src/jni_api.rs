@@ -243,6 +243,36 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_describeModel(
     })
 }
 
+/// `static native String inspectModel(String format, byte[] bytes)`: what a
+/// model names without loading it: `{"externalData": [...]}`, an ONNX model's
+/// external data files, each checked to stay inside the model's folder.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_inspectModel(
+    mut env: JNIEnv,
+    _class: JClass,
+    format: JString,
+    bytes: JByteArray,
+) -> jstring {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        let format = ModelFormat::from_name(&read_string(env, &format)?)?;
+        if bytes.is_null() {
+            return Err(SparkdlError::InvalidArgument("inspectModel: no bytes".into()));
+        }
+        let bytes = env.convert_byte_array(&bytes)?;
+        let external = match format {
+            ModelFormat::Onnx => {
+                let names = crate::backends::onnx::proto::external_data_locations(&bytes)?;
+                for n in &names {
+                    crate::backends::onnx::proto::check_external_location(n)?;
+                }
+                names
+            }
+            _ => Vec::new(),
+        };
+        new_string(env, &serde_json::json!({ "externalData": external }).to_string())
+    })
+}
+
 /// `static native long runModel(long handle, long inArray, long inSchema, long outArray,
 /// long outSchema, String runSpecJson)`.
 #[no_mangle]

@@ -114,7 +114,8 @@ pub(crate) fn builder(cfg: &EngineConfig) -> Result<SessionBuilder> {
     if cfg.precision != Precision::Float32 {
         return Err(SparkdlError::InvalidArgument(
             "precision bf16 is TensorFlow's (oneDNN's bfloat16 rewrite); ONNX Runtime runs a model in the types \
-             it was exported with: export a float16 model, or leave precision at float32"
+             it was exported with: run it on the tensorflow engine (engine=\"tensorflow\" for a named model), \
+             export a float16 model, or leave precision at float32"
                 .into(),
         ));
     }

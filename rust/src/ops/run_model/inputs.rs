@@ -2,10 +2,15 @@
 //! (the tensor without its batch dimension), or a reason it cannot.
 //!
 //! - Numbers: `List`, `LargeList` or `FixedSizeList` of any integer or float
-//!   type, or Spark ML vectors (dense or sparse), cast to the tensor's dtype (a value that does not fit is an error
-//!   for its row). The row's values are reshaped to the tensor's shape without
-//!   the batch dimension; one unknown dimension is worked out from the row
-//!   length; a tensor of unknown rank takes the row as a 1-D feature.
+//!   type (or booleans, for a bool tensor), or Spark ML vectors (dense or
+//!   sparse), cast to the tensor's dtype (a value that does not fit is an
+//!   error for its row). A flat row's values are reshaped to the tensor's
+//!   shape without the batch dimension; one unknown dimension is worked out
+//!   from the row length; a tensor of unknown rank takes the row as a 1-D
+//!   feature. Nested lists (`list<list<float>>`, ...) give each row its own
+//!   shape, so inputs with several unknown dimensions take rows of any shape
+//!   they allow (rows of different shapes run in separate chunks); a ragged
+//!   row is an error for that row.
 //! - Images (the input has an `image` spec): Spark image structs, or encoded
 //!   file bytes, preprocessed by [`crate::ops::preprocess`].
 
@@ -40,10 +45,12 @@ pub(super) struct Feed<'a> {
 }
 
 enum Source<'a> {
-    /// Per row: the range of `values` it holds, or None when null.
+    /// Per row: the range of `values` it holds, or None when null; for nested
+    /// lists also each row's shape (or why it has none).
     Numbers {
         ranges: Ranges,
         values: ArrayRef,
+        shapes: Option<Vec<std::result::Result<Vec<u64>, String>>>,
     },
     Image {
         spec: ImageSpec,
@@ -107,18 +114,24 @@ impl<'a> Feed<'a> {
                 Source::Image { spec: spec.clone(), images: images(col, spec).map_err(bad)? }
             }
             None => {
+                let nested = nesting(col.data_type()) > 1;
                 if let Some(dims) = &info.shape {
-                    if dims.len() > 2 && dims[1..].iter().filter(|d| **d < 0).count() > 1 {
+                    if !nested && dims.len() > 2 && dims[1..].iter().filter(|d| **d < 0).count() > 1 {
                         return Err(bad(format!(
-                            "the tensor has shape {}, with more than one unknown dimension per example, so a row \
-                             of numbers cannot be reshaped to it; feed an image column with image options, or \
-                             use a model input of fixed shape",
+                            "the tensor has shape {}, with more than one unknown dimension per example, so a flat \
+                             row of numbers cannot be reshaped to it; give the column nested arrays (e.g. \
+                             array<array<float>>) whose shape each row fixes, or use a model input of fixed shape",
                             shape_text(Some(dims))
                         )));
                     }
                 }
-                let (ranges, values) = numbers(col, dtype).map_err(bad)?;
-                Source::Numbers { ranges, values }
+                if nested {
+                    let (ranges, values, shapes) = nested_numbers(col, dtype).map_err(bad)?;
+                    Source::Numbers { ranges, values, shapes: Some(shapes) }
+                } else {
+                    let (ranges, values) = numbers(col, dtype).map_err(bad)?;
+                    Source::Numbers { ranges, values, shapes: None }
+                }
             }
         };
         Ok(Feed { tensor: info.name, column: column_name.to_string(), dtype, shape: info.shape, source })
@@ -132,13 +145,18 @@ impl<'a> Feed<'a> {
     /// Row `row` as one example, or why it cannot be.
     pub fn example(&self, row: usize, pre: &mut Preprocessor) -> std::result::Result<Example, String> {
         match &self.source {
-            Source::Numbers { ranges, values } => {
+            Source::Numbers { ranges, values, shapes } => {
                 let (start, end) =
                     ranges.get(row).copied().flatten().ok_or_else(|| format!("column '{}' is null", self.column))?;
                 if start > end || end > values.len() {
                     return Err(format!("column '{}': malformed list offsets {start}..{end}", self.column));
                 }
-                let shape = self.example_shape(end - start)?;
+                let shape = match shapes {
+                    Some(shapes) => {
+                        self.nested_shape(shapes.get(row).cloned().unwrap_or_else(|| Err("no row".into()))?)?
+                    }
+                    None => self.example_shape(end - start)?,
+                };
                 if values.null_count() > 0 && (start..end).any(|j| values.is_null(j)) {
                     return Err(format!(
                         "column '{}' has a null element or a value that does not fit {} (tensor '{}')",
@@ -229,6 +247,24 @@ impl<'a> Feed<'a> {
         }
     }
 
+    /// A nested row's own shape, checked against the tensor's.
+    fn nested_shape(&self, shape: Vec<u64>) -> std::result::Result<Vec<u64>, String> {
+        let Some(dims) = &self.shape else { return Ok(shape) };
+        let rest = &dims[1..];
+        let fits = rest.len() == shape.len() && rest.iter().zip(&shape).all(|(d, s)| *d < 0 || *d as u64 == *s);
+        if fits {
+            Ok(shape)
+        } else {
+            Err(format!(
+                "column '{}': the row has shape {} but tensor '{}' takes {} per row",
+                self.column,
+                shape_text(Some(&shape.iter().map(|d| *d as i64).collect::<Vec<_>>())),
+                self.tensor,
+                shape_text(Some(rest))
+            ))
+        }
+    }
+
     /// The example shape for a row of `len` numbers.
     fn example_shape(&self, len: usize) -> std::result::Result<Vec<u64>, String> {
         let Some(dims) = &self.shape else { return Ok(vec![len as u64]) };
@@ -256,6 +292,111 @@ impl<'a> Feed<'a> {
 
 /// Per row: the range of the list's values it holds, or None when null.
 type Ranges = Vec<Option<(usize, usize)>>;
+
+/// How many list levels a column's type has (`list<list<float>>`: 2).
+fn nesting(t: &DataType) -> usize {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => 1 + nesting(f.data_type()),
+        _ => 0,
+    }
+}
+
+/// Element `i` of a list array: its range in the child array.
+fn list_range(a: &dyn Array, i: usize) -> Option<(usize, usize)> {
+    if a.is_null(i) {
+        return None;
+    }
+    match a.data_type() {
+        DataType::List(_) => {
+            a.as_list_opt::<i32>().map(|l| (l.value_offsets()[i] as usize, l.value_offsets()[i + 1] as usize))
+        }
+        DataType::LargeList(_) => {
+            a.as_list_opt::<i64>().map(|l| (l.value_offsets()[i] as usize, l.value_offsets()[i + 1] as usize))
+        }
+        DataType::FixedSizeList(_, n) => a.as_fixed_size_list_opt().map(|l| {
+            let start = l.value_offset_at(i);
+            (start, start + *n as usize)
+        }),
+        _ => None,
+    }
+}
+
+fn list_child(a: &dyn Array) -> Option<ArrayRef> {
+    match a.data_type() {
+        DataType::List(_) => a.as_list_opt::<i32>().map(|l| l.values().clone()),
+        DataType::LargeList(_) => a.as_list_opt::<i64>().map(|l| l.values().clone()),
+        DataType::FixedSizeList(_, _) => a.as_fixed_size_list_opt().map(|l| l.values().clone()),
+        _ => None,
+    }
+}
+
+/// Element `i` of nested list array `a` (of `levels` list levels): its shape
+/// and the range of leaf values it holds, or why it has none.
+fn shape_of(a: &dyn Array, i: usize, levels: usize) -> std::result::Result<(Vec<u64>, (usize, usize)), String> {
+    let (start, end) = list_range(a, i).ok_or("it holds a null array")?;
+    if levels == 1 {
+        return Ok((vec![(end - start) as u64], (start, end)));
+    }
+    let child = list_child(a).ok_or("internal: not a list")?;
+    if start == end {
+        return Err("it holds an empty array, whose inner shape is unknown".into());
+    }
+    let mut inner: Option<Vec<u64>> = None;
+    let (mut first, mut last) = (usize::MAX, 0);
+    for j in start..end {
+        let (s, (a0, a1)) = shape_of(child.as_ref(), j, levels - 1)?;
+        match &inner {
+            Some(x) if *x != s => {
+                return Err(format!(
+                    "it is not rectangular: it holds arrays of shapes {} and {}",
+                    shape_text(Some(&x.iter().map(|d| *d as i64).collect::<Vec<_>>())),
+                    shape_text(Some(&s.iter().map(|d| *d as i64).collect::<Vec<_>>()))
+                ))
+            }
+            _ => inner = Some(s),
+        }
+        first = first.min(a0);
+        last = last.max(a1);
+    }
+    let mut shape = vec![(end - start) as u64];
+    shape.extend(inner.unwrap_or_default());
+    Ok((shape, (first, last)))
+}
+
+/// A column of nested lists of numbers: per row the range of leaf values and
+/// the row's shape (or why it has none), and the leaf values cast to `dtype`.
+#[allow(clippy::type_complexity)]
+fn nested_numbers(
+    col: &ArrayRef,
+    dtype: DType,
+) -> std::result::Result<(Ranges, ArrayRef, Vec<std::result::Result<Vec<u64>, String>>), String> {
+    let levels = nesting(col.data_type());
+    let mut leaf = col.clone();
+    for _ in 0..levels {
+        leaf = list_child(leaf.as_ref()).ok_or("internal: not a list")?;
+    }
+    let (mut ranges, mut shapes) = (Vec::with_capacity(col.len()), Vec::with_capacity(col.len()));
+    for i in 0..col.len() {
+        if col.is_null(i) {
+            ranges.push(None);
+            shapes.push(Err("null".into()));
+            continue;
+        }
+        match shape_of(col.as_ref(), i, levels) {
+            Ok((shape, range)) => {
+                ranges.push(Some(range));
+                shapes.push(Ok(shape));
+            }
+            Err(e) => {
+                // A row without a shape is an error for that row only.
+                ranges.push(Some((0, 0)));
+                shapes.push(Err(e));
+            }
+        }
+    }
+    let values = cast_values(&leaf, dtype)?;
+    Ok((ranges, values, shapes))
+}
 
 /// Row ranges and the values cast to `dtype`, for a list column of numbers
 /// or a column of Spark ML vectors.
@@ -291,6 +432,11 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
             ))
         }
     };
+    Ok((ranges, cast_values(&values, dtype)?))
+}
+
+/// Leaf values cast to `dtype` (numbers, or booleans for a bool tensor).
+fn cast_values(values: &ArrayRef, dtype: DType) -> std::result::Result<ArrayRef, String> {
     let elem = values.data_type();
     let boolean = *elem == DataType::Boolean;
     if !(elem.is_integer() || elem.is_floating() || boolean) {
@@ -309,9 +455,8 @@ fn numbers(col: &ArrayRef, dtype: DType) -> std::result::Result<(Ranges, ArrayRe
         // Numbers as booleans: zero is false, anything else true.
         DType::Bool => DataType::Boolean,
     };
-    let cast = cast_with_options(&values, &target, &CastOptions { safe: true, ..Default::default() })
-        .map_err(|e| format!("cannot cast {elem} to {dtype}: {e}"))?;
-    Ok((ranges, cast))
+    cast_with_options(values, &target, &CastOptions { safe: true, ..Default::default() })
+        .map_err(|e| format!("cannot cast {elem} to {dtype}: {e}"))
 }
 
 /// Spark ML vectors (`VectorUDT`'s struct: `type` 0 sparse or 1 dense,

@@ -57,6 +57,19 @@ def pictures(tmp_path_factory):
         x = tf.compat.v1.placeholder(tf.float32, [None, 8, 8, 3], name="x")
         tf.reduce_mean(x, axis=[1, 2], name="y")
     (root / "means.pb").write_bytes(g.as_graph_def().SerializeToString())
+    # The same channel means as an ONNX model (NCHW, any size), for the ONNX engine.
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["means"], axes=[2, 3], keepdims=0)],
+        "means",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
+        [helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(root / "means.onnx"))
     return root
 
 
@@ -67,25 +80,29 @@ SAVE_STAGE = textwrap.dedent("""
     t = sparkdl.TFImageTransformer(inputCol="image", outputCol="m", graph=sys.argv[1], inputTensor="x:0",
                                    outputTensor="y:0", outputMode="array")
     t.write().overwrite().save(sys.argv[2])
+    o = sparkdl.ONNXImageTransformer(inputCol="image", outputCol="m", modelFile=sys.argv[3], outputMode="array")
+    o.write().overwrite().save(sys.argv[4])
     spark.stop()
 """)
 
 
 @pytest.fixture(scope="module")
 def saved_model(pictures, tmp_path_factory):
-    """A saved sparkdl stage for `--model means=PATH` (saved by its own Spark application)."""
-    path = str(tmp_path_factory.mktemp("server_model") / "means")
+    """Saved sparkdl stages for `--model means=PATH --model onnx_means=PATH` (saved by their own
+    Spark application): a TensorFlow graph's and an ONNX model's."""
+    folder = tmp_path_factory.mktemp("server_model")
+    path, onnx_path = str(folder / "means"), str(folder / "onnx_means")
     proc = subprocess.run(
-        [sys.executable, "-c", SAVE_STAGE, str(pictures / "means.pb"), path],
+        [sys.executable, "-c", SAVE_STAGE, str(pictures / "means.pb"), path, str(pictures / "means.onnx"), onnx_path],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return path
+    return path, onnx_path
 
 
-def _start(kind: str, saved_model: str, tmp_path_factory):
+def _start(kind: str, saved_model: tuple, tmp_path_factory):
     port = _free_port()
     state = tmp_path_factory.mktemp(f"{kind}_state")
     log = open(state / "server.log", "w")
@@ -102,7 +119,9 @@ def _start(kind: str, saved_model: str, tmp_path_factory):
             "--master",
             "local[2]",
             "--model",
-            f"means={saved_model}",
+            f"means={saved_model[0]}",
+            "--model",
+            f"onnx_means={saved_model[1]}",
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -216,6 +235,13 @@ def test_jdbc_clients_get_predictions_and_the_server_survives_bad_queries(thrift
         f"AS m FROM sparkdl_read_images('{photos}', false, -1, true))",
     )
     assert code == 0 and rows[1:] == ["13,3"], out[-3000:]
+    # The ONNX stage, on the ONNX engine: the red pictures' red mean is above their blue one.
+    code, rows, out = beeline(
+        thrift_server,
+        "SELECT count(*) AS n, min(m[0] - m[2]) > 0 AS red FROM (SELECT onnx_means(image) AS m "
+        f"FROM sparkdl_read_images('{photos}', false, -1, true) WHERE image.origin LIKE '%/red%')",
+    )
+    assert code == 0 and rows[1:] == ["6,true"], out[-3000:]
 
 
 CONNECT_CLIENT = textwrap.dedent("""
@@ -244,6 +270,9 @@ CONNECT_CLIENT = textwrap.dedent("""
         t = sparkdl.TFImageTransformer(inputCol="image", outputCol="m", graph=graph, inputTensor="x:0",
                                        outputTensor="y:0", outputMode="array")
         out["tf_lengths"] = sorted({len(r.m) for r in t.transform(images).collect()})
+        o = sparkdl.ONNXImageTransformer(inputCol="image", outputCol="m", modelFile=graph[:-3] + ".onnx",
+                                         outputMode="array")
+        out["onnx_lengths"] = sorted({len(r.m) for r in o.transform(images).collect()})
 
         data = images.where("image.origin NOT LIKE '%coffee.png'").withColumn(
             "label", F.when(F.col("image.origin").contains("/red"), 1.0).otherwise(0.0))
@@ -303,6 +332,7 @@ def test_connect_clients_use_sql_functions_and_the_python_api(connect_server, pi
     assert out["features"] == 1280
     assert out["predictor_top1"] == "espresso"
     assert out["tf_lengths"] == [3]
+    assert out["onnx_lengths"] == [3]
     assert out["accuracy"] == 1.0 and out["reloaded_same"] is True
     assert "Spark Connect" in out["keras"] and "TFImageTransformer" in out["keras"]
     assert glob.glob(str(tmp_path / "pipeline" / "stages" / "*"))

@@ -23,6 +23,8 @@ __all__ = [
     "spark_minor",
     "tensorflow_lib_dir",
     "tensorflow_version",
+    "onnxruntime_library",
+    "onnxruntime_version",
     "SUPPORTED_SPARK",
     "PYSPARK_REQUIREMENT",
 ]
@@ -41,6 +43,8 @@ EXTENSIONS_CLASS = "org.sparkdl.sql.SparkdlExtensions"
 TF_LIB_DIR_CONF = "spark.sparkdl.tensorflow.libDir"
 TF_LIB_DIR_ENV = "SPARKDL_TENSORFLOW_LIB_DIR"
 TF_LIBRARY = "libtensorflow_cc.so.2"
+ORT_LIB_CONF = "spark.sparkdl.onnx.libPath"
+ORT_LIB_ENV = "SPARKDL_ONNXRUNTIME_LIB"
 PYTHON_API_CLASS = "org.sparkdl.python.PythonAPI"
 
 _PACKAGE_DIR = Path(__file__).resolve().parent  # .../python/sparkdl
@@ -147,6 +151,23 @@ def tensorflow_lib_dir() -> Optional[str]:
     return None
 
 
+def onnxruntime_library() -> Optional[str]:
+    """``libonnxruntime.so.1.*`` of an installed ``onnxruntime`` (or ``onnxruntime-gpu``) Python
+    package, or None. onnxruntime is not imported."""
+    try:
+        spec = importlib.util.find_spec("onnxruntime")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    capi = os.path.join(list(spec.submodule_search_locations)[0], "capi")
+    try:
+        found = sorted(f for f in os.listdir(capi) if f.startswith("libonnxruntime.so.1."))
+    except OSError:
+        return None
+    return os.path.join(capi, found[-1]) if found else None
+
+
 def _missing_classes_message() -> str:
     try:
         jar = jar_path()
@@ -235,6 +256,10 @@ def _session_settings(conf: Optional[Mapping[str, Any]], master: str = "local[*]
         lib_dir = tensorflow_lib_dir()
         if lib_dir is not None:
             settings[TF_LIB_DIR_CONF] = lib_dir
+    if ORT_LIB_CONF not in settings and not os.environ.get(ORT_LIB_ENV):
+        lib = onnxruntime_library()
+        if lib is not None:
+            settings[ORT_LIB_CONF] = lib
     return settings
 
 
@@ -252,7 +277,9 @@ def session(
         (``org.sparkdl.sql.SparkdlExtensions``: the SQL functions ``sparkdl_decode_image``,
         ``sparkdl_featurize``, ``sparkdl_predict`` and users' models). ``spark.sparkdl.tensorflow.libDir`` is
         set to the folder of an installed ``tensorflow``/``tensorflow-cpu`` package unless
-        it is given here or the environment variable ``SPARKDL_TENSORFLOW_LIB_DIR`` is set.
+        it is given here or the environment variable ``SPARKDL_TENSORFLOW_LIB_DIR`` is set; likewise
+        ``spark.sparkdl.onnx.libPath`` to an installed ``onnxruntime``'s library
+        (``SPARKDL_ONNXRUNTIME_LIB``). Neither runtime is loaded until a model of its needs it.
     :raises RuntimeError: at once, on a pyspark that sparkdl does not support (naming the
         supported versions); when a session is already active (or its JVM already running)
         without the sparkdl jar.
@@ -311,3 +338,10 @@ def tensorflow_version(spark: Optional["SparkSession"] = None) -> str:
     e.g. ``"2.21.0"``. ``spark=None`` uses the active session or ``session()``."""
     spark = _resolve_spark(spark)
     return str(_jvm_api(spark).tensorflowVersion())
+
+
+def onnxruntime_version(spark: Optional["SparkSession"] = None) -> str:
+    """Version of the ONNX Runtime the sparkdl JVM library loaded (read through JNI), e.g.
+    ``"1.32.0"``. ``spark=None`` uses the active session or ``session()``."""
+    spark = _resolve_spark(spark)
+    return str(_jvm_api(spark).onnxRuntimeVersion())

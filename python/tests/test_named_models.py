@@ -126,16 +126,15 @@ def test_bf16_precision_keeps_top1_and_features_close_to_float32(spark, pictures
     """precision="bf16" (oneDNN's bfloat16 auto-mixed-precision rewrite; docs/PERFORMANCE.md): on
     the test photos the top-1 class is float32's and the features are within a cosine of 0.995
     (measured: 0.999 and above). Persisted, and reachable through the session conf too."""
-    f32 = DeepImageFeaturizer(inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array")
-    bf16 = DeepImageFeaturizer(
-        inputCol="path", outputCol="f", modelName="MobileNetV2", outputMode="array", precision="bf16"
-    )
+    tf = dict(modelName="MobileNetV2", engine="tensorflow")  # bf16 is TensorFlow's rewrite
+    f32 = DeepImageFeaturizer(inputCol="path", outputCol="f", outputMode="array", **tf)
+    bf16 = DeepImageFeaturizer(inputCol="path", outputCol="f", outputMode="array", precision="bf16", **tf)
     assert bf16.getPrecision() == "bf16" and f32.getPrecision() == "float32"
     a = {r.name: np.array(r.f) for r in f32.transform(pictures).collect()}
     b = {r.name: np.array(r.f) for r in bf16.transform(pictures).collect()}
     top = {}
     for p in (None, "bf16"):
-        pred = DeepImagePredictor(inputCol="path", outputCol="p", modelName="MobileNetV2", precision=p)
+        pred = DeepImagePredictor(inputCol="path", outputCol="p", precision=p, **tf)
         top[p] = {r.name: int(np.argmax(r.p.toArray())) for r in pred.transform(pictures).collect()}
     for name in a:
         cosine = float(a[name] @ b[name] / np.linalg.norm(a[name]) / np.linalg.norm(b[name]))

@@ -6,7 +6,8 @@
 Needs, per minor, `.venv-spark<minor>` (make venv-spark<minor>) and the jar
 `target/sparkdl-spark<minor>_2.13.jar` (make jar-<minor>). Runs under the main venv, whose
 TensorFlow makes the suite's SavedModel once and whose libtensorflow every smoke venv uses
-(SPARKDL_TENSORFLOW_LIB_DIR), so the smoke venvs stay small.
+(SPARKDL_TENSORFLOW_LIB_DIR), as is its ONNX Runtime (SPARKDL_ONNXRUNTIME_LIB), so the smoke
+venvs stay small; the ONNX model is made with the main venv's onnx.
 
 SPARKDL_SMOKE_JAVA_HOMES="/path/to/jdk21,/path/to/jdk25" runs each minor once more on each of
 those JVMs (as JAVA_HOME), after the default one (JAVA_HOME or java on PATH);
@@ -51,6 +52,24 @@ def make_saved_model(folder: Path) -> Path:
     return path
 
 
+def make_onnx_model(folder: Path) -> Path:
+    """image: float32 [batch, 3, h, w] -> means: the per-channel mean of each image (onnx.helper)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["image"], ["means"], axes=[2, 3], keepdims=0)],
+        "means",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
+        [helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", 3])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    path = folder / "means.onnx"
+    onnx.save(model, str(path))
+    return path
+
+
 def java_version(java_home: str | None) -> str:
     java = os.path.join(java_home, "bin", "java") if java_home else "java"
     out = subprocess.run([java, "-version"], capture_output=True, text=True).stderr
@@ -77,11 +96,15 @@ def main(argv: list) -> int:
         return 2
 
     sys.path.insert(0, str(REPO / "python"))
-    from sparkdl._jvm import tensorflow_lib_dir
+    from sparkdl._jvm import onnxruntime_library, tensorflow_lib_dir
 
     tf_lib = os.environ.get("SPARKDL_TENSORFLOW_LIB_DIR") or tensorflow_lib_dir()
-    if not tf_lib:
-        print("run.py: no libtensorflow: run it with the main venv (.venv/bin/python), which has tensorflow-cpu")
+    ort_lib = os.environ.get("SPARKDL_ONNXRUNTIME_LIB") or onnxruntime_library()
+    if not tf_lib or not ort_lib:
+        print(
+            "run.py: no libtensorflow or ONNX Runtime: run it with the main venv (.venv/bin/python), which has "
+            "tensorflow-cpu and onnxruntime"
+        )
         return 2
     java_homes = [] if only_extra else [os.environ.get("JAVA_HOME")]
     java_homes += [h for h in os.environ.get("SPARKDL_SMOKE_JAVA_HOMES", "").split(",") if h]
@@ -89,6 +112,7 @@ def main(argv: list) -> int:
     results = []
     with tempfile.TemporaryDirectory(prefix="sparkdl-smoke-") as tmp:
         model = make_saved_model(Path(tmp))
+        onnx_model = make_onnx_model(Path(tmp))
         for m in minors:
             py = REPO / f".venv-spark{m}" / "bin" / "python"
             for home in java_homes:
@@ -96,6 +120,8 @@ def main(argv: list) -> int:
                 env.update(
                     {
                         "SPARKDL_TENSORFLOW_LIB_DIR": tf_lib,
+                        "SPARKDL_ONNXRUNTIME_LIB": ort_lib,
+                        "SPARKDL_SMOKE_ONNX_MODEL": str(onnx_model),
                         "SPARKDL_SMOKE_SAVED_MODEL": str(model),
                         "SPARKDL_SMOKE_PYSPARK": table[m]["smoke"],
                         "PYSPARK_PYTHON": str(py),

@@ -1,8 +1,9 @@
 """The smoke suite: what a user does first, on one Spark minor, from that minor's pyspark wheel.
 
 Run by tests/spark_versions/run.py inside a venv that has only pyspark, numpy, pillow, pytest, the
-MobileNetV2 weights and sparkdl (no TensorFlow: libtensorflow comes from SPARKDL_TENSORFLOW_LIB_DIR,
-and the SavedModel from SPARKDL_SMOKE_SAVED_MODEL, made by run.py). Not collected by `make test`'s
+MobileNetV2 weights and sparkdl (no TensorFlow and no onnxruntime package: libtensorflow comes from
+SPARKDL_TENSORFLOW_LIB_DIR, ONNX Runtime from SPARKDL_ONNXRUNTIME_LIB, and the SavedModel and the
+ONNX model from SPARKDL_SMOKE_SAVED_MODEL and SPARKDL_SMOKE_ONNX_MODEL, made by run.py). Not collected by `make test`'s
 pytest run (its name is not test_*.py); run.py names it.
 
 Each test goes through a different part of sparkdl's use of Spark internals: the image source and
@@ -26,6 +27,7 @@ from PIL import Image
 import sparkdl
 
 SAVED_MODEL = os.environ.get("SPARKDL_SMOKE_SAVED_MODEL")
+ONNX_MODEL = os.environ.get("SPARKDL_SMOKE_ONNX_MODEL")
 EXPECTED_PYSPARK = os.environ.get("SPARKDL_SMOKE_PYSPARK")
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -233,6 +235,44 @@ def test_structured_streaming_through_the_native_node(spark, image_dir, tmp_path
     assert all(r.sums_error for r in rows if r.sums is None)
     # Blue pictures: the blue channel's sum is the largest.
     assert all(r.sums[2] > r.sums[0] for r in good)
+
+
+def test_images_and_onnx_models_without_tensorflow(image_dir):
+    """A user who only runs ONNX models needs no TensorFlow: in a process where none can be found
+    (this venv has no tensorflow package, and SPARKDL_TENSORFLOW_LIB_DIR is unset), images are
+    read, an ONNX model and MobileNetV2 on its default engine (ONNX Runtime) run, and only a
+    TensorFlow model asks for TensorFlow."""
+    import json
+    import subprocess
+
+    if not ONNX_MODEL:
+        pytest.fail("SPARKDL_SMOKE_ONNX_MODEL is not set: run this suite through tests/spark_versions/run.py")
+    script = f"""
+import json, sparkdl
+spark = sparkdl.session(master="local[2]", conf={{"spark.ui.enabled": "false"}})
+images = sparkdl.readImages({str(image_dir)!r}, recursive=True).filter("image IS NOT NULL")
+means = sparkdl.ONNXImageTransformer(inputCol="image", outputCol="m", modelFile={ONNX_MODEL!r}, outputMode="array")
+rows = means.transform(images).select("image.origin", "m").collect()
+f = sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2", outputMode="array")
+sizes = sorted({{len(r.f) for r in f.transform(images).collect()}})
+try:
+    sparkdl.DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="MobileNetV2",
+                                engine="tensorflow").transform(images).collect()
+    tf_error = None
+except Exception as e:
+    tf_error = str(e)
+print("RESULT " + json.dumps({{"means": [[r.origin, r.m] for r in rows], "sizes": sizes, "tf_error": tf_error}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "SPARKDL_TENSORFLOW_LIB_DIR"}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    assert proc.returncode == 0 and lines, proc.stderr[-3000:]
+    result = json.loads(lines[0][len("RESULT ") :])
+    assert len(result["means"]) == 8 and result["sizes"] == [1280]
+    for origin, m in result["means"]:
+        red, blue = (m[0], m[2])
+        assert (red > blue) if "class0" in origin else (blue > red), (origin, m)
+    assert result["tf_error"] and "TensorFlow was not found" in result["tf_error"], result["tf_error"]
 
 
 def test_a_jar_for_another_spark_minor_is_refused_at_once(tmp_path):

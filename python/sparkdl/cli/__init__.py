@@ -1,7 +1,7 @@
 """The ``sparkdl`` command: transfer learning and batch inference on folders of images.
 
     sparkdl train --images DIR --model MobileNetV2 --out MODEL_DIR [--report report.html]
-    sparkdl predict --model MODEL_DIR | --pretrained NAME --images DIR|GLOB --output FILE
+    sparkdl predict --model MODEL_DIR|MODEL.onnx | --pretrained NAME --images DIR|GLOB --output FILE
     sparkdl featurize --model NAME --images DIR|GLOB --output FILE.parquet
     sparkdl demo [--report sparkdl-demo.html]
     sparkdl serve-sql [--port 10000] [--host 127.0.0.1] [--model NAME=PATH ...]
@@ -49,11 +49,15 @@ def _parser() -> argparse.ArgumentParser:
 
     pr = sub.add_parser("predict", parents=[common], help="predict with a trained or a pretrained model")
     g = pr.add_mutually_exclusive_group(required=True)
-    g.add_argument("--model", help="a model saved by `sparkdl train`")
+    g.add_argument("--model", help="a model saved by `sparkdl train`, or an image model's .onnx file")
     g.add_argument("--pretrained", help="a named model: its ImageNet classes")
     pr.add_argument("--images", required=True, help="folder or glob")
     pr.add_argument("--output", required=True, help="FILE.parquet, FILE.csv or FILE.jsonl")
     pr.add_argument("--top-k", type=int, default=5)
+    pr.add_argument("--image-size", help="an .onnx --model's input size, H,W (where the model takes any size)")
+    pr.add_argument("--scale", help="an .onnx --model's scale of pixel values (e.g. 0.00392156862745098 for 1/255)")
+    pr.add_argument("--mean", help="an .onnx --model's per-channel mean, R,G,B (after --scale)")
+    pr.add_argument("--std", help="an .onnx --model's per-channel std, R,G,B")
 
     f = sub.add_parser("featurize", parents=[common], help="features of a named model")
     f.add_argument("--model", default="MobileNetV2")

@@ -191,7 +191,12 @@ def predict(args) -> int:
         with SparkProgress(spark, n, args.quiet) as progress:
             progress.set_phase("predicting", n)
             if args.model:
-                out = jobs.predictWithModel(spark._jsparkSession, args.model, args.images)
+                preprocess = {
+                    k: str(getattr(args, k.replace("-", "_")))
+                    for k in ("image-size", "scale", "mean", "std")
+                    if getattr(args, k.replace("-", "_"), None) is not None
+                }
+                out = jobs.predictWithModelJava(spark._jsparkSession, args.model, args.images, preprocess)
             else:
                 out = jobs.predictPretrained(spark._jsparkSession, args.pretrained, args.images, int(args.top_k))
             jobs.write(out, args.output)

@@ -17,19 +17,21 @@ from pyspark.sql import DataFrame
 from sparkdl.transformers._base import HasBatchSizeAndErrorCol
 from sparkdl.transformers.keras_image import KerasImageFileTransformer, _loader_udf
 
-# Spark confs of the tuning data path (see _TrainingData).
+# Spark confs of the tuning data path (see _TrainingData), declared with the others in the JVM's
+# org.sparkdl.SparkdlConf, which reads and checks them.
 MAX_BROADCAST_CONF = "spark.sparkdl.tuning.maxBroadcastBytes"
-DEFAULT_MAX_BROADCAST = 256 << 20
 DATA_DIR_CONF = "spark.sparkdl.tuning.dataDir"
 # The default seed: a fixed number (PySpark's HasSeed default, hash(class name), changes with every
 # Python process, because str hashes are randomised).
 DEFAULT_SEED = zlib.crc32(b"KerasImageFileEstimator")
 
 
-def _bytes(value: str) -> int:
-    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
-    v = value.strip().lower().rstrip("b")
-    return int(float(v[:-1]) * units[v[-1]]) if v and v[-1] in units else int(v)
+def _setting(spark: Any, key: str) -> Optional[str]:
+    """A sparkdl setting of `spark`'s conf, read and checked by its JVM entry (None when unset)."""
+    from sparkdl._jvm import _jvm_api
+
+    value = _jvm_api(spark).conf(spark._jsparkSession, key)
+    return None if value is None else str(value)
 
 
 class _TrainingData:
@@ -293,13 +295,13 @@ class KerasImageFileEstimator(Estimator, HasInputCol, HasOutputCol, HasLabelCol,
                 f"'{self.getInputCol()}' with a label in '{self.getLabelCol()}'"
             )
         size = n * int(np.prod(shape)) * 4
-        limit = _bytes(spark.conf.get(MAX_BROADCAST_CONF, str(DEFAULT_MAX_BROADCAST)))
+        limit = int(_setting(spark, MAX_BROADCAST_CONF))
         if size <= limit:
             rows = loaded.collect()
             x = np.stack([np.asarray(r.x, np.float32).reshape(shape) for r in rows])
             y = _labels([r.y for r in rows])
             return _TrainingData(broadcast=spark.sparkContext.broadcast((x, y)))
-        base = spark.conf.get(DATA_DIR_CONF, None) or tempfile.mkdtemp(prefix="sparkdl-tuning-")
+        base = _setting(spark, DATA_DIR_CONF) or tempfile.mkdtemp(prefix="sparkdl-tuning-")
         path = os.path.join(base, f"data-{self.uid}-{os.getpid()}-{id(dataset)}")
         loaded.write.mode("overwrite").parquet(path)
         return _TrainingData(path=path)

@@ -36,9 +36,10 @@ def describeModel(name: str) -> Dict[str, Any]:
     raise ValueError(f"modelName: no model named '{name}'. Valid names: {', '.join(listModels())}")
 
 
-def exportModel(name: str, weights: Optional[str] = None, out: Optional[str] = None) -> str:
+def exportModel(name: str, weights: Optional[str] = None, out: Optional[str] = None, engine: str = "tensorflow") -> str:
     """Writes model ``name``'s frozen graph to ``out`` (default: the model cache, where
-    ``modelName`` finds it) and returns the path.
+    ``modelName`` finds it) and returns the path. ``engine="onnx"`` writes a natively built
+    model as an ONNX model instead (``out`` is then required).
 
     Natively built models (MobileNetV2) are built by the JVM/Rust side from their PyTorch
     weights (``weights``, or the registry's sources). Keras-application models are exported
@@ -46,6 +47,14 @@ def exportModel(name: str, weights: Optional[str] = None, out: Optional[str] = N
     default) or ``"none"`` (random weights, for tests).
     """
     info = describeModel(name)
+    if engine == "onnx":
+        if info["graphSource"] != "native" or not out:
+            raise ValueError(
+                f"exportModel(engine='onnx'): give out=, for a natively built model ({name} is {info['graphSource']})"
+            )
+        return str(_api().exportModel(name, weights or "", out, "onnx"))
+    if engine != "tensorflow":
+        raise ValueError(f"engine: '{engine}' is not an engine; use tensorflow or onnx")
     target = out or info["cachedGraph"]
     if info["graphSource"] == "native":
         return str(_api().exportModel(name, weights or "", target))

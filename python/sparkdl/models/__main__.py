@@ -1,4 +1,4 @@
-"""``python -m sparkdl.models list | export NAME [--weights W] [--out PATH]``"""
+"""``python -m sparkdl.models list | export NAME [--weights W] [--out PATH] [--engine tensorflow|onnx]``"""
 
 import argparse
 import sys
@@ -17,7 +17,13 @@ def main(argv=None) -> int:
         help="weights file (.pth for MobileNetV2, .h5 for Keras models), "
         "'imagenet' (Keras download) or 'none' (random)",
     )
-    export.add_argument("--out", help="where to write the .pb (default: the model cache)")
+    export.add_argument("--out", help="where to write the .pb (default: the model cache) or the .onnx")
+    export.add_argument(
+        "--engine",
+        default="tensorflow",
+        choices=["tensorflow", "onnx"],
+        help="the model's format: a frozen TensorFlow graph (default) or, for natively built models, ONNX",
+    )
     args = parser.parse_args(argv)
     if args.command == "list":
         for m in models.describeModels():
@@ -26,7 +32,7 @@ def main(argv=None) -> int:
                 f"{m['graphSource']:6}  cache: {m['cachedGraph']}"
             )
         return 0
-    print(models.exportModel(args.name, args.weights, args.out))
+    print(models.exportModel(args.name, args.weights, args.out, args.engine))
     return 0
 
 

@@ -4,24 +4,14 @@ from typing import List, Optional
 
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasInputCol, HasOutputCol
-from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
-from pyspark.ml.wrapper import JavaTransformer
 
-from sparkdl.transformers._base import HasBatchSizeAndErrorCol, HasPrecision, _ParamsSentOnce, _StageReader
+from sparkdl.transformers._base import HasColumns, HasImageSize, HasOutputMode, ModelStage
 
 
-class _NamedImageModel(
-    _ParamsSentOnce,
-    JavaTransformer,
-    HasInputCol,
-    HasOutputCol,
-    HasBatchSizeAndErrorCol,
-    HasPrecision,
-    JavaMLReadable,
-    JavaMLWritable,
-):
-    _java_class_name = ""
+class _NamedImageModel(ModelStage, HasColumns, HasImageSize):
+    """A named pretrained network (``sparkdl.models.listModels()``) on an engine: ``engine`` is
+    "onnx", "tensorflow" or "auto" (the default: the model's faster engine, onnx for MobileNetV2,
+    tensorflow for the Keras applications)."""
 
     modelName = Param(
         Params._dummy(),
@@ -32,37 +22,27 @@ class _NamedImageModel(
     weightsPath = Param(
         Params._dummy(),
         "weightsPath",
-        "optional frozen graph (.pb), or MobileNetV2's PyTorch weights file",
+        "optional model file (.pb, .onnx), or MobileNetV2's PyTorch weights file",
         typeConverter=TypeConverters.toString,
     )
-    imageSize = Param(
+    engine = Param(
         Params._dummy(),
-        "imageSize",
-        "[height, width] images are resized to; empty (default): the model's own size",
-        typeConverter=TypeConverters.toListInt,
+        "engine",
+        "onnx, tensorflow or auto (the model's faster)",
+        typeConverter=TypeConverters.toString,
     )
 
     def __init__(self) -> None:
         super().__init__()
-        from sparkdl._jvm import _jvm_api, _resolve_spark, is_connect
-
-        if not is_connect():
-            _jvm_api(_resolve_spark(None))
-        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
-        self._setDefault(batchSize=64, imageSize=[])
-
-    @property
-    def _remote(self) -> bool:
-        # On a Spark Connect client the stage is its class name; the server checks modelName.
-        return isinstance(self._java_obj, str)
+        self._setDefault(engine="auto")
 
     def _set_checked(self, kwargs) -> None:
-        kwargs = {k: v for k, v in kwargs.items() if v is not None}
-        if "precision" in kwargs:
-            self.setPrecision(kwargs.pop("precision"))
-        if "modelName" in kwargs and not self._remote:
+        kwargs = dict(kwargs)
+        if kwargs.get("modelName") is not None and not self._remote:
             self._java_obj.setModelName(kwargs["modelName"])  # the JVM lists valid names
-        self._set(**kwargs)
+        if kwargs.get("engine") is not None:
+            self.setEngine(kwargs.pop("engine"))
+        self._set_params(kwargs)
 
     def setModelName(self, value: str):
         if not self._remote:
@@ -72,45 +52,33 @@ class _NamedImageModel(
     def setWeightsPath(self, value: str):
         return self._set(weightsPath=value)
 
-    def setImageSize(self, value):
-        return self._set(imageSize=value)
-
-    def setInputCol(self, value: str):
-        return self._set(inputCol=value)
-
-    def setOutputCol(self, value: str):
-        return self._set(outputCol=value)
-
-    @classmethod
-    @try_remote_read  # on Spark Connect, the server loads the stage
-    def read(cls):
-        return _StageReader(cls)
+    def setEngine(self, value: str):
+        if value not in ("auto", "onnx", "tensorflow"):
+            raise ValueError(f"engine must be 'auto', 'onnx' or 'tensorflow', got {value!r}")
+        return self._set(engine=value)
 
 
-class DeepImageFeaturizer(_NamedImageModel):
+class DeepImageFeaturizer(_NamedImageModel, HasOutputMode):
     """Features of a named pretrained network (by default the layer before its classifier) as
     MLlib vectors, e.g. 1280 for MobileNetV2 (``outputMode="array"``: ``array<float>``). Input:
     image structs, encoded bytes or paths.
 
     ``featureLayer`` picks another feature output the registry lists for the model
     (``sparkdl.models.describeModel(name)["featureLayers"]``), e.g. MobileNetV2's
-    ``"multiscale"`` (1536); ``imageSize`` resizes to another size where the graph allows it."""
+    ``"multiscale"`` (1536); ``imageSize`` resizes to another size where the graph allows it.
+    ``engine``: see the base class."""
 
     _java_class_name = "org.sparkdl.transformers.DeepImageFeaturizer"
     # Named as the JVM class's package (see org/sparkdl/transformers): PySpark, on Spark Connect
     # too, finds a stage's Python and JVM classes from each other by that name.
     __module__ = "org.sparkdl.transformers"
 
+    _output_modes = ("vector", "array")
+
     featureLayer = Param(
         Params._dummy(),
         "featureLayer",
         "which feature output: 'pool' (default) or another the registry lists",
-        typeConverter=TypeConverters.toString,
-    )
-    outputMode = Param(
-        Params._dummy(),
-        "outputMode",
-        "vector (MLlib vectors, the default) or array (array<float>, half the size)",
         typeConverter=TypeConverters.toString,
     )
 
@@ -122,6 +90,7 @@ class DeepImageFeaturizer(_NamedImageModel):
         outputCol: Optional[str] = None,
         modelName: Optional[str] = None,
         weightsPath: Optional[str] = None,
+        engine: Optional[str] = None,
         featureLayer: Optional[str] = None,
         imageSize: Optional[List[int]] = None,
         batchSize: Optional[int] = None,
@@ -130,14 +99,11 @@ class DeepImageFeaturizer(_NamedImageModel):
         precision: Optional[str] = None,
     ) -> None:
         super().__init__()
-        self._setDefault(featureLayer="pool", outputMode="vector")
+        self._setDefault(featureLayer="pool")
         self._set_checked(self._input_kwargs)
 
     def setFeatureLayer(self, value: str):
         return self._set(featureLayer=value)
-
-    def setOutputMode(self, value: str):
-        return self._set(outputMode=value)
 
 
 class DeepImagePredictor(_NamedImageModel):
@@ -167,6 +133,7 @@ class DeepImagePredictor(_NamedImageModel):
         outputCol: Optional[str] = None,
         modelName: Optional[str] = None,
         weightsPath: Optional[str] = None,
+        engine: Optional[str] = None,
         decodePredictions: Optional[bool] = None,
         topK: Optional[int] = None,
         imageSize: Optional[List[int]] = None,

@@ -9,7 +9,16 @@ Connect's ML client also derives a stage's JVM class name from its Python class'
 """
 
 from sparkdl.transformers.named_image import DeepImageFeaturizer, DeepImagePredictor
+from sparkdl.transformers.onnx_image import ONNXImageTransformer
+from sparkdl.transformers.onnx_tensor import ONNXTransformer
 from sparkdl.transformers.tf_image import TFImageTransformer
 from sparkdl.transformers.tf_tensor import TFTransformer
 
-__all__ = ["DeepImageFeaturizer", "DeepImagePredictor", "TFImageTransformer", "TFTransformer"]
+__all__ = [
+    "DeepImageFeaturizer",
+    "DeepImagePredictor",
+    "ONNXImageTransformer",
+    "ONNXTransformer",
+    "TFImageTransformer",
+    "TFTransformer",
+]

@@ -13,11 +13,21 @@ package org.sparkdl.jni;
 public final class NativeLib {
   private NativeLib() {}
 
-  /** Installs logging and the panic hook; returns a JSON description of the library. */
-  public static native String init(String confJson);
+  /**
+   * Installs logging and the panic hook, sizes the decode pool and the session reaper
+   * ({@code InitConfig} JSON); returns a JSON description of the library.
+   */
+  public static native String init(String initConfigJson);
 
-  /** The version of the libtensorflow loaded into this JVM. */
-  public static native String tensorflowVersion();
+  /**
+   * Loads a model runtime ("tensorflow": the folder with its two libraries; "onnx": the ONNX
+   * Runtime library file) unless loaded; returns its version. The library needs neither until a
+   * model of that backend is used.
+   */
+  public static native String initBackend(String backend, String libPath);
+
+  /** The version of a backend this process has loaded, or null. */
+  public static native String backendVersion(String backend);
 
   /**
    * Decodes a batch of encoded images. Input: a struct batch with string
@@ -27,29 +37,30 @@ public final class NativeLib {
    * @return the number of rows written to the output structs
    */
   public static native long decodeImages(
-      long inArray, long inSchema, long outArray, long outSchema, String optionsJson);
+      long inArray, long inSchema, long outArray, long outSchema, String decodeConfigJson);
 
   /**
-   * Loads a frozen GraphDef, or reuses this JVM's session for {@code key}; returns a handle
-   * that must be given back with {@link #releaseModel}.
+   * Loads a model of any format ({@code LoadSpec} JSON: format, key, settings, and for a folder
+   * model its folder), from {@code bytes} (null for a folder model), or reuses this JVM's session
+   * for the same key and settings; returns a handle that must be given back with {@link
+   * #releaseModel}. A folder is read only during the call.
    */
-  public static native long loadGraphDef(String key, byte[] graphDef, String sessionConfigJson);
+  public static native long loadModel(String loadSpecJson, byte[] bytes);
 
   /**
-   * This JVM's session for {@code key} under these settings when it is loaded already (a handle
-   * as from {@link #loadGraphDef}), else 0: lets a caller skip preparing files for a load.
+   * This JVM's session for the spec's key and settings when it is loaded already (a handle as
+   * from {@link #loadModel}), else 0: lets a caller skip preparing files for a load.
    */
-  public static native long acquireLoaded(String key, String sessionConfigJson);
+  public static native long acquireLoaded(String loadSpecJson);
 
-  /**
-   * Loads a SavedModel folder with comma-separated {@code tags}; like {@link #loadGraphDef}. The
-   * folder is read only during the call: the session keeps what it needs in memory.
-   */
-  public static native long loadSavedModel(
-      String key, String dir, String tags, String sessionConfigJson);
-
-  /** JSON description of the model's operations, their outputs' dtypes and shapes, and signatures. */
+  /** JSON description of the model: its inputs, outputs, operations (TensorFlow) and signatures. */
   public static native String describeModel(long handle);
+
+  /**
+   * What a model's bytes name without loading it: for ONNX, {@code {"externalData": [...]}}, the
+   * external data files (each checked to stay inside the model's folder).
+   */
+  public static native String inspectModel(String format, byte[] bytes);
 
   /**
    * Runs the model on one Arrow batch as the JSON run spec says (inputs: column -> tensor,
@@ -61,14 +72,21 @@ public final class NativeLib {
   /** Gives a model handle back; the session goes when no handle uses it and it has idled. */
   public static native void releaseModel(long handle);
 
-  /** A frozen GraphDef of the loaded model, stripped to what {@code outputs} (JSON list) need. */
+  /** A frozen GraphDef of a loaded TensorFlow model, stripped to what {@code outputs} (JSON list) need. */
   public static native byte[] freezeGraph(long handle, String outputsJson);
 
   /**
-   * The frozen GraphDef of the pretrained model {@code name} (only "MobileNetV2" for now), built
-   * natively from the PyTorch weights file at {@code weightsPath}.
+   * The pretrained model {@code name} (only "MobileNetV2" for now), built natively from the
+   * PyTorch weights file at {@code weightsPath}, as {@code format}: "graphdef" (a frozen
+   * TensorFlow graph; TensorFlow must be loaded) or "onnx".
    */
-  public static native byte[] buildModelGraph(String name, String weightsPath);
+  public static native byte[] buildModel(String name, String format, String weightsPath);
+
+  /**
+   * Parses {@code json} as the native side's structure {@code kind} ("init", "engine", "load",
+   * "run", "decode") and writes it back: the JVM's tests check each structure round-trips.
+   */
+  public static native String echoConfig(String kind, String json);
 
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);

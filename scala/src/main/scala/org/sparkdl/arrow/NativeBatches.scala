@@ -193,7 +193,7 @@ private[sparkdl] object NativeBatches {
    * has at most `spark.sparkdl.batch.inFlight` batches there, so the queue is bounded by the tasks.
    */
   lazy val pool: java.util.concurrent.ExecutorService = {
-    val threads = 2 * org.sparkdl.tf.SessionSettings.executorCores(Option(org.apache.spark.SparkEnv.get).map(_.conf))
+    val threads = 2 * org.sparkdl.engine.EngineSettings.executorCores(Option(org.apache.spark.SparkEnv.get).map(_.conf))
     val count = new java.util.concurrent.atomic.AtomicInteger
     java.util.concurrent.Executors.newFixedThreadPool(threads,
       { (r: Runnable) =>

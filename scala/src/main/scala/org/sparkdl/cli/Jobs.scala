@@ -14,7 +14,7 @@ import org.apache.spark.sql.functions._
 
 import org.sparkdl.image.ImageReader
 import org.sparkdl.models.ModelRegistry
-import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor}
+import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, ONNXImageTransformer}
 
 /** A user-facing job failure: the message is printed as is, with exit code `exitCode`. */
 class JobException(message: String, val exitCode: Int = 1) extends RuntimeException(message)
@@ -175,9 +175,25 @@ object Jobs {
       metric("weightedRecall"), metric("f1"), predictions)
   }
 
-  /** Predictions of a saved PipelineModel (from `train`) on the images: path, prediction, probability. */
-  def predictWithModel(spark: SparkSession, modelDir: String, images: String): DataFrame = {
+  /**
+   * Predictions of a saved PipelineModel (from `train`) on the images: path, prediction,
+   * probability, error. An `.onnx` file is an image model run by ONNX Runtime: path, prediction
+   * (the index of its first output's highest value), probability (that value: a probability
+   * when the model ends with a softmax), error; `preprocess` holds its `--image-size H,W`,
+   * `--scale`, `--mean R,G,B` and `--std R,G,B` (NCHW and RGB, as PyTorch models expect).
+   */
+  def predictWithModel(
+      spark: SparkSession,
+      modelDir: String,
+      images: String,
+      preprocess: Map[String, String] = Map.empty): DataFrame = {
     requireExists(spark, modelDir, "--model")
+    if (modelDir.toLowerCase.endsWith(".onnx")) return predictWithOnnx(spark, modelDir, images, preprocess)
+    if (preprocess.nonEmpty) {
+      throw new JobException(
+        s"--${preprocess.keys.head}: preprocessing options apply to an .onnx --model only; a model saved by " +
+          "`sparkdl train` keeps its own", 2)
+    }
     val model =
       try PipelineModel.load(modelDir)
       catch {
@@ -191,6 +207,46 @@ object Jobs {
       else lit(null).cast("double")
     scored.select(col("path"), col("predictedLabel").as("prediction"), probability.as("probability"),
       col("features_error").as("error"))
+  }
+
+  /** [[predictWithModel]] for py4j. */
+  def predictWithModelJava(
+      spark: SparkSession,
+      modelDir: String,
+      images: String,
+      preprocess: java.util.Map[String, String]): DataFrame = {
+    import scala.jdk.CollectionConverters._
+    predictWithModel(spark, modelDir, images, preprocess.asScala.toMap)
+  }
+
+  private def predictWithOnnx(
+      spark: SparkSession,
+      file: String,
+      images: String,
+      preprocess: Map[String, String]): DataFrame = {
+    def numbers(key: String): Option[Array[Double]] = preprocess.get(key).map { v =>
+      try v.split(",").map(_.trim.toDouble)
+      catch {
+        case _: NumberFormatException =>
+          throw new JobException(s"--$key: '$v' is not a comma-separated list of numbers (e.g. 0.485,0.456,0.406)", 2)
+      }
+    }
+    val unknown = preprocess.keySet -- Set("image-size", "scale", "mean", "std")
+    if (unknown.nonEmpty) throw new JobException(s"--${unknown.head}: not an option of predict", 2)
+    val t = new ONNXImageTransformer().setInputCol("path").setOutputCol("scores").setOutputMode("array")
+      .loadModelFile(file)
+    numbers("image-size").foreach { s =>
+      if (s.length != 2)
+        throw new JobException(s"--image-size: give height,width (e.g. 224,224), not ${s.length} numbers", 2)
+      t.setImageSize(s.map(_.toInt))
+    }
+    numbers("scale").foreach(s => t.setScale(s.head))
+    numbers("mean").foreach(t.setMean)
+    numbers("std").foreach(t.setStd)
+    val scored = t.transform(pathsFrame(spark, imageFiles(spark, images)))
+    val best = array_max(col("scores"))
+    scored.select(col("path"), (array_position(col("scores"), best) - 1).cast("string").as("prediction"),
+      best.cast("double").as("probability"), col("scores_error").as("error"))
   }
 
   /** Top-k ImageNet classes of a named pretrained model: path, top1, probability, top (array). */

@@ -18,7 +18,8 @@ object Main {
   val usage: String =
     """usage: Main train --images DIR [--labels CSV] --model NAME --out MODEL_DIR [--classifier logistic|random_forest|linear_svc]
       |                 [--reg-param 0.01] [--validation 0.2] [--seed 42] [--weights PATH]
-      |       Main predict (--model MODEL_DIR | --pretrained NAME) --images DIR|GLOB --output FILE(.parquet|.csv|.jsonl) [--top-k 5]
+      |       Main predict (--model MODEL_DIR|MODEL.onnx | --pretrained NAME) --images DIR|GLOB --output FILE(.parquet|.csv|.jsonl)
+      |         [--top-k 5] [--image-size H,W --scale S --mean R,G,B --std R,G,B (for an .onnx model)]
       |       Main featurize --model NAME --images DIR|GLOB --output FILE(.parquet|.jsonl)""".stripMargin
 
   def main(args: Array[String]): Unit = {
@@ -62,7 +63,9 @@ object Main {
         println(s"model saved to ${need("out")}")
       case "predict" =>
         val out = (opts.get("model"), opts.get("pretrained")) match {
-          case (Some(m), None) => Jobs.predictWithModel(spark, m, need("images"))
+          case (Some(m), None) =>
+            val preprocess = Seq("image-size", "scale", "mean", "std").flatMap(k => opts.get(k).map(k -> _)).toMap
+            Jobs.predictWithModel(spark, m, need("images"), preprocess)
           case (None, Some(p)) => Jobs.predictPretrained(spark, p, need("images"), num("top-k", 5).toInt)
           case _ => throw new JobException("predict: give exactly one of --model MODEL_DIR or --pretrained NAME", 2)
         }

@@ -1,20 +1,49 @@
-package org.sparkdl.tf
+package org.sparkdl.engine
 
 import org.json4s._
-import org.json4s.jackson.JsonMethods
 
-/** One output of an operation: its dtype ("float32", ...) and shape (-1: unknown; None: unknown rank). */
-case class TensorInfo(name: String, dtype: String, shape: Option[Seq[Long]]) {
-  def shapeText: String =
-    shape.map(_.map(d => if (d < 0) "?" else d.toString).mkString("(", ", ", ")")).getOrElse("<unknown rank>")
+/**
+ * One tensor of a model: its dtype (the backend's name: "float32", "int64", "string", ...), its
+ * shape (-1: unknown; None: unknown rank) and, for ONNX, the names of its symbolic dims.
+ */
+case class TensorInfo(name: String, dtype: String, shape: Option[Seq[Long]], dimNames: Seq[String] = Nil) {
+  def shapeText: String = shape.map(_.zipWithIndex.map { case (d, i) =>
+    if (d >= 0) d.toString else dimNames.lift(i).filter(_.nonEmpty).getOrElse("?")
+  }.mkString("(", ", ", ")")).getOrElse("<unknown rank>")
 }
 
-/** What the native engine reports about a loaded model; used to validate Params on the driver. */
-case class ModelInfo(tensors: Map[String, TensorInfo], signatures: Map[String, Map[String, Map[String, String]]]) {
+/**
+ * What the native engine reports about a loaded model (`engine::info::ModelInfo`), used to
+ * validate Params on the driver: an ONNX model's inputs and outputs; a TensorFlow graph's tensors
+ * (any of them can be fed or fetched) and a SavedModel's signatures.
+ */
+case class ModelInfo(
+    format: ModelFormat,
+    inputs: Seq[TensorInfo],
+    outputs: Seq[TensorInfo],
+    tensors: Map[String, TensorInfo],
+    signatures: Map[String, Map[String, Map[String, String]]]) {
+
+  /** A model input the stage feeds, by `name`, or an error naming `param` and the names there are. */
+  def input(name: String, param: String): TensorInfo = format match {
+    case ModelFormat.Onnx => named(inputs, name, param, "input")
+    case _ => tensor(name, param)
+  }
+
+  /** A model output the stage reads, by `name`, likewise. */
+  def output(name: String, param: String): TensorInfo = format match {
+    case ModelFormat.Onnx => named(outputs, name, param, "output")
+    case _ => tensor(name, param)
+  }
+
+  private def named(all: Seq[TensorInfo], name: String, param: String, kind: String): TensorInfo =
+    all.find(_.name == name).getOrElse(throw new IllegalArgumentException(
+        s"$param: the model has no $kind '$name'; its ${kind}s are: " +
+          all.map(t => s"${t.name} ${t.dtype}${t.shapeText}").mkString(", ")))
 
   /**
-   * `op` or `op:0`: the tensor, or an error naming close candidates. For a SavedModel, a
-   * signature's argument name (e.g. `x`, or `output_0`) also names its tensor: looked up in
+   * TensorFlow: `op` or `op:0`: the tensor, or an error naming close candidates. For a SavedModel,
+   * a signature's argument name (e.g. `x`, or `output_0`) also names its tensor: looked up in
    * `serving_default` first, then in the only other signature that has it.
    */
   def tensor(name: String, param: String): TensorInfo = {
@@ -23,9 +52,9 @@ case class ModelInfo(tensors: Map[String, TensorInfo], signatures: Map[String, M
       val stem = canonical.takeWhile(_ != ':').toLowerCase
       val close =
         tensors.keys.toSeq.filter(_.toLowerCase.contains(stem.takeRight(math.min(stem.length, 6)))).sorted.take(8)
-      val hint = if (close.nonEmpty) s" Similar names: ${close.mkString(", ")}."
-      else
-        s" The graph has ${tensors.size} tensors, e.g. ${tensors.keys.toSeq.sorted.take(8).mkString(", ")}."
+      val hint =
+        if (close.nonEmpty) s" Similar names: ${close.mkString(", ")}."
+        else s" The graph has ${tensors.size} tensors, e.g. ${tensors.keys.toSeq.sorted.take(8).mkString(", ")}."
       val args = signatures.toSeq.sortBy(_._1).flatMap { case (sig, io) =>
         io.values.flatMap(_.keys).filterNot(_.startsWith("__")).toSeq.sorted.map(a => s"$a ($sig)")
       }
@@ -51,23 +80,32 @@ object ModelInfo {
   /** Parses the JSON of `NativeLib.describeModel`. */
   def parse(json: String): ModelInfo = {
     implicit val formats: Formats = DefaultFormats
-    val root = JsonMethods.parse(json)
+    val root = Contract.parseValue(json)
+    def tensorInfo(v: JValue): TensorInfo = TensorInfo(
+      (v \ "name").extract[String],
+      (v \ "dtype").extract[String],
+      (v \ "shape") match {
+        case JArray(dims) => Some(dims.map(_.extract[Long]))
+        case _ => None
+      },
+      (v \ "dimNames").extractOpt[List[String]].getOrElse(Nil))
     val tensors = for {
       JArray(ops) <- Seq(root \ "operations")
       op <- ops
-      name = (op \ "name").extract[String]
-      (out, i) <- (op \ "outputs").extract[List[JValue]].zipWithIndex
+      out <- (op \ "outputs").extract[List[JValue]]
     } yield {
-      val shape = (out \ "shape") match {
-        case JArray(dims) => Some(dims.map(_.extract[Long]))
-        case _ => None
-      }
-      s"$name:$i" -> TensorInfo(s"$name:$i", (out \ "dtype").extract[String], shape)
+      val t = tensorInfo(out)
+      t.name -> t
     }
     val signatures = (root \ "signatures") match {
-      case JObject(_) => (root \ "signatures").extract[Map[String, Map[String, Map[String, String]]]]
+      case o: JObject => o.extract[Map[String, Map[String, Map[String, String]]]]
       case _ => Map.empty[String, Map[String, Map[String, String]]]
     }
-    ModelInfo(tensors.toMap, signatures)
+    def list(field: String): Seq[TensorInfo] = (root \ field) match {
+      case JArray(items) => items.map(tensorInfo)
+      case _ => Nil
+    }
+    ModelInfo(ModelFormat.fromName((root \ "format").extract[String]), list("inputs"), list("outputs"), tensors.toMap,
+      signatures)
   }
 }

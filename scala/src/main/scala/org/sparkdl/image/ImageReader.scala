@@ -174,14 +174,9 @@ object ImageReader {
 
   /** The decoding of this session's settings, writing columns `imageCol` and `errorCol`. */
   private[sparkdl] def decodeOp(spark: SparkSession, imageCol: String, errorCol: String): DecodeImagesOp = {
-    val conf = spark.conf
-    val maxPixels = conf.getOption(SparkdlConf.MaxPixels).map(_.toLong)
-      .getOrElse(SparkdlConf.DefaultMaxPixels)
-    require(maxPixels > 0, s"${SparkdlConf.MaxPixels} must be positive, got $maxPixels")
-    val batchSize = conf.getOption(SparkdlConf.DecodeBatchSize).map(_.toInt)
-      .getOrElse(SparkdlConf.DefaultDecodeBatchSize)
-    require(batchSize > 0, s"${SparkdlConf.DecodeBatchSize} must be positive, got $batchSize")
-    DecodeImagesOp(s"""{"maxPixels":$maxPixels,"applyOrientation":true}""", batchSize, imageCol, errorCol)
+    val maxPixels = SparkdlConf.MaxPixels.read(spark).get
+    val batchSize = SparkdlConf.DecodeBatchSize.read(spark).get
+    DecodeImagesOp(org.sparkdl.engine.Contract.DecodeConfig(maxPixels), batchSize, imageCol, errorCol)
   }
 
   /**

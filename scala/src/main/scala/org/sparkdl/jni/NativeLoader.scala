@@ -10,24 +10,19 @@ import scala.util.control.NonFatal
 import org.apache.spark.SparkEnv
 
 import org.sparkdl.SparkdlConf
+import org.sparkdl.engine.{Contract, EngineSettings}
 
 /**
- * Loads sparkdl's native library once per JVM (driver or executor):
- *
- *  1. libtensorflow (`libtensorflow_framework.so.2`, then `libtensorflow_cc.so.2`), by
- *     absolute path from the first of: the Spark conf `spark.sparkdl.tensorflow.libDir`, the
- *     JVM property `sparkdl.tensorflow.libDir`, the environment variable
- *     `SPARKDL_TENSORFLOW_LIB_DIR`, or the folder of an installed TensorFlow Python package
- *     (tensorflow-cpu or tensorflow) found with the Python that Spark uses. Loading them first
- *     lets the dynamic loader satisfy our library's DT_NEEDED entries by soname.
- *  2. `libsparkdl.so`, extracted from this jar (`/org/sparkdl/native/<os>-<arch>/`) into a
- *     private temporary folder, unless `SPARKDL_NATIVE_LIB` / `sparkdl.native.lib` names a file.
+ * Loads sparkdl's native library once per JVM (driver or executor): `libsparkdl.so`, extracted
+ * from this jar (`/org/sparkdl/native/<os>-<arch>/`) into a private temporary folder, unless
+ * `SPARKDL_NATIVE_LIB` / `sparkdl.native.lib` names a file. The library links no model runtime:
+ * TensorFlow and ONNX Runtime are loaded when a model of theirs is first used
+ * (`org.sparkdl.engine.Engines`).
  *
  * A failure is remembered and rethrown, with its reason, by every later call.
  */
 object NativeLoader {
   private val log = org.slf4j.LoggerFactory.getLogger(getClass)
-  val TensorFlowLibs: Seq[String] = Seq("libtensorflow_framework.so.2", "libtensorflow_cc.so.2")
 
   @volatile private var state: Option[Either[Throwable, String]] = None
 
@@ -54,25 +49,15 @@ object NativeLoader {
   def isLoaded: Boolean = state.exists(_.isRight)
 
   private def load(): String = {
-    val tfDir = findTensorFlow()
-    TensorFlowLibs.foreach { name =>
-      val f = new File(tfDir, name)
-      try System.load(f.getAbsolutePath)
-      catch {
-        case e: UnsatisfiedLinkError =>
-          throw new NativeException(s"could not load $f: ${e.getMessage}", e)
-      }
-    }
     val lib = nativeLibraryFile()
     System.load(lib.getAbsolutePath)
-    val level = conf(SparkdlConf.NativeLogLevel).getOrElse("warn").replaceAll("[^A-Za-z]", "")
-    val idle = conf(SparkdlConf.SessionIdleSeconds).map { v =>
-      v.trim.toDoubleOption.filter(_ >= 0).getOrElse(throw new IllegalArgumentException(
-          s"${SparkdlConf.SessionIdleSeconds} must be a number of seconds >= 0, got '$v'"))
-    }
-    val info =
-      NativeLib.init(s"""{"logLevel":"$level"${idle.map(s => s""","sessionIdleSeconds":$s""").getOrElse("")}}""")
-    log.info(s"sparkdl native library loaded from $lib with libtensorflow from $tfDir: $info")
+    val conf = Option(SparkEnv.get).map(_.conf)
+    val init = Contract.InitConfig(
+      logLevel = conf.flatMap(c => SparkdlConf.NativeLogLevel.read(c)),
+      sessionIdleSeconds = conf.flatMap(c => SparkdlConf.SessionIdleSeconds.get(c)),
+      executorCores = EngineSettings.executorCores(conf))
+    val info = NativeLib.init(Contract.json(init))
+    log.info(s"sparkdl native library loaded from $lib: $info")
     info
   }
 
@@ -133,48 +118,10 @@ object NativeLoader {
     } finally in.close()
   }
 
-  private def conf(key: String): Option[String] =
-    Option(SparkEnv.get).flatMap(_.conf.getOption(key))
-
-  private def hasTensorFlow(dir: String): Boolean =
-    dir.nonEmpty && TensorFlowLibs.forall(n => new File(dir, n).isFile)
-
-  /** The folder holding libtensorflow, or an error that says which setting to use. */
-  def findTensorFlow(): String = {
-    val tried = scala.collection.mutable.ArrayBuffer.empty[String]
-    def candidate(source: String, value: Option[String]): Option[String] =
-      value.filter(_.nonEmpty).flatMap { dir =>
-        if (hasTensorFlow(dir)) Some(dir)
-        else {
-          tried += s"$source=$dir (no ${TensorFlowLibs.mkString(" and ")} there)"
-          None
-        }
-      }
-    def fromPython: Option[String] = pythonCandidates().iterator.map { py =>
-      val dir = packageDirOfPython(py, "tensorflow")
-      if (dir.isEmpty) tried += s"python '$py' (no tensorflow package found)"
-      candidate(s"python '$py'", dir)
-    }.collectFirst { case Some(d) => d }
-
-    candidate(SparkdlConf.TensorFlowLibDir, conf(SparkdlConf.TensorFlowLibDir))
-      .orElse(candidate("-Dsparkdl.tensorflow.libDir", sys.props.get("sparkdl.tensorflow.libDir")))
-      .orElse(candidate("SPARKDL_TENSORFLOW_LIB_DIR", sys.env.get("SPARKDL_TENSORFLOW_LIB_DIR")))
-      .orElse(fromPython)
-      .getOrElse {
-        throw new NativeException(
-          "libtensorflow was not found. sparkdl runs models with the TensorFlow C API from the " +
-            "tensorflow-cpu (or GPU `tensorflow`) Python wheel. Either set the Spark conf " +
-            s"${SparkdlConf.TensorFlowLibDir} (or the environment variable " +
-            "SPARKDL_TENSORFLOW_LIB_DIR) to the folder holding libtensorflow_cc.so.2 and " +
-            "libtensorflow_framework.so.2, or run `pip install tensorflow-cpu==2.21.0` for the " +
-            "Python that Spark uses (spark.pyspark.python, PYSPARK_PYTHON or python3). " +
-            s"Tried: ${tried.mkString("; ")}")
-      }
-  }
-
   /** The Pythons sparkdl asks about installed packages, in order. */
   def pythonCandidates(): Seq[String] =
-    (conf("spark.pyspark.python").toSeq ++ sys.env.get("PYSPARK_PYTHON").toSeq :+ "python3").distinct
+    (Option(SparkEnv.get).flatMap(_.conf.getOption("spark.pyspark.python")).toSeq ++
+      sys.env.get("PYSPARK_PYTHON").toSeq :+ "python3").distinct
 
   /** The folder of Python package `pkg` in the first Python (of [[pythonCandidates]]) that has it. */
   def pythonPackageDir(pkg: String): Option[String] =

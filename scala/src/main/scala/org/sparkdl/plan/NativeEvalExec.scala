@@ -68,14 +68,9 @@ case class NativeEvalExec(
     val nativeTime = longMetric("nativeTime")
     val theOp = op
     val types = inputs.map(_.dataType)
-    val inFlight = {
-      val v = conf.getConfString(org.sparkdl.SparkdlConf.BatchesInFlight,
-        org.sparkdl.SparkdlConf.DefaultBatchesInFlight.toString)
-      v.trim.toIntOption.filter(_ >= 1).getOrElse(throw new IllegalArgumentException(
-          s"${org.sparkdl.SparkdlConf.BatchesInFlight} must be a whole number of batches, at least 1, got '$v'"))
-    }
-    val maxBytes = org.apache.spark.sql.sparkdl.SparkdlBridge.byteSize(
-      conf.getConfString(org.sparkdl.SparkdlConf.BatchMaxBytes, org.sparkdl.SparkdlConf.DefaultBatchMaxBytes))
+    def setting[T](e: org.sparkdl.ConfEntry[T]): T = e.read(k => Option(conf.getConfString(k, null))).get
+    val inFlight = setting(org.sparkdl.SparkdlConf.BatchesInFlight)
+    val maxBytes = setting(org.sparkdl.SparkdlConf.BatchMaxBytes)
 
     child.execute().mapPartitionsWithIndex { (_, rows) =>
       val compute: Option[MutableProjection] =

@@ -30,7 +30,7 @@ object PythonAPI {
   /** Freezes a GraphDef (variables taken from the graph's own initial values) to `outputs`. */
   def freezeGraph(graphDef: Array[Byte], outputs: java.util.List[String]): Array[Byte] = {
     import scala.jdk.CollectionConverters._
-    org.sparkdl.tf.TFModel.fromGraphDef(graphDef).freeze(outputs.asScala.toSeq).bytes
+    org.sparkdl.tf.TFModel.freeze(org.sparkdl.tf.TFModel.fromGraphDef(graphDef), outputs.asScala.toSeq).bytes
   }
 
   /** The named models as JSON: a list of objects with the registry's fields. */
@@ -48,7 +48,9 @@ object PythonAPI {
         "featureLayers" -> m.featureLayers.map(l =>
           Map("name" -> l.name, "tensor" -> l.tensor, "size" -> l.size, "description" -> l.description)),
         "probabilityTensor" -> m.probabilityTensor, "weightSources" -> m.weightSources.map(_.describe),
-        "cachedGraph" -> ModelRegistry.cacheDir.resolve(m.graphFileName).toString)
+        "engines" -> m.engines.map(_.name),
+        "cachedGraph" -> ModelRegistry.cacheDir.resolve(m.fileName(org.sparkdl.engine.ModelFormat.GraphDef)).toString,
+        "cachedOnnx" -> ModelRegistry.cacheDir.resolve(m.fileName(org.sparkdl.engine.ModelFormat.Onnx)).toString)
     }
     org.json4s.jackson.Serialization.write(list)(org.json4s.DefaultFormats)
   }
@@ -56,6 +58,11 @@ object PythonAPI {
   /** Builds a natively built named model's frozen graph into `out` (`weightsPath` may be empty). */
   def exportModel(name: String, weightsPath: String, out: String): String =
     org.sparkdl.models.ModelRegistry.exportGraph(name, Option(weightsPath), java.nio.file.Paths.get(out)).toString
+
+  /** A natively built model written in `format` ("graphdef" or "onnx"). */
+  def exportModel(name: String, weightsPath: String, out: String, format: String): String =
+    org.sparkdl.models.ModelRegistry.exportModel(name, Option(weightsPath), java.nio.file.Paths.get(out),
+      org.sparkdl.engine.ModelFormat.fromName(format)).toString
 
   // The command-line jobs (org.sparkdl.cli.Jobs) with py4j-friendly arguments: "" means unset.
   private def opt(s: String): Option[String] = Option(s).filter(_.nonEmpty)
@@ -74,4 +81,15 @@ object PythonAPI {
 
   /** The libtensorflow version, read through JNI (a smoke test of the whole native stack). */
   def tensorflowVersion(): String = Sparkdl.tensorflowVersion()
+
+  /**
+   * The value of sparkdl setting `key` in `spark`'s conf, checked by its entry, as text (null when
+   * unset and without a default): how the Python side reads settings, the one way they are read.
+   */
+  def conf(spark: org.apache.spark.sql.SparkSession, key: String): String =
+    org.sparkdl.SparkdlConf.find(key).getOrElse(throw new IllegalArgumentException(s"not a sparkdl setting: $key"))
+      .read(spark).map(_.toString).orNull
+
+  /** The ONNX Runtime version, read through JNI. */
+  def onnxRuntimeVersion(): String = Sparkdl.onnxRuntimeVersion()
 }

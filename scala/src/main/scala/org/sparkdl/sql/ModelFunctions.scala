@@ -166,5 +166,5 @@ object ModelFunctions {
 
   /** The user models of this JVM's Spark conf, if any. */
   private[sql] def configured: Seq[(FunctionIdentifier, ExpressionInfo, Builder)] =
-    Option(SparkEnv.get).flatMap(_.conf.getOption(SparkdlConf.SqlModels)).map(fromConf).getOrElse(Nil)
+    Option(SparkEnv.get).flatMap(e => SparkdlConf.SqlModels.get(e.conf)).map(fromConf).getOrElse(Nil)
 }

@@ -11,7 +11,7 @@ import org.apache.spark.sql.types._
 import org.sparkdl.image.{ImageReader, ImageSchema}
 import org.sparkdl.models.ModelRegistry
 import org.sparkdl.plan.SparkdlPlanner
-import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, TFTransformer}
+import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, MappedModelStage}
 
 /**
  * What one sparkdl SQL function call computes, with its constant arguments bound: a stage
@@ -112,17 +112,17 @@ private[sparkdl] final case class StageFunction(function: String, stage: Transfo
 
   /**
    * A column-name Param of `stage`: stages with one input and one output column have them; a
-   * TFTransformer has them through single-entry mappings.
+   * TFTransformer or ONNXTransformer has them through single-entry mappings.
    */
   private def column(stage: Transformer, param: String, what: String): String = stage match {
-    case t: TFTransformer if param == "inputCol" && t.getInputMapping.size == 1 => t.getInputMapping.head._1
-    case t: TFTransformer if param == "outputCol" && t.getOutputMapping.size == 1 => t.getOutputMapping.head._2
+    case t: MappedModelStage if param == "inputCol" && t.getInputMapping.size == 1 => t.getInputMapping.head._1
+    case t: MappedModelStage if param == "outputCol" && t.getOutputMapping.size == 1 => t.getOutputMapping.head._2
     case _ if stage.hasParam(param) && stage.isDefined(stage.getParam(param)) =>
       stage.getOrDefault(stage.getParam(param)).toString
     case _ => throw new IllegalArgumentException(
         s"$function: the stage ${stage.getClass.getSimpleName} has no $param; a model function needs a stage (or " +
           s"a PipelineModel $what one) with one input column (inputCol) and one output column (outputCol), " +
-          "or a TFTransformer with one input and one output mapping")
+          "or a TFTransformer/ONNXTransformer with one input and one output mapping")
   }
 
   private def inputCol: String = column(first, "inputCol", "starting with")
@@ -164,11 +164,11 @@ private[sparkdl] object StageFunction {
 
   /** A copy of `t` reading column `in` and writing column `out`, where given. */
   def withColumns(t: Transformer, in: Option[String], out: Option[String]): Transformer = t match {
-    case tf: TFTransformer =>
-      val c = tf.copy(ParamMap.empty).asInstanceOf[TFTransformer]
-      in.foreach(i => c.setInputMapping(Map(i -> tf.getInputMapping.head._2)))
-      out.foreach(o => c.setOutputMapping(Map(tf.getOutputMapping.head._1 -> o)))
-      c
+    case m: MappedModelStage =>
+      val params = ParamMap.empty
+      in.foreach(i => params.put(m.inputMapping, Map(i -> m.getInputMapping.head._2)))
+      out.foreach(o => params.put(m.outputMapping, Map(m.getOutputMapping.head._1 -> o)))
+      m.copy(params)
     case _ =>
       val params = ParamMap.empty
       in.foreach(i => params.put(t.getParam("inputCol"), i))

@@ -5,6 +5,8 @@ import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
 import org.apache.spark.sql.types.StructType
 
+import org.sparkdl.param.HasOutputMode
+
 /**
  * Image features from a named pretrained network (by default the layer before its classifier),
  * as MLlib vectors: the first stage of transfer learning.
@@ -23,22 +25,18 @@ import org.apache.spark.sql.types.StructType
  * Input: image structs, encoded bytes or paths. Images are resized to the model's input size and
  * preprocessed as the model was trained, natively, in the same pass as inference.
  */
-class DeepImageFeaturizer(override val uid: String) extends NamedModelStage {
+class DeepImageFeaturizer(override val uid: String) extends NamedModelStage with HasOutputMode {
 
   def this() = this(Identifiable.randomUID("DeepImageFeaturizer"))
 
   final val featureLayer = new Param[String](this, "featureLayer",
     "which of the model's feature outputs to give: 'pool' (default: the layer before the classifier) " +
       "or another the registry lists for the model (MobileNetV2: 'multiscale')")
-  final val outputMode = new Param[String](this, "outputMode",
-    "vector (default: MLlib vectors, what Spark ML estimators take) or array (array<float>, half the size)",
-    org.apache.spark.ml.param.ParamValidators.inArray(Array("vector", "array")))
-  setDefault(featureLayer -> org.sparkdl.models.ModelRegistry.DefaultFeatureLayer, outputMode -> "vector")
+  override protected def outputModes: Seq[String] = Seq("vector", "array")
+  setDefault(featureLayer -> org.sparkdl.models.ModelRegistry.DefaultFeatureLayer)
 
   def setFeatureLayer(value: String): this.type = set(featureLayer, value)
   def getFeatureLayer: String = $(featureLayer)
-  def setOutputMode(value: String): this.type = set(outputMode, value)
-  def getOutputMode: String = $(outputMode)
 
   private def featureTensor: String = spec.featureLayer($(featureLayer)).tensor
 
@@ -55,7 +53,7 @@ class DeepImageFeaturizer(override val uid: String) extends NamedModelStage {
 
 object DeepImageFeaturizer extends MLReadable[DeepImageFeaturizer] {
   override def read: MLReader[DeepImageFeaturizer] =
-    new TFStage.Reader[DeepImageFeaturizer](new DeepImageFeaturizer(_), classOf[DeepImageFeaturizer].getName)
+    new ModelStage.Reader[DeepImageFeaturizer](new DeepImageFeaturizer(_), classOf[DeepImageFeaturizer].getName)
 
   // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
   override def load(path: String): DeepImageFeaturizer = super.load(path)

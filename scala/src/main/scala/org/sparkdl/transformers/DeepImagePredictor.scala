@@ -5,6 +5,7 @@ import org.apache.spark.ml.util.{Identifiable, MLReadable, MLReader}
 import org.apache.spark.sql.{DataFrame, Dataset}
 import org.apache.spark.sql.types._
 
+import org.sparkdl.engine.Contract
 import org.sparkdl.models.Labels
 
 /**
@@ -46,7 +47,7 @@ class DeepImagePredictor(override val uid: String) extends NamedModelStage {
       }
       // The top k classes, named from the label set, come from native code as they are.
       t.runImages(dataset.toDF(), schema($(outputCol)),
-        Map("kind" -> "topK", "k" -> $(topK), "labels" -> labels.map(l => Seq(l.id, l.name))))
+        Contract.OutputFormat.TopK($(topK), Some(labels.map(l => (l.id, l.name)))))
     }
   }
 }
@@ -59,7 +60,7 @@ object DeepImagePredictor extends MLReadable[DeepImagePredictor] {
         StructField("probability", DoubleType, nullable = false))), containsNull = true)
 
   override def read: MLReader[DeepImagePredictor] =
-    new TFStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)
+    new ModelStage.Reader[DeepImagePredictor](new DeepImagePredictor(_), classOf[DeepImagePredictor].getName)
 
   // A static `load(String)` on the class: Spark Connect's ML loads stages through it.
   override def load(path: String): DeepImagePredictor = super.load(path)

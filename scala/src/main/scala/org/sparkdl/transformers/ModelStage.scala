@@ -3,86 +3,76 @@ package org.sparkdl.transformers
 import org.apache.hadoop.fs.Path
 
 import org.apache.spark.ml.Transformer
-import org.apache.spark.ml.param.{Param, ParamMap, Params}
+import org.apache.spark.ml.param.{ParamMap, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{MLReader, MLWritable, MLWriter}
 import org.apache.spark.sql.{DataFrame, SparkSession}
 import org.apache.spark.sql.types.{StringType, StructField, StructType}
 
+import org.sparkdl.engine.{Contract, ModelBroadcast, ModelInfo, NativeModel, RunModelOp}
 import org.sparkdl.param.{HasBatchSize, HasErrorCol, HasPrecision}
 import org.sparkdl.plan.{NativeInput, SparkdlPlanner}
-import org.sparkdl.tf.{ModelBroadcast, ModelInfo, RunModelOp, TFModel}
 
 /**
- * The machinery shared by the TensorFlow transformers: the model (bytes, not a Param, saved
- * beside the params), its description for validation on the driver, its broadcast, native
- * execution as a [[org.sparkdl.plan.NativeEval]] node of the DataFrame's plan, and MLlib
- * persistence.
+ * The machinery every model stage shares, whatever the engine: the model (bytes, not a Param,
+ * saved beside the params), where it comes from when it is not set directly ([[modelSource]],
+ * [[loadModel]]: a file Param, a named model), its description for validation on the driver,
+ * its broadcast, native execution as a [[org.sparkdl.plan.NativeEval]] node of the DataFrame's
+ * plan, the error column, copies, and MLlib persistence (metadata plus `model/`).
  */
-private[sparkdl] abstract class TFStage
-    extends Transformer with HasBatchSize with HasErrorCol with HasPrecision with TFStage.PersistsModel {
-
-  @transient private var modelInfoCache: ModelInfo = _
-  private var tfModel: TFModel = _
+private[sparkdl] abstract class ModelStage
+    extends Transformer with HasBatchSize with HasErrorCol with HasPrecision with ModelStage.PersistsModel {
 
   /**
-   * Where the model is, as Params (so a stage built on a Spark Connect client, which holds no
-   * model bytes, names a file the server reads): read on the driver when the stage first needs
-   * its model, unless a model was set directly.
+   * The model, and what [[modelSource]] was when it was set or loaded: while the source stays the
+   * same the model stays (a model set directly, or restored with a saved stage, outlives its
+   * file); a new source (another file, another model name) loads a new model.
    */
-  final val graphFile = new Param[String](this, "graphFile",
-    "a frozen GraphDef file (.pb), on any filesystem Spark reads; read on the driver when the stage first runs")
-  final val modelPath = new Param[String](this, "modelPath",
-    "a SavedModel folder (local to the driver); copied into the stage when it first runs")
+  private var held: (NativeModel, Option[Any]) = _
+  @transient private var infoCache: (NativeModel, ModelInfo) = _
 
-  /** The model to run. */
-  def setModel(model: TFModel): this.type = {
-    tfModel = model
-    modelInfoCache = null
+  /**
+   * What the model is loaded from (file Params, a model name and engine, ...), or None when no
+   * Param names one; a change gives a new model on the next use.
+   */
+  protected def modelSource: Option[Any]
+
+  /** Loads the model `source` names (on the driver). */
+  protected def loadModel(source: Any): NativeModel
+
+  /** How to set a model, for the error when none is. */
+  protected def noModelHint: String
+
+  /** The model to run; it stays until another is set or the Params name another. */
+  def setModel(model: NativeModel): this.type = {
+    held = (model, modelSource)
     this
   }
 
-  /** A frozen GraphDef (e.g. `stripAndFreezeGraph`'s output). */
-  def setGraph(graphDef: Array[Byte]): this.type = setModel(TFModel.fromGraphDef(graphDef))
-
-  /** A frozen GraphDef file (`.pb`), read once on the driver through Hadoop's FileSystem. */
-  def setGraphFile(path: String): this.type = {
-    set(graphFile, path)
-    setModel(TFModel.fromGraphDefFile(SparkSession.active, path))
-  }
-
-  /** A SavedModel folder; it is copied into the stage (and into saved pipelines). */
-  def setModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type = {
-    set(modelPath, dir)
-    setModel(TFModel.fromSavedModel(dir, tags))
-  }
-
-  /** For py4j callers. */
-  def setModelPathJava(dir: String, tags: java.util.List[String]): this.type = {
-    import scala.jdk.CollectionConverters._
-    setModelPath(dir, tags.asScala.toSeq)
-  }
-
-  def getModel: TFModel = {
-    if (tfModel == null) {
-      if (isDefined(graphFile)) setModel(TFModel.fromGraphDefFile(SparkSession.active, $(graphFile)))
-      else if (isDefined(modelPath)) setModel(TFModel.fromSavedModel($(modelPath)))
-      else throw new IllegalArgumentException(
-        s"$uid: no model set. Call setGraph(bytes) with a frozen GraphDef, setGraphFile(path) with a .pb " +
-          "file, setModelPath(dir) with a SavedModel folder, or setModel(TFModel).")
+  def getModel: NativeModel = {
+    val source = modelSource
+    val h = held
+    if (h != null && h._2 == source) h._1
+    else source match {
+      case Some(s) =>
+        held = (loadModel(s), source)
+        held._1
+      case None if h != null => h._1
+      case None => throw new IllegalArgumentException(s"$uid: no model set. $noModelHint")
     }
-    tfModel
   }
 
-  /** The model's tensors, loaded once on the driver. */
+  /** The model's tensors, loaded once per model on the driver. */
   protected def modelInfo: ModelInfo = {
-    if (modelInfoCache == null) modelInfoCache = getModel.describe()
-    modelInfoCache
+    val m = getModel
+    val c = infoCache
+    if (c != null && (c._1 eq m)) c._2
+    else {
+      val info = m.describe()
+      infoCache = (m, info)
+      info
+    }
   }
-
-  /** The error column's name: `errorCol` when set, else `<first output>_error`. */
-  protected def errorColumnName(firstOutput: String): String =
-    if (isSet(errorCol)) $(errorCol) else s"${firstOutput}_error"
 
   protected def requireNewColumn(schema: StructType, name: String, param: String): Unit = {
     if (schema.fieldNames.contains(name)) {
@@ -94,8 +84,9 @@ private[sparkdl] abstract class TFStage
   /** The model's broadcast, shared by every transform() of this stage and its copies. */
   private var broadcasts = new ModelBroadcast
 
-  /** Shares `other`'s model broadcast (a stage that wraps this one passes its own). */
+  /** Shares `from` (a stage that wraps this one passes its own). */
   private[sparkdl] def shareBroadcast(from: ModelBroadcast): this.type = { broadcasts = from; this }
+  private[sparkdl] def modelBroadcast: ModelBroadcast = broadcasts
 
   /**
    * `df` with the model applied, as a plan: `inputs` (expressions over `df`, one per run-spec
@@ -108,44 +99,42 @@ private[sparkdl] abstract class TFStage
       inputNames: Seq[String],
       outputs: Seq[StructField],
       errorName: String,
-      runSpecJson: String,
+      runSpec: Contract.RunSpec,
       what: String): DataFrame = {
     val spark = df.sparkSession
-    val model = broadcasts(spark.sparkContext, getModel)
+    val model = getModel
+    val bc = broadcasts(spark.sparkContext, model)
     val resultSchema = StructType(outputs :+ StructField(errorName, StringType, nullable = true))
     val p = resolvedPrecision(spark)
-    val describe = s"$what (${getModel.toString}${if (p == "float32") "" else s", $p"})"
-    val op = RunModelOp(model, runSpecJson, inputNames, resultSchema, $(batchSize), describe, p)
-    SparkdlPlanner(df, op, inputs)
+    val describe = s"$what ($model${if (p == "float32") "" else s", $p"})"
+    SparkdlPlanner(df, RunModelOp(bc, runSpec, inputNames, resultSchema, $(batchSize), describe, p), inputs)
   }
 
-  override def copy(extra: ParamMap): TFStage = {
-    val that = defaultCopy[TFStage](extra)
-    if (tfModel != null) that.setModel(tfModel)
+  override def copy(extra: ParamMap): ModelStage = {
+    val that = defaultCopy[ModelStage](extra)
+    that.held = held
     that.broadcasts = broadcasts
     that
   }
 
-  override def write: MLWriter = new TFStage.Writer(this)
+  override def write: MLWriter = new ModelStage.Writer(this)
 
-  override private[sparkdl] def persistedModel: TFModel = getModel
-  override private[sparkdl] def restoreModel(model: TFModel): Unit = setModel(model)
-
-  private[transformers] def modelOrNull: TFModel = tfModel
+  override private[sparkdl] def persistedModel: NativeModel = getModel
+  override private[sparkdl] def restoreModel(model: NativeModel): Unit = setModel(model)
 }
 
-private[sparkdl] object TFStage {
+private[sparkdl] object ModelStage {
 
-  /** A stage saved as MLlib metadata plus its TensorFlow model's bytes in `model/`. */
+  /** A stage saved as MLlib metadata plus its model's bytes in `model/`. */
   trait PersistsModel extends Params with MLWritable {
-    private[sparkdl] def persistedModel: TFModel
-    private[sparkdl] def restoreModel(model: TFModel): Unit
+    private[sparkdl] def persistedModel: NativeModel
+    private[sparkdl] def restoreModel(model: NativeModel): Unit
   }
 
   class Writer(stage: PersistsModel) extends MLWriter {
     override protected def saveImpl(path: String): Unit = {
       MLBridge.saveMetadata(stage, path, sparkSession)
-      TFModel.save(stage.persistedModel, sparkSession, new Path(path, "model").toString)
+      NativeModel.save(stage.persistedModel, sparkSession, new Path(path, "model").toString)
     }
   }
 
@@ -155,7 +144,7 @@ private[sparkdl] object TFStage {
       val spark: SparkSession = sparkSession
       val stage = make(MLBridge.loadUid(path, spark, className))
       MLBridge.loadParams(stage, path, spark, className)
-      stage.restoreModel(TFModel.load(spark, new Path(path, "model").toString))
+      stage.restoreModel(NativeModel.load(spark, new Path(path, "model").toString))
       stage
     }
   }

@@ -118,20 +118,20 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
   test("the pixel limit refuses decompression bombs per row") {
     val dir = tempDir()
     TestImages.writeLossless(dir)
-    spark.conf.set(SparkdlConf.MaxPixels, "60")
+    spark.conf.set(SparkdlConf.MaxPixels.key, "60")
     try {
       val rows = ImageReader.readImages(spark, dir.toString).collect()
       val refused = rows.filter(_.isNullAt(0))
       // rgb.png 13x7=91, grey.png 9x11=99 and bgr.bmp 10x6=60 vs rgba.png 8x5=40.
       assert(refused.length == 2, rows.mkString("\n"))
-      assert(refused.forall(_.getString(1).contains(SparkdlConf.MaxPixels)))
-    } finally spark.conf.unset(SparkdlConf.MaxPixels)
+      assert(refused.forall(_.getString(1).contains(SparkdlConf.MaxPixels.key)))
+    } finally spark.conf.unset(SparkdlConf.MaxPixels.key)
   }
 
   test("1000 native batches leave no Arrow memory behind") {
     val dir = tempDir()
     (0 until 25).foreach(i => TestImages.writeLossless(Files.createDirectory(dir.resolve(s"d$i"))))
-    spark.conf.set(SparkdlConf.DecodeBatchSize, "1")
+    spark.conf.set(SparkdlConf.DecodeBatchSize.key, "1")
     try {
       val before = NativeBatches.allocatedBytes
       var batches = 0L
@@ -140,7 +140,7 @@ class ImageReaderSuite extends AnyFunSuite with SharedSpark {
       }
       assert(batches == 1000)
       assert(NativeBatches.allocatedBytes == before)
-    } finally spark.conf.unset(SparkdlConf.DecodeBatchSize)
+    } finally spark.conf.unset(SparkdlConf.DecodeBatchSize.key)
   }
 
   test("the Hadoop configuration is broadcast once per configuration; a changed setting reaches the files read") {

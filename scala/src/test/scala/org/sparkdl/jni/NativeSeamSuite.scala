@@ -6,9 +6,13 @@ import org.sparkdl.Sparkdl
 
 class NativeSeamSuite extends AnyFunSuite {
 
-  test("the TensorFlow version comes back through JNI") {
+  test("the runtimes' versions come back through JNI, each loaded only when asked for") {
+    assert(NativeLoader.ensureLoaded().contains("\"native\":\""))
     assert(Sparkdl.tensorflowVersion().startsWith("2."))
-    assert(NativeLoader.ensureLoaded().contains("\"tensorflow\":\"2."))
+    assert(NativeLib.backendVersion("tensorflow") == Sparkdl.tensorflowVersion())
+    assert(Sparkdl.onnxRuntimeVersion().startsWith("1."))
+    val unknown = intercept[IllegalArgumentException](NativeLib.backendVersion("torch")).getMessage
+    assert(unknown.contains("tensorflow, onnx"), unknown)
   }
 
   test("a native error becomes a Java exception carrying the reason") {

@@ -74,6 +74,7 @@ class NamedModelsSuite extends AnyFunSuite with SharedSpark {
     assert(err.contains("featureLayer: MobileNetV2 has no feature layer 'fc'") && err.contains("pool (1280") &&
         err.contains("multiscale (1536"), err)
     intercept[IllegalArgumentException](new DeepImageFeaturizer().setImageSize(Array(300)))
-    assert(ModelRegistry.get("MobileNetV2").graphFileName == "MobileNetV2.v2.pb")
+    assert(ModelRegistry.get("MobileNetV2").fileName(org.sparkdl.engine.ModelFormat.GraphDef) == "MobileNetV2.v2.pb")
+    assert(ModelRegistry.get("MobileNetV2").fileName(org.sparkdl.engine.ModelFormat.Onnx) == "MobileNetV2.v2.onnx")
   }
 }

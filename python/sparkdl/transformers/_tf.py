@@ -68,8 +68,9 @@ class TFStage(ModelStage):
         return self
 
     def setModelPath(self, path: str, tags=("serve",)) -> "TFStage":
-        """A SavedModel folder (copied into the stage, and into saved pipelines)."""
+        """A SavedModel folder, copied into the stage now (and into saved pipelines), so the folder
+        may go; on Spark Connect, a folder the server reads when the stage first runs."""
         if self._remote:
             return self._set(modelPath=str(path), modelTags=list(tags))
-        self._java_obj.setModelPathJava(str(path), list(tags))
+        self._java_obj.loadModelPathJava(str(path), list(tags))
         return self

@@ -8,7 +8,7 @@ from sparkdl.transformers._base import HasOutputMode, MappedStage
 from sparkdl.transformers._onnx import ONNXStage
 
 
-class ONNXTransformer(ONNXStage, MappedStage, HasOutputMode):
+class ONNXTransformer(MappedStage, ONNXStage, HasOutputMode):
     """Applies an ONNX model to numeric array or vector columns, several inputs and outputs:
     ``inputMapping`` {column: model input}, ``outputMapping`` {model output: column}. Outputs
     are arrays of the output's own type (float16 widened to float); ``outputMode="vector"``

@@ -9,7 +9,7 @@ from sparkdl.transformers._tf import TFStage
 from sparkdl.transformers.graph import tensor_name
 
 
-class TFTransformer(TFStage, MappedStage, HasOutputMode):
+class TFTransformer(MappedStage, TFStage, HasOutputMode):
     """Applies a TensorFlow graph to numeric array or vector columns.
 
     ``inputMapping``: {column: tensor}; ``outputMapping``: {tensor: column}. Tensors may be

@@ -36,6 +36,21 @@ private[sparkdl] trait TFModelSource extends ModelStage {
     set(modelPath, dir)
   }
 
+  /** A SavedModel folder read now (zipped into the stage; the folder may go). */
+  def loadModelPath(dir: String, tags: Seq[String] = Seq("serve")): this.type = {
+    val model = TFModel.fromSavedModel(dir, tags)
+    clear(graphFile)
+    clear(modelPath)
+    set(modelTags, tags.toArray)
+    setModel(model)
+  }
+
+  /** For py4j callers. */
+  def loadModelPathJava(dir: String, tags: java.util.List[String]): this.type = {
+    import scala.jdk.CollectionConverters._
+    loadModelPath(dir, tags.asScala.toSeq)
+  }
+
   /** For py4j callers. */
   def setModelPathJava(dir: String, tags: java.util.List[String]): this.type = {
     import scala.jdk.CollectionConverters._

@@ -47,7 +47,7 @@ venv: $(VENV)/.stamp
 $(addprefix venv-spark,$(SPARK_MINORS)): venv-spark%: .venv-spark%/.stamp
 
 # The PyTorch tests' environment (python/requirements-torch.txt): torch with its CUDA packages,
-# about 5.5 GB, kept apart so the main venv stays small; built once and reused (its stamp).
+# about 6.3 GB, kept apart so the main venv stays small; built once and reused (its stamp).
 .venv-torch/.stamp: python/requirements-torch.txt python/requirements-weights.txt python/pyproject.toml
 	test -x .venv-torch/bin/python || python3 -m venv .venv-torch
 	.venv-torch/bin/python -m pip install -q --upgrade pip

@@ -1,5 +1,5 @@
 """PyTorch models on sparkdl's ONNX engine, in the venv of their own that has torch (.venv-torch,
-`make test-torch`; torch brings about 5.5 GB of CUDA packages, so the main venv goes without).
+`make test-torch`; torch brings about 6 GB with its CUDA packages, so the main venv goes without).
 Not collected by the main pytest run (its name is not test_*.py); the Makefile names it.
 
 A module exported by torch.onnx.export and run natively gives ONNX Runtime Python's outputs on

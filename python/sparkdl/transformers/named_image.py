@@ -10,8 +10,9 @@ from sparkdl.transformers._base import HasColumns, HasImageSize, HasOutputMode, 
 
 class _NamedImageModel(ModelStage, HasColumns, HasImageSize):
     """A named pretrained network (``sparkdl.models.listModels()``) on an engine: ``engine`` is
-    "onnx", "tensorflow" or "auto" (the default: the model's faster engine, onnx for MobileNetV2,
-    tensorflow for the Keras applications)."""
+    "onnx", "tensorflow" or "auto" (the default: the model's faster engine whose runtime the driver
+    loads; TensorFlow, measured faster here, then ONNX Runtime, so a machine without TensorFlow runs
+    MobileNetV2 on ONNX Runtime)."""
 
     modelName = Param(
         Params._dummy(),
@@ -28,7 +29,8 @@ class _NamedImageModel(ModelStage, HasColumns, HasImageSize):
     engine = Param(
         Params._dummy(),
         "engine",
-        "onnx, tensorflow or auto (the model's faster)",
+        "what runs the model: onnx (ONNX Runtime), tensorflow, or auto (default: the model's faster engine whose "
+        "runtime this driver can load, faster as measured in docs/PERFORMANCE.md: TensorFlow, then ONNX Runtime)",
         typeConverter=TypeConverters.toString,
     )
 

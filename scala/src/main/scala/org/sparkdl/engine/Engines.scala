@@ -53,6 +53,11 @@ object Engines {
     s.fold(e => throw e, identity)
   }
 
+  /** [[ensure]] as a value: the version, or why `backend` cannot be loaded here. */
+  def load(backend: Backend): Either[Throwable, String] =
+    try Right(ensure(backend))
+    catch { case NonFatal(e) => Left(e) }
+
   /** The version of `backend` this JVM loaded, if it has. */
   def version(backend: Backend): Option[String] = synchronized(state.get(backend)).flatMap(_.toOption)
 

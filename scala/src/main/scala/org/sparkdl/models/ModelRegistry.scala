@@ -26,7 +26,9 @@ object GraphSource {
    */
   case class NativeFromTorch(builder: String, version: Int) extends GraphSource {
     def describe: String = s"built natively from PyTorch weights ($builder)"
-    def engines: Seq[Backend] = Seq(Backend.Onnx, Backend.TensorFlow)
+    // TensorFlow first: faster here for MobileNetV2 (one core 5.42 against 6.57 ms per image,
+    // DeepImageFeaturizer 233.5 against 216.5 images/s; benches/onnx_bench.py, docs/PERFORMANCE.md).
+    def engines: Seq[Backend] = Seq(Backend.TensorFlow, Backend.Onnx)
   }
 
   /** Exported from `keras.applications.<app>` by `python -m sparkdl.models export <name>`. */

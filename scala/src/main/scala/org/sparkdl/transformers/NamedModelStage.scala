@@ -48,13 +48,20 @@ private[sparkdl] abstract class NamedModelStage
    */
   def backend: Backend = $(engine) match {
     case "auto" =>
+      // In order, stopping at the first that loads: a runtime after it is never loaded.
       val engines = spec.engines
-      val tried = engines.map(b => b -> Engines.load(b))
-      tried.collectFirst { case (b, Right(_)) => b }.getOrElse {
-        val why = tried.collect { case (b, Left(e)) => s"${b.title}: ${e.getMessage}" }
+      val failures = scala.collection.mutable.ArrayBuffer.empty[(Backend, Throwable)]
+      val loaded = engines.find { b =>
+        Engines.load(b) match {
+          case Right(_) => true
+          case Left(e) => failures += b -> e; false
+        }
+      }
+      loaded.getOrElse {
+        val why = failures.map { case (b, e) => s"${b.title}: ${e.getMessage}" }
         throw new NativeException(
           s"engine: auto found no runtime for ${spec.name} (it runs on ${engines.map(_.name).mkString(" or ")}). " +
-            why.mkString(" "), tried.collectFirst { case (_, Left(e)) => e }.orNull)
+            why.mkString(" "), failures.head._2)
       }
     case other => Backend.fromName(other)
   }

@@ -133,20 +133,23 @@ def jar_path(spark_version: Optional[str] = None) -> str:
     )
 
 
-def tensorflow_lib_dir() -> Optional[str]:
-    """Folder of an installed ``tensorflow`` (or ``tensorflow-cpu``) Python package that
-    holds ``libtensorflow_cc.so.2``, or None. TensorFlow is not imported."""
+def _package_dir(name: str) -> Optional[str]:
+    """The folder of an installed Python package, found without importing it, or None."""
     try:
-        spec = importlib.util.find_spec("tensorflow")
+        spec = importlib.util.find_spec(name)
     except (ImportError, ValueError):
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
     locations = list(spec.submodule_search_locations)
-    if not locations:
-        return None
-    folder = locations[0]
-    if os.path.isfile(os.path.join(folder, TF_LIBRARY)):
+    return locations[0] if locations else None
+
+
+def tensorflow_lib_dir() -> Optional[str]:
+    """Folder of an installed ``tensorflow`` (or ``tensorflow-cpu``) Python package that
+    holds ``libtensorflow_cc.so.2``, or None. TensorFlow is not imported."""
+    folder = _package_dir("tensorflow")
+    if folder is not None and os.path.isfile(os.path.join(folder, TF_LIBRARY)):
         return folder
     return None
 
@@ -154,13 +157,10 @@ def tensorflow_lib_dir() -> Optional[str]:
 def onnxruntime_library() -> Optional[str]:
     """``libonnxruntime.so.1.*`` of an installed ``onnxruntime`` (or ``onnxruntime-gpu``) Python
     package, or None. onnxruntime is not imported."""
-    try:
-        spec = importlib.util.find_spec("onnxruntime")
-    except (ImportError, ValueError):
+    folder = _package_dir("onnxruntime")
+    if folder is None:
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    capi = os.path.join(list(spec.submodule_search_locations)[0], "capi")
+    capi = os.path.join(folder, "capi")
     try:
         found = sorted(f for f in os.listdir(capi) if f.startswith("libonnxruntime.so.1."))
     except OSError:

@@ -1,9 +1,35 @@
-"""Constants shared by the Python tests.
+"""Constants and helpers shared by the Python tests.
 
 They live here, not in conftest.py, because ``make test`` collects python/tests
 and tests/ in one run: both folders have a conftest.py, so ``from conftest
 import ...`` would find whichever was imported last.
 """
+
+
+def photo_paths() -> dict:
+    """The pretrained-model test photos by name: scikit-image's coffee and chelsea,
+    scikit-learn's china.jpg."""
+    import os
+
+    import skimage
+    import sklearn
+
+    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
+    return {
+        "coffee": os.path.join(sk, "coffee.png"),
+        "chelsea": os.path.join(sk, "chelsea.png"),
+        "china": os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg"),
+    }
+
+
+def copy_test_photos(folder) -> str:
+    """Copies :func:`photo_paths` into ``folder``; its path."""
+    import shutil
+
+    for p in photo_paths().values():
+        shutil.copy(p, folder)
+    return str(folder)
+
 
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",

@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 import pytest
+from sparkdl_testkit import copy_test_photos, photo_paths
 
 import sparkdl
 from sparkdl import DeepImageFeaturizer, DeepImagePredictor
@@ -15,26 +16,9 @@ from sparkdl.models import describeModel, exportModel, listModels
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _pictures():
-    import skimage
-    import sklearn
-
-    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
-    return {
-        "coffee": os.path.join(sk, "coffee.png"),
-        "chelsea": os.path.join(sk, "chelsea.png"),
-        "china": os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg"),
-    }
-
-
 @pytest.fixture(scope="module")
 def picture_dir(tmp_path_factory):
-    import shutil
-
-    d = tmp_path_factory.mktemp("pictures")
-    for p in _pictures().values():
-        shutil.copy(p, d)
-    return str(d)
+    return copy_test_photos(tmp_path_factory.mktemp("pictures"))
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +152,7 @@ def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_pat
     folder = tmp_path / "large"
     folder.mkdir()
     for name in ("coffee", "chelsea"):
-        img = Image.open(_pictures()[name]).convert("RGB")
+        img = Image.open(photo_paths()[name]).convert("RGB")
         # 4x: a phone-sized photo; 1/4 in the DCT domain is back to the picture's own size (>= 224).
         img.resize((img.width * 4, img.height * 4), Image.BICUBIC).save(folder / f"{name}.jpg", quality=92)
     structs = sparkdl.readImages(str(folder))
@@ -202,7 +186,7 @@ def test_large_jpegs_decoded_at_reduced_scale_keep_their_features(spark, tmp_pat
 
 
 def test_keras_application_models_say_how_to_get_weights_and_run_once_exported(spark, tmp_path):
-    images = sparkdl.readImages(_pictures()["coffee"])
+    images = sparkdl.readImages(photo_paths()["coffee"])
     with pytest.raises(Exception, match="python -m sparkdl.models export VGG16"):
         DeepImageFeaturizer(inputCol="image", outputCol="f", modelName="VGG16").transform(images)
     pb = exportModel("InceptionV3", weights="none", out=str(tmp_path / "inception_random.pb"))

@@ -11,6 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
+from sparkdl_testkit import copy_test_photos
 
 import sparkdl
 from sparkdl import DeepImageFeaturizer, DeepImagePredictor, ONNXImageTransformer, ONNXTransformer
@@ -236,14 +237,7 @@ def test_image_stage_defaults_pipelines_and_sql(spark, tmp_path):
     """NCHW and RGB by default; saved in a PipelineModel with its bytes; registered as a SQL function."""
     from pyspark.ml import Pipeline, PipelineModel
 
-    # image [batch, 3, h, w] -> per-channel means [batch, 3]
-    m = _model(
-        [helper.make_node("ReduceMean", ["image"], ["means"], axes=[2, 3], keepdims=0)],
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "h", "w"])],
-        [helper.make_tensor_value_info("means", TensorProto.FLOAT, ["batch", 3])],
-    )
-    path = str(tmp_path / "means.onnx")
-    onnx.save(m, path)
+    path = _means_model(tmp_path / "means.onnx")
     rgb = np.zeros((6, 4, 3), np.uint8)
     rgb[..., 0], rgb[..., 1], rgb[..., 2] = 10, 100, 200
     df = spark.createDataFrame([(0, sparkdl.imageArrayToStruct(rgb[:, :, ::-1]))], _image_schema())
@@ -264,19 +258,7 @@ def test_image_stage_defaults_pipelines_and_sql(spark, tmp_path):
 def test_mobilenet_v2_on_onnx_agrees_with_its_tensorflow_graph(spark, tmp_path):
     """The ONNX model is built natively from the same torchvision weights as the TensorFlow graph:
     features within a cosine of 0.9999 on the test photos, the same top-1."""
-    import shutil
-
-    import skimage
-    import sklearn
-
-    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
-    for p in (
-        os.path.join(sk, "coffee.png"),
-        os.path.join(sk, "chelsea.png"),
-        os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg"),
-    ):
-        shutil.copy(p, tmp_path)
-    images = sparkdl.readImages(str(tmp_path))
+    images = sparkdl.readImages(copy_test_photos(tmp_path))
     feats, tops = {}, {}
     for engine in ("onnx", "tensorflow"):
         f = DeepImageFeaturizer(

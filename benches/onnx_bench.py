@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from peer_bench import normalise, preprocess, sparkdl_decode_ms  # noqa: E402
-from pipeline_bench import count, image_folder, timed  # noqa: E402
+from pipeline_bench import count, image_folder, one_core_inference_ms, timed  # noqa: E402
 
 SIZE = 224
 
@@ -109,22 +109,6 @@ def loop_onnx(files, onnx_path, batch):
     return timed(loop)
 
 
-TF_ONE_CORE = """
-import sys, time, numpy as np, tensorflow as tf
-gd = tf.compat.v1.GraphDef.FromString(open(sys.argv[1], "rb").read())
-g = tf.Graph()
-with g.as_default():
-    tf.compat.v1.import_graph_def(gd, name="")
-cfg = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
-s = tf.compat.v1.Session(graph=g, config=cfg)
-x = np.random.default_rng(0).normal(size=(int(sys.argv[2]), 224, 224, 3)).astype(np.float32)
-s.run("features:0", {"input:0": x})
-t = time.perf_counter()
-for _ in range(3):
-    s.run("features:0", {"input:0": x})
-print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
-"""
-
 ORT_ONE_CORE = """
 import sys, time, numpy as np, onnxruntime as ort
 o = ort.SessionOptions()
@@ -140,8 +124,12 @@ print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
 """
 
 
-def one_core_ms(script, path, batch):
-    out = subprocess.run([sys.executable, "-c", script, path, str(batch)], capture_output=True, text=True, check=True)
+def one_core_ms(path, batch):
+    """ONNX Runtime's one-core inference per image, in a fresh process (pipeline_bench's
+    one_core_inference_ms is TensorFlow's, the same way)."""
+    out = subprocess.run(
+        [sys.executable, "-c", ORT_ONE_CORE, path, str(batch)], capture_output=True, text=True, check=True
+    )
     return float(out.stdout.split("MS")[-1])
 
 
@@ -162,8 +150,8 @@ def main():
         onnx_path = models.exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.onnx"), engine="onnx")
         one_core = {"tensorflow": [], "onnx": []}
         for _ in range(args.rounds):
-            one_core["tensorflow"].append(one_core_ms(TF_ONE_CORE, pb, args.batch))
-            one_core["onnx"].append(one_core_ms(ORT_ONE_CORE, onnx_path, args.batch))
+            one_core["tensorflow"].append(one_core_inference_ms(pb, args.batch))
+            one_core["onnx"].append(one_core_ms(onnx_path, args.batch))
 
         paths = spark.createDataFrame([(p,) for p in files], "path string").repartition(
             spark.sparkContext.defaultParallelism
@@ -211,6 +199,15 @@ def main():
             print(
                 f"DeepImageFeaturizer, {route}: TensorFlow {t:.1f} images/s, ONNX Runtime {o:.1f} (ONNX/TF {o / t:.2f}x)"
             )
+        onnx_paths = rates[("onnx", "paths")]
+        for name, v in peers.items():
+            print(f"{name}: {v:.1f} images/s (sparkdl ONNX paths over it: {onnx_paths / v:.2f}x)")
+        best = max(onnx_paths, rates[("onnx", "binaryFile")])
+        print(
+            f"sparkdl's limit: {limit:.1f} images/s ({cores} x 1000 / ({decode_ms:.2f} ms decode + {ort_ms:.2f} ms "
+            f"inference)); the best ONNX route at {best / limit:.2f} of it"
+        )
+        print(f"binaryFile / paths on ONNX Runtime: {rates[('onnx', 'binaryFile')] / onnx_paths:.3f}")
         print(json.dumps(result))
     finally:
         spark.stop()

@@ -9,13 +9,18 @@
    the two alternating in fresh processes; ms per image, the best round of each.
 2. sparkdl end to end: DeepImageFeaturizer (MobileNetV2) on each engine, local[*], N JPEGs of
    500x400, from a column of paths and from Spark's binaryFile source (content bytes); images/s,
-   the fastest of two timed runs after a warm-up, per engine and route.
+   the fastest of two timed runs after a warm-up, per engine and route (`--one-session-too`: the
+   ONNX engine also with `spark.sparkdl.onnx.sessions=1`, one session per model).
 3. The same .onnx elsewhere: Daft (decode_image + resize, a @daft.cls batch UDF running an
    onnxruntime session; only where daft is installed: `make bench-venv` and run this with
    .venv-bench/bin/python), predict_batch_udf with onnxruntime (binaryFile, a PIL decode pandas
    UDF, one ORT thread per Python worker), and a plain PIL + onnxruntime loop on all cores.
 4. sparkdl's own limit: cores / (its decode + preprocess per image on one thread, measured by
    rust/examples/preprocess_cost.rs on these files + one-core ONNX Runtime inference).
+5. Short jobs (`--cold-rounds`, 2 by default; 0 skips them): each engine and route as the first
+   and only job of a fresh process (a cold JVM, no cache, no warm-up: the session, the model and
+   binaryFile's listing are part of the job), the processes alternating; images/s of the job, the
+   better of the rounds.
 Printed as lines and as JSON (the last line), with the ratios.
 """
 
@@ -124,6 +129,33 @@ print("MS", 1000 * (time.perf_counter() - t) / 3 / len(x))
 """
 
 
+COLD_JOB = """
+import sys, time, os
+import sparkdl
+engine, route, folder = sys.argv[1:4]
+spark = sparkdl.session(master="local[*]", conf={"spark.ui.enabled": "false"})
+start = time.perf_counter()
+if route == "paths":
+    files = sorted(os.path.join(folder, f) for f in os.listdir(folder))
+    df, col = spark.createDataFrame([(p,) for p in files], "path string"), "path"
+else:
+    df, col = spark.read.format("binaryFile").load(folder).select("content"), "content"
+f = sparkdl.DeepImageFeaturizer(inputCol=col, outputCol="f", modelName="MobileNetV2", engine=engine)
+n = f.transform(df).filter("f is not null").count()
+print("JOB", n, time.perf_counter() - start)
+spark.stop()
+"""
+
+
+def cold_job(engine, route, folder):
+    """(rows, seconds) of one featurizer job, the first of a fresh process."""
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_JOB, engine, route, folder], capture_output=True, text=True, check=True
+    )
+    n, s = out.stdout.split("JOB")[-1].split()
+    return int(n), float(s)
+
+
 def one_core_ms(path, batch):
     """ONNX Runtime's one-core inference per image, in a fresh process (pipeline_bench's
     one_core_inference_ms is TensorFlow's, the same way)."""
@@ -138,18 +170,25 @@ def main():
     ap.add_argument("--images", type=int, default=512)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--cold-rounds", type=int, default=2)
+    ap.add_argument("--only-sparkdl", action="store_true", help="skip the peers and the one-core runs")
+    ap.add_argument("--conf", action="append", default=[], help="a Spark setting k=v of the warm session")
+    ap.add_argument(
+        "--one-session-too", action="store_true", help="also run the ONNX featurizer with spark.sparkdl.onnx.sessions=1"
+    )
     args = ap.parse_args()
 
     import sparkdl
     from sparkdl import models
 
-    spark = sparkdl.session(master="local[*]", conf={"spark.ui.enabled": "false"})
+    conf = dict(kv.split("=", 1) for kv in args.conf)
+    spark = sparkdl.session(master="local[*]", conf={"spark.ui.enabled": "false", **conf})
     tmp, folder, files = image_folder("sparkdl-onnx-bench-", args.images)
     try:
         pb = models.exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.pb"))
         onnx_path = models.exportModel("MobileNetV2", out=os.path.join(tmp, "mobilenet_v2.onnx"), engine="onnx")
         one_core = {"tensorflow": [], "onnx": []}
-        for _ in range(args.rounds):
+        for _ in range(0 if args.only_sparkdl else args.rounds):
             one_core["tensorflow"].append(one_core_inference_ms(pb, args.batch))
             one_core["onnx"].append(one_core_ms(onnx_path, args.batch))
 
@@ -160,15 +199,51 @@ def main():
         content = spark.read.format("binaryFile").load(folder).select("content")
         content.cache().count()
         rates = {}
-        for engine in ("tensorflow", "onnx"):
+        # The ONNX engine also with one session per model (the setting before the session pool):
+        # local mode's executor reads the driver's live SparkConf, so it is set there between jobs.
+        live_conf = spark.sparkContext._jvm.org.apache.spark.SparkEnv.get().conf()
+        variants = [("tensorflow", None), ("onnx", None)]
+        if args.one_session_too:
+            variants.append(("onnx, 1 session", "1"))
+        for name, sessions in variants:
+            engine = name.split(",")[0]
+            if sessions is None:
+                live_conf.remove("spark.sparkdl.onnx.sessions")
+            else:
+                live_conf.set("spark.sparkdl.onnx.sessions", sessions)
             for route, df, col in (("paths", paths, "path"), ("binaryFile", content, "content")):
                 f = sparkdl.DeepImageFeaturizer(inputCol=col, outputCol="f", modelName="MobileNetV2", engine=engine)
                 out = f.transform(df)
                 count(out, "f")  # warm-up: the session, the model, the pages
                 n, s = timed(lambda: count(out, "f"))
-                assert n == len(files), (engine, route, n)
-                rates[(engine, route)] = n / s
+                assert n == len(files), (name, route, n)
+                rates[(name, route)] = n / s
+        live_conf.remove("spark.sparkdl.onnx.sessions")
         cores = spark.sparkContext.defaultParallelism
+        cold = {}
+        for _ in range(args.cold_rounds):
+            for engine in ("tensorflow", "onnx"):
+                for route in ("paths", "binaryFile"):
+                    n, s = cold_job(engine, route, folder)
+                    assert n == len(files), (engine, route, n)
+                    cold[(engine, route)] = max(cold.get((engine, route), 0.0), n / s)
+        for (engine, route), v in cold.items():
+            print(f"short job (cold JVM), {engine} {route}: {v:.1f} images/s")
+        for engine in ("tensorflow", "onnx") if cold else ():
+            p, b = cold[(engine, "paths")], cold[(engine, "binaryFile")]
+            print(f"short job binaryFile / paths on {engine}: {b / p:.3f}")
+        for (engine, route), v in rates.items():
+            print(f"warm DeepImageFeaturizer, {engine} {route}: {v:.1f} images/s")
+        if args.only_sparkdl:
+            print(
+                json.dumps(
+                    {
+                        "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
+                        "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
+                    }
+                )
+            )
+            return
         peers = {}
         if importlib.util.find_spec("daft") is not None:
             n, s = daft_onnx(folder, onnx_path, args.batch)
@@ -183,6 +258,7 @@ def main():
             "one_core_ms": {k: min(v) for k, v in one_core.items()},
             "one_core_rounds": one_core,
             "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
+            "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
             "peers_images_per_s": {k: round(v, 1) for k, v in peers.items()},
             "sparkdl_decode_ms": decode_ms,
             "limit_images_per_s": round(limit, 1),

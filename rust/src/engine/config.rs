@@ -10,7 +10,7 @@ use crate::errors::{Result, SparkdlError};
 
 /// JSON: `{"intraOpThreads":4,"interOpThreads":2,"threadSpinning":true,"precision":"float32",
 /// "gpu":{"visibleDevices":"0,1","index":1,"ordinal":1},"tensorflow":{"xlaJit":false,"allowGrowth":true},
-/// "onnx":{"optimizationLevel":"all"}}`, every field optional.
+/// "onnx":{"optimizationLevel":"all","sessions":2}}`, every field optional.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct EngineConfig {
@@ -75,11 +75,21 @@ impl Default for TensorFlowOptions {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OnnxOptions {
     #[serde(default)]
     pub optimization_level: OptimizationLevel,
+    /// Sessions per model, each running one batch at a time (`intraOpThreads`
+    /// split between them); a session's runs are exclusive in `ort`.
+    #[serde(default = "one")]
+    pub sessions: u32,
+}
+
+impl Default for OnnxOptions {
+    fn default() -> Self {
+        OnnxOptions { optimization_level: OptimizationLevel::default(), sessions: 1 }
+    }
 }
 
 /// ONNX Runtime's graph optimizations.
@@ -95,6 +105,10 @@ pub enum OptimizationLevel {
 
 fn yes() -> bool {
     true
+}
+
+fn one() -> u32 {
+    1
 }
 
 impl Default for EngineConfig {
@@ -153,10 +167,11 @@ mod tests {
     fn every_field_is_optional_and_round_trips() {
         assert_eq!(EngineConfig::from_json("").unwrap(), EngineConfig::default());
         assert_eq!(EngineConfig::from_json("{}").unwrap(), EngineConfig::default());
-        let json = r#"{"intraOpThreads":4,"interOpThreads":2,"threadSpinning":false,"precision":"bf16","gpu":{"visibleDevices":"0,1","index":1,"ordinal":1},"tensorflow":{"xlaJit":true,"allowGrowth":false},"onnx":{"optimizationLevel":"basic"}}"#;
+        let json = r#"{"intraOpThreads":4,"interOpThreads":2,"threadSpinning":false,"precision":"bf16","gpu":{"visibleDevices":"0,1","index":1,"ordinal":1},"tensorflow":{"xlaJit":true,"allowGrowth":false},"onnx":{"optimizationLevel":"basic","sessions":2}}"#;
         let cfg = EngineConfig::from_json(json).unwrap();
         assert_eq!(serde_json::to_string(&cfg).unwrap(), json);
         assert_eq!(cfg.onnx.optimization_level, OptimizationLevel::Basic);
+        assert_eq!(cfg.onnx.sessions, 2);
     }
 
     #[test]
@@ -181,8 +196,15 @@ mod tests {
         assert_ne!(gpu(0).fingerprint(), gpu(1).fingerprint(), "one session per GPU");
         assert_ne!(EngineConfig { precision: Precision::Bf16, ..base.clone() }.fingerprint(), base.fingerprint());
         assert_ne!(
-            EngineConfig { onnx: OnnxOptions { optimization_level: OptimizationLevel::Basic }, ..base.clone() }
-                .fingerprint(),
+            EngineConfig {
+                onnx: OnnxOptions { optimization_level: OptimizationLevel::Basic, sessions: 1 },
+                ..base.clone()
+            }
+            .fingerprint(),
+            base.fingerprint()
+        );
+        assert_ne!(
+            EngineConfig { onnx: OnnxOptions { sessions: 2, ..OnnxOptions::default() }, ..base.clone() }.fingerprint(),
             base.fingerprint()
         );
     }

@@ -7,13 +7,16 @@
 //! against them (name, type, rank, fixed dims) before a run, so the messages
 //! can name the input and say how to fix the call.
 //!
-//! Runs: the `ort` crate treats a session's `Run` as needing exclusive
-//! access, so each model serialises its runs on a lock. The decoding of the
-//! next batch happens outside it; within a run ONNX Runtime uses the
-//! executor's cores (`intraOpThreads`).
+//! Runs: the `ort` crate gives a session's `Run` exclusive access (its
+//! maintainers saw concurrent runs of one session crash on GPU providers), so
+//! a model is a small pool of sessions (`onnx.sessions`, from the executor's
+//! concurrent tasks): a run takes an idle one, or waits for one, and gives it
+//! back. The executor's `intraOpThreads` are split between them, so the
+//! sessions of a model never start more threads than one session would; each
+//! keeps its own copy of the weights. On a GPU a model has one session.
 
 use std::path::Path;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use half::f16;
 use ort::ep::ExecutionProviderDispatch;
@@ -39,9 +42,84 @@ struct Io {
 }
 
 pub struct OnnxModel {
-    session: Mutex<Session>,
+    sessions: SessionPool<Session>,
     inputs: Vec<Io>,
     outputs: Vec<Io>,
+}
+
+/// The idle sessions of one model; a run takes one and gives it back.
+struct SessionPool<S> {
+    idle: Mutex<Vec<S>>,
+    given_back: Condvar,
+    size: usize,
+}
+
+/// A session taken from its pool for one run, back in it when dropped (on
+/// an error too).
+struct PooledSession<'a, S> {
+    pool: &'a SessionPool<S>,
+    session: Option<S>,
+}
+
+impl<S> SessionPool<S> {
+    fn new(sessions: Vec<S>) -> SessionPool<S> {
+        SessionPool { size: sessions.len(), idle: Mutex::new(sessions), given_back: Condvar::new() }
+    }
+
+    fn idle(&self) -> MutexGuard<'_, Vec<S>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle session, waiting until a run gives one back.
+    fn take(&self) -> PooledSession<'_, S> {
+        let mut idle = self.idle();
+        loop {
+            if let Some(session) = idle.pop() {
+                return PooledSession { pool: self, session: Some(session) };
+            }
+            idle = self.given_back.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl<S> Drop for PooledSession<'_, S> {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take() {
+            self.pool.idle().push(session);
+            self.pool.given_back.notify_one();
+        }
+    }
+}
+
+impl<S> std::ops::Deref for PooledSession<'_, S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        self.session.as_ref().expect("a pooled session is held until dropped")
+    }
+}
+
+impl<S> std::ops::DerefMut for PooledSession<'_, S> {
+    fn deref_mut(&mut self) -> &mut S {
+        self.session.as_mut().expect("a pooled session is held until dropped")
+    }
+}
+
+/// The intra-op threads of each session a model gets under `cfg`: one session
+/// on a GPU, else `onnx.sessions` (never more than threads) sharing
+/// `intraOpThreads` (0: the runtime's default for a single session, the
+/// machine's cores split for several), at least one thread each.
+pub(crate) fn session_threads(cfg: &EngineConfig) -> Vec<i32> {
+    let wanted = if cfg.gpu.is_some() { 1 } else { cfg.onnx.sessions.max(1) as i32 };
+    if wanted == 1 {
+        return vec![cfg.intra_op_threads.max(0)];
+    }
+    let total = if cfg.intra_op_threads > 0 {
+        cfg.intra_op_threads
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| i32::try_from(n.get()).unwrap_or(i32::MAX))
+    };
+    let n = wanted.min(total).max(1);
+    (0..n).map(|i| total / n + i32::from(i < total % n)).collect()
 }
 
 impl std::fmt::Debug for OnnxModel {
@@ -109,7 +187,7 @@ fn io_of(name: &str, t: &ValueType) -> Io {
 
 /// The session options of `cfg`: threads, spinning, optimizations, and the
 /// task's GPU through the CUDA execution provider.
-pub(crate) fn builder(cfg: &EngineConfig) -> Result<SessionBuilder> {
+pub(crate) fn builder(cfg: &EngineConfig, intra_op_threads: i32) -> Result<SessionBuilder> {
     cfg.validate()?;
     if cfg.precision != Precision::Float32 {
         return Err(SparkdlError::InvalidArgument(
@@ -121,8 +199,8 @@ pub(crate) fn builder(cfg: &EngineConfig) -> Result<SessionBuilder> {
     }
     let opt = |e: ort::Error<SessionBuilder>| ort_error("setting a session option", e);
     let mut b = Session::builder(environment()?).map_err(|e| ort_error("creating session options", e))?;
-    if cfg.intra_op_threads > 0 {
-        b = b.with_intra_threads(cfg.intra_op_threads as usize).map_err(opt)?;
+    if intra_op_threads > 0 {
+        b = b.with_intra_threads(intra_op_threads as usize).map_err(opt)?;
     }
     if cfg.inter_op_threads > 0 {
         b = b.with_inter_threads(cfg.inter_op_threads as usize).map_err(opt)?;
@@ -168,25 +246,28 @@ impl OnnxModel {
         if bytes.is_empty() {
             return Err(SparkdlError::InvalidArgument("the ONNX model is empty (0 bytes)".into()));
         }
-        let session =
-            builder(cfg)?.commit_from_memory(bytes).map_err(|e| load_error(&format!("{} bytes", bytes.len()), e))?;
-        OnnxModel::new(session)
+        let what = format!("{} bytes", bytes.len());
+        OnnxModel::new(cfg, |mut b| b.commit_from_memory(bytes).map_err(|e| load_error(&what, e)))
     }
 
     /// A model from its file, whose external data files are beside it.
     pub fn from_file(path: &Path, cfg: &EngineConfig) -> Result<OnnxModel> {
-        let session = builder(cfg)?.commit_from_file(path).map_err(|e| load_error(&path.display().to_string(), e))?;
-        OnnxModel::new(session)
+        OnnxModel::new(cfg, |mut b| b.commit_from_file(path).map_err(|e| load_error(&path.display().to_string(), e)))
     }
 
-    fn new(session: Session) -> Result<OnnxModel> {
-        let inputs = session.inputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
-        let outputs = session.outputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
-        Ok(OnnxModel { session: Mutex::new(session), inputs, outputs })
+    /// The model's sessions, each committed by `commit` from its options.
+    fn new(cfg: &EngineConfig, commit: impl Fn(SessionBuilder) -> Result<Session>) -> Result<OnnxModel> {
+        let sessions =
+            session_threads(cfg).into_iter().map(|t| commit(builder(cfg, t)?)).collect::<Result<Vec<_>>>()?;
+        let first = &sessions[0];
+        let inputs = first.inputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
+        let outputs = first.outputs().iter().map(|o| io_of(o.name(), o.dtype())).collect();
+        Ok(OnnxModel { sessions: SessionPool::new(sessions), inputs, outputs })
     }
 
-    fn session(&self) -> MutexGuard<'_, Session> {
-        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    /// How many sessions this model runs batches on at once.
+    pub fn sessions(&self) -> usize {
+        self.sessions.size
     }
 
     fn find<'a>(&self, ios: &'a [Io], name: &str, role: &str) -> Result<&'a Io> {
@@ -329,7 +410,7 @@ impl Model for OnnxModel {
             values.push((name.to_string(), input_value(feed)?));
         }
         let wanted = fetches.iter().map(|f| self.output(f).map(|s| (*f, s.dtype))).collect::<Result<Vec<_>>>()?;
-        let mut session = self.session();
+        let mut session = self.sessions.take();
         let outputs = session.run(values).map_err(|e| SparkdlError::ModelRun {
             about_rows: matches!(e.code(), ort::error::ErrorCode::InvalidArgument),
             message: format!("ONNX Runtime: running the model failed: {}", e.message()),
@@ -458,7 +539,7 @@ mod tests {
             intra_op_threads: 2,
             inter_op_threads: 1,
             thread_spinning: false,
-            onnx: crate::engine::config::OnnxOptions { optimization_level: OptimizationLevel::Basic },
+            onnx: crate::engine::config::OnnxOptions { optimization_level: OptimizationLevel::Basic, sessions: 1 },
             ..EngineConfig::default()
         };
         let m = OnnxModel::from_bytes(&affine_bytes(), &cfg).unwrap();
@@ -467,6 +548,78 @@ mod tests {
         let bf16 = EngineConfig { precision: Precision::Bf16, ..EngineConfig::default() };
         let err = OnnxModel::from_bytes(&affine_bytes(), &bf16).unwrap_err().to_string();
         assert!(err.contains("precision bf16 is TensorFlow's"), "{err}");
+    }
+
+    fn sessions(n: u32, threads: i32) -> EngineConfig {
+        EngineConfig {
+            intra_op_threads: threads,
+            onnx: crate::engine::config::OnnxOptions { sessions: n, ..Default::default() },
+            ..EngineConfig::default()
+        }
+    }
+
+    #[test]
+    fn the_executors_threads_are_split_between_a_models_sessions() {
+        assert_eq!(session_threads(&sessions(1, 4)), vec![4]);
+        assert_eq!(session_threads(&sessions(1, 0)), vec![0], "one session keeps the runtime's default");
+        assert_eq!(session_threads(&sessions(2, 2)), vec![1, 1]);
+        assert_eq!(session_threads(&sessions(3, 8)), vec![3, 3, 2]);
+        assert_eq!(session_threads(&sessions(4, 2)), vec![1, 1], "never more sessions than threads");
+        assert_eq!(session_threads(&sessions(0, 2)), vec![2], "0 is read as 1");
+        let cores = std::thread::available_parallelism().unwrap().get() as i32;
+        assert_eq!(session_threads(&sessions(2, 0)).iter().sum::<i32>(), cores, "the machine's cores split");
+        let on_gpu = EngineConfig {
+            gpu: Some(GpuPlacement { visible_devices: String::new(), index: 0, ordinal: 0 }),
+            ..sessions(4, 8)
+        };
+        assert_eq!(session_threads(&on_gpu), vec![8], "a GPU gets one session");
+    }
+
+    #[test]
+    fn a_run_waits_for_a_session_and_every_session_comes_back() {
+        let pool = std::sync::Arc::new(SessionPool::new(vec![1, 2]));
+        let a = pool.take();
+        let b = pool.take();
+        assert_eq!(*a + *b, 3);
+        let (sent, got) = std::sync::mpsc::channel();
+        let waiter = {
+            let pool = pool.clone();
+            std::thread::spawn(move || {
+                let s = pool.take();
+                sent.send(*s).unwrap();
+            })
+        };
+        assert!(got.try_recv().is_err(), "both sessions are taken: the third run waits");
+        let given_back = *b;
+        drop(b);
+        assert_eq!(got.recv().unwrap(), given_back, "it runs on the session given back");
+        waiter.join().unwrap();
+        drop(a);
+        assert_eq!(pool.idle().len(), 2);
+    }
+
+    #[test]
+    fn concurrent_runs_of_a_pooled_model_agree() {
+        ensure_loaded();
+        let m = std::sync::Arc::new(OnnxModel::from_bytes(&affine_bytes(), &sessions(2, 2)).unwrap());
+        assert_eq!(m.sessions(), 2);
+        let runs: Vec<_> = (0..4)
+            .map(|i| {
+                let m = m.clone();
+                std::thread::spawn(move || {
+                    let row = [i as f32, 1.0, -2.0];
+                    for _ in 0..50 {
+                        let x = TensorValue::f32(&[1, 3], row.to_vec()).unwrap();
+                        let y = run_values(&m, &[("x", x)], &["y"]).unwrap()[0].to_f64_vec();
+                        assert!(y.iter().zip(affine_expected(&row)).all(|(g, e)| (g - e).abs() < 1e-5), "{y:?}");
+                    }
+                })
+            })
+            .collect();
+        for r in runs {
+            r.join().unwrap();
+        }
+        assert_eq!(m.sessions.idle().len(), 2);
     }
 
     #[test]

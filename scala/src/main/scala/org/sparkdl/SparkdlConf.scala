@@ -107,7 +107,8 @@ object SparkdlConf {
 
   // The engine, for both backends.
   val IntraOpThreads: ConfEntry[Int] = entry("spark.sparkdl.engine.intraOpThreads",
-    "threads of one op's kernel, per executor JVM (all tasks of an executor share one session per model)",
+    "threads of one op's kernel, per executor JVM (all tasks of an executor share one TensorFlow session per " +
+      "model; ONNX Runtime's sessions of a model split them)",
     None, "the executor's cores", int(1), Seq("spark.sparkdl.tensorflow.intraOpThreads"))
   val InterOpThreads: ConfEntry[Int] = entry("spark.sparkdl.engine.interOpThreads",
     "ops a session runs at once, per executor JVM", None, "the executor's cores", int(1),
@@ -134,6 +135,12 @@ object SparkdlConf {
   val OnnxOptimizationLevel: ConfEntry[String] = entry("spark.sparkdl.onnx.optimizationLevel",
     "ONNX Runtime's graph optimizations: all, extended, basic or disabled", Some("all"), "all",
     oneOf("all", "extended", "basic", "disabled"))
+  val OnnxSessions: ConfEntry[Int] = entry("spark.sparkdl.onnx.sessions",
+    "ONNX Runtime: sessions of one model per executor JVM, so concurrent tasks run their batches at once (a " +
+      "session runs one batch at a time); they split the intra-op threads and each holds a copy of the " +
+      "model's weights; a GPU gets one", None,
+    "the executor's concurrent tasks (cores / `spark.task.cpus`), " +
+      "at most 4", int(1))
 
   // Models and SQL.
   val ModelsCacheDir: ConfEntry[String] = entry("spark.sparkdl.models.cacheDir",

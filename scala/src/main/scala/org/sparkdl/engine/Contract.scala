@@ -21,7 +21,7 @@ object Contract {
   final case class TensorFlowOptions(xlaJit: Boolean = false, allowGrowth: Boolean = true)
 
   /** `engine/config.rs` `OnnxOptions`. */
-  final case class OnnxOptions(optimizationLevel: String = "all")
+  final case class OnnxOptions(optimizationLevel: String = "all", sessions: Int = 1)
 
   /** `engine/config.rs` `EngineConfig`: the settings a model is loaded with. */
   final case class EngineConfig(

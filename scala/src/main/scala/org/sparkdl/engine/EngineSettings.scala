@@ -12,6 +12,10 @@ import org.sparkdl.engine.Contract.{EngineConfig, GpuPlacement, OnnxOptions, Ten
  * cores instead of each spawning a pool of all cores), and the inter-op pool one thread per
  * concurrent task (measured with TensorFlow: about 5% more images/s on 2 cores than one).
  *
+ * ONNX Runtime runs one batch at a time per session (`ort` takes a session exclusively), so a
+ * model gets a session per concurrent task (`spark.sparkdl.onnx.sessions`), sharing the same
+ * intra-op threads between them.
+ *
  * GPUs: TensorFlow fixes the visible GPUs once per process and refuses a session with another
  * list, so every session of the executor gets the same list: `spark.sparkdl.engine.visibleDevices`
  * (CUDA device ordinals, e.g. "0,1") or, unset, every GPU the process sees. A task's work goes to
@@ -79,6 +83,21 @@ object EngineSettings {
       precision = precisionFrom(Some(precision)),
       gpu = gpuPlacement(conf, gpus),
       tensorflow = TensorFlowOptions(xlaJit = read(SparkdlConf.XlaJit).getOrElse(false)),
-      onnx = OnnxOptions(read(SparkdlConf.OnnxOptimizationLevel).getOrElse("all")))
+      onnx = OnnxOptions(
+        read(SparkdlConf.OnnxOptimizationLevel).getOrElse("all"),
+        read(SparkdlConf.OnnxSessions).getOrElse(defaultOnnxSessions(conf, cores))))
   }
+
+  /**
+   * ONNX Runtime's sessions per model by default: one per concurrent task of the executor (its
+   * cores over `spark.task.cpus`), at most [[MaxDefaultOnnxSessions]], since each holds a copy of
+   * the weights. `ort` runs a session exclusively; measured on 2 cores (docs/PERFORMANCE.md) one
+   * session left the second task waiting on the first's run.
+   */
+  def defaultOnnxSessions(conf: Option[SparkConf], cores: Int): Int = {
+    val taskCpus = conf.flatMap(_.getOption("spark.task.cpus")).flatMap(_.toIntOption).filter(_ > 0).getOrElse(1)
+    math.max(1, math.min(MaxDefaultOnnxSessions, cores / taskCpus))
+  }
+
+  val MaxDefaultOnnxSessions = 4
 }

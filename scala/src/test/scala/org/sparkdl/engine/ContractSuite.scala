@@ -28,7 +28,7 @@ class ContractSuite extends AnyFunSuite {
     roundTrip("engine",
       EngineConfig(4, 2, threadSpinning = false, precision = "bf16",
         gpu = Some(GpuPlacement("0,3", 1, 3)), tensorflow = TensorFlowOptions(xlaJit = true, allowGrowth = false),
-        onnx = OnnxOptions("basic")))
+        onnx = OnnxOptions("basic", sessions = 3)))
   }
 
   test("load specs") {

@@ -15,12 +15,12 @@ class EngineSettingsSuite extends AnyFunSuite {
 
   test("both pools get the executor's cores; confs override them, old TensorFlow names too; GPUs from the task") {
     val n = math.min(2, available)
-    assert(config(conf("spark.master" -> s"local[$n]")) == EngineConfig(n, n))
+    assert(config(conf("spark.master" -> s"local[$n]")) == EngineConfig(n, n, onnx = OnnxOptions(sessions = n)))
     // A task with GPUs 3 and 0: every GPU visible (one list for the whole process), its work on GPU 3.
     assert(config(conf("spark.executor.cores" -> "1"), Seq("3", "0")).gpu.contains(GpuPlacement("", 3, 3)))
     val tuned = conf("spark.master" -> "local[1]", SparkdlConf.IntraOpThreads.key -> "3",
       "spark.sparkdl.tensorflow.interOpThreads" -> "5")
-    assert(config(tuned) == EngineConfig(3, 5))
+    assert(config(tuned) == EngineConfig(3, 5, onnx = OnnxOptions(sessions = 1)))
     val err = intercept[IllegalArgumentException](config(conf(SparkdlConf.InterOpThreads.key -> "many"))).getMessage
     assert(err.contains(SparkdlConf.InterOpThreads.key) && err.contains("'many'"), err)
     val old = intercept[IllegalArgumentException] {
@@ -31,7 +31,7 @@ class EngineSettingsSuite extends AnyFunSuite {
 
   test("precision, XLA, spinning and ONNX optimizations reach the settings; bad values say how to fix them") {
     val local1 = conf("spark.master" -> "local[1]")
-    assert(config(local1, precision = "bf16") == EngineConfig(1, 1, precision = "bf16"))
+    assert(config(local1, precision = "bf16") == EngineConfig(1, 1, precision = "bf16", onnx = OnnxOptions()))
     val xla = conf("spark.master" -> "local[1]", SparkdlConf.XlaJit.key -> "true")
     assert(config(xla).tensorflow == TensorFlowOptions(xlaJit = true))
     assert(EngineSettings.precisionFrom(None) == "float32")
@@ -44,7 +44,20 @@ class EngineSettingsSuite extends AnyFunSuite {
     assert(config(conf(SparkdlConf.ThreadSpinning.key -> "true")).threadSpinning)
     val err3 = intercept[IllegalArgumentException](config(conf(SparkdlConf.ThreadSpinning.key -> "off"))).getMessage
     assert(err3.contains(SparkdlConf.ThreadSpinning.key) && err3.contains("'off'"), err3)
-    assert(config(conf(SparkdlConf.OnnxOptimizationLevel.key -> "Basic")).onnx == OnnxOptions("basic"))
+    val basic = conf("spark.master" -> "local[1]", SparkdlConf.OnnxOptimizationLevel.key -> "Basic")
+    assert(config(basic).onnx == OnnxOptions("basic"))
+  }
+
+  test("ONNX Runtime gets a session per concurrent task, at most four, unless set") {
+    def sessions(kv: (String, String)*) = config(conf(kv: _*)).onnx.sessions
+    assert(EngineSettings.defaultOnnxSessions(conf("spark.task.cpus" -> "2"), 8) == 4)
+    assert(EngineSettings.defaultOnnxSessions(conf("spark.task.cpus" -> "4"), 8) == 2)
+    assert(EngineSettings.defaultOnnxSessions(conf(), 16) == 4)
+    assert(EngineSettings.defaultOnnxSessions(conf("spark.task.cpus" -> "4"), 2) == 1)
+    assert(sessions("spark.master" -> "local[1]") == 1)
+    assert(sessions("spark.master" -> "local[1]", SparkdlConf.OnnxSessions.key -> "3") == 3)
+    val err = intercept[IllegalArgumentException](sessions(SparkdlConf.OnnxSessions.key -> "0")).getMessage
+    assert(err.contains(SparkdlConf.OnnxSessions.key) && err.contains("at least 1"), err)
   }
 
   test("tasks on different GPUs of one executor share the visible list and differ only in their GPU") {

@@ -8,9 +8,11 @@
    each run by its runtime's own Python API with one intra-op and one inter-op thread, batch 32,
    the two alternating in fresh processes; ms per image, the best round of each.
 2. sparkdl end to end: DeepImageFeaturizer (MobileNetV2) on each engine, local[*], N JPEGs of
-   500x400, from a column of paths and from Spark's binaryFile source (content bytes); images/s,
+   500x400, from a column of paths and from Spark's binaryFile source (content bytes; also read with
+   spark.sql.files.openCostInBytes at 64 KB, which packs the files into fewer partitions); images/s,
    the fastest of two timed runs after a warm-up, per engine and route (`--one-session-too`: the
-   ONNX engine also with `spark.sparkdl.onnx.sessions=1`, one session per model).
+   ONNX engine also with `spark.sparkdl.onnx.sessions=1`, one session per model; `--ab-rounds N`:
+   the ONNX engine under three session settings alternating job by job, N rounds, medians).
 3. The same .onnx elsewhere: Daft (decode_image + resize, a @daft.cls batch UDF running an
    onnxruntime session; only where daft is installed: `make bench-venv` and run this with
    .venv-bench/bin/python), predict_batch_udf with onnxruntime (binaryFile, a PIL decode pandas
@@ -31,6 +33,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np  # noqa: E402
 
@@ -147,6 +150,49 @@ spark.stop()
 """
 
 
+def session_ab(spark, live_conf, paths, content, rounds, cores, n_files):
+    """The ONNX featurizer under three session settings, alternating job by job for `rounds` rounds:
+    the default pool, one session per model, and the pool with two intra-op threads per session
+    (cores oversubscribed as TensorFlow's concurrent runs are); images/s of each job, and the median."""
+    import statistics
+
+    import sparkdl
+
+    variants = {
+        "pool (default)": {},
+        "1 session": {"spark.sparkdl.onnx.sessions": "1"},
+        f"pool, {2 * cores} intra-op threads": {"spark.sparkdl.engine.intraOpThreads": str(2 * cores)},
+    }
+    keys = {k for v in variants.values() for k in v}
+    jobs = {}
+    for route, df, col in (("paths", paths, "path"), ("binaryFile", content, "content")):
+        out = sparkdl.DeepImageFeaturizer(
+            inputCol=col, outputCol="f", modelName="MobileNetV2", engine="onnx"
+        ).transform(df)
+        for r in range(rounds + 1):
+            for name, settings in variants.items():
+                for k in keys:
+                    live_conf.remove(k)
+                for k, v in settings.items():
+                    live_conf.set(k, v)
+                n, s = timed_once(lambda: count(out, "f"))
+                assert n == n_files, (name, route, n)
+                if r > 0:  # round 0 loads each setting's sessions
+                    jobs.setdefault(f"{name} {route}", []).append(round(n / s, 1))
+    for k in keys:
+        live_conf.remove(k)
+    result = {k: {"jobs": v, "median": statistics.median(v)} for k, v in jobs.items()}
+    for k, v in result.items():
+        print(f"ONNX sessions A/B, {k}: median {v['median']:.1f} images/s of {v['jobs']}")
+    return result
+
+
+def timed_once(fn):
+    start = time.perf_counter()
+    n = fn()
+    return n, time.perf_counter() - start
+
+
 def cold_job(engine, route, folder):
     """(rows, seconds) of one featurizer job, the first of a fresh process."""
     out = subprocess.run(
@@ -173,6 +219,7 @@ def main():
     ap.add_argument("--cold-rounds", type=int, default=2)
     ap.add_argument("--only-sparkdl", action="store_true", help="skip the peers and the one-core runs")
     ap.add_argument("--conf", action="append", default=[], help="a Spark setting k=v of the warm session")
+    ap.add_argument("--ab-rounds", type=int, default=0, help="rounds of the ONNX session-settings A/B (0: none)")
     ap.add_argument(
         "--one-session-too", action="store_true", help="also run the ONNX featurizer with spark.sparkdl.onnx.sessions=1"
     )
@@ -198,6 +245,25 @@ def main():
         paths.cache().count()
         content = spark.read.format("binaryFile").load(folder).select("content")
         content.cache().count()
+        # binaryFile counts each file as 4 MB more than its size (openCostInBytes) when it packs files
+        # into partitions: 500x400 JPEGs of ~40 KB become 16 partitions of 32 files here. The same
+        # source read with the open cost at 64 KB packs them into as many partitions as cores.
+        spark.conf.set("spark.sql.files.openCostInBytes", str(64 << 10))
+        # (a glob filter too, so the cache does not answer it with the first read's partitions)
+        packed = spark.read.format("binaryFile").option("pathGlobFilter", "*.jpg").load(folder).select("content")
+        packed.cache().count()
+        spark.conf.unset("spark.sql.files.openCostInBytes")
+        partitions = {
+            "paths": paths.rdd.getNumPartitions(),
+            "binaryFile": content.rdd.getNumPartitions(),
+            "binaryFile, openCost 64k": packed.rdd.getNumPartitions(),
+        }
+        print(f"partitions: {partitions}")
+        routes = (
+            ("paths", paths, "path"),
+            ("binaryFile", content, "content"),
+            ("binaryFile, openCost 64k", packed, "content"),
+        )
         rates = {}
         # The ONNX engine also with one session per model (the setting before the session pool):
         # local mode's executor reads the driver's live SparkConf, so it is set there between jobs.
@@ -211,7 +277,7 @@ def main():
                 live_conf.remove("spark.sparkdl.onnx.sessions")
             else:
                 live_conf.set("spark.sparkdl.onnx.sessions", sessions)
-            for route, df, col in (("paths", paths, "path"), ("binaryFile", content, "content")):
+            for route, df, col in routes:
                 f = sparkdl.DeepImageFeaturizer(inputCol=col, outputCol="f", modelName="MobileNetV2", engine=engine)
                 out = f.transform(df)
                 count(out, "f")  # warm-up: the session, the model, the pages
@@ -220,6 +286,7 @@ def main():
                 rates[(name, route)] = n / s
         live_conf.remove("spark.sparkdl.onnx.sessions")
         cores = spark.sparkContext.defaultParallelism
+        ab = session_ab(spark, live_conf, paths, content, args.ab_rounds, cores, len(files)) if args.ab_rounds else {}
         cold = {}
         for _ in range(args.cold_rounds):
             for engine in ("tensorflow", "onnx"):
@@ -240,6 +307,7 @@ def main():
                     {
                         "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
                         "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
+                        "session_ab": ab,
                     }
                 )
             )
@@ -259,9 +327,11 @@ def main():
             "one_core_rounds": one_core,
             "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
             "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
+            "session_ab": ab,
             "peers_images_per_s": {k: round(v, 1) for k, v in peers.items()},
             "sparkdl_decode_ms": decode_ms,
             "limit_images_per_s": round(limit, 1),
+            "partitions": partitions,
             "images": len(files),
             "cores": cores,
         }
@@ -283,7 +353,12 @@ def main():
             f"sparkdl's limit: {limit:.1f} images/s ({cores} x 1000 / ({decode_ms:.2f} ms decode + {ort_ms:.2f} ms "
             f"inference)); the best ONNX route at {best / limit:.2f} of it"
         )
-        print(f"binaryFile / paths on ONNX Runtime: {rates[('onnx', 'binaryFile')] / onnx_paths:.3f}")
+        for engine in ("tensorflow", "onnx"):
+            p = rates[(engine, "paths")]
+            print(
+                f"warm binaryFile / paths on {engine}: {rates[(engine, 'binaryFile')] / p:.3f}, with openCost 64k: "
+                f"{rates[(engine, 'binaryFile, openCost 64k')] / p:.3f}"
+            )
         print(json.dumps(result))
     finally:
         spark.stop()

@@ -10,9 +10,8 @@
 2. sparkdl end to end: DeepImageFeaturizer (MobileNetV2) on each engine, local[*], N JPEGs of
    500x400, from a column of paths and from Spark's binaryFile source (content bytes; also read with
    spark.sql.files.openCostInBytes at 64 KB, which packs the files into fewer partitions); images/s,
-   the fastest of two timed runs after a warm-up, per engine and route (`--one-session-too`: the
-   ONNX engine also with `spark.sparkdl.onnx.sessions=1`, one session per model; `--ab-rounds N`:
-   the ONNX engine under three session settings alternating job by job, N rounds, medians).
+   the fastest of two timed runs after a warm-up, per engine and route (`--ab-rounds N`: the ONNX
+   engine under three session settings alternating job by job, N rounds, medians).
 3. The same .onnx elsewhere: Daft (decode_image + resize, a @daft.cls batch UDF running an
    onnxruntime session; only where daft is installed: `make bench-venv` and run this with
    .venv-bench/bin/python), predict_batch_udf with onnxruntime (binaryFile, a PIL decode pandas
@@ -150,7 +149,7 @@ spark.stop()
 """
 
 
-def session_ab(spark, live_conf, paths, content, rounds, cores, n_files):
+def session_ab(live_conf, paths, content, rounds, cores, n_files):
     """The ONNX featurizer under three session settings, alternating job by job for `rounds` rounds:
     the default pool, one session per model, and the pool with two intra-op threads per session
     (cores oversubscribed as TensorFlow's concurrent runs are); images/s of each job, and the median."""
@@ -220,9 +219,6 @@ def main():
     ap.add_argument("--only-sparkdl", action="store_true", help="skip the peers and the one-core runs")
     ap.add_argument("--conf", action="append", default=[], help="a Spark setting k=v of the warm session")
     ap.add_argument("--ab-rounds", type=int, default=0, help="rounds of the ONNX session-settings A/B (0: none)")
-    ap.add_argument(
-        "--one-session-too", action="store_true", help="also run the ONNX featurizer with spark.sparkdl.onnx.sessions=1"
-    )
     args = ap.parse_args()
 
     import sparkdl
@@ -265,28 +261,18 @@ def main():
             ("binaryFile, openCost 64k", packed, "content"),
         )
         rates = {}
-        # The ONNX engine also with one session per model (the setting before the session pool):
-        # local mode's executor reads the driver's live SparkConf, so it is set there between jobs.
-        live_conf = spark.sparkContext._jvm.org.apache.spark.SparkEnv.get().conf()
-        variants = [("tensorflow", None), ("onnx", None)]
-        if args.one_session_too:
-            variants.append(("onnx, 1 session", "1"))
-        for name, sessions in variants:
-            engine = name.split(",")[0]
-            if sessions is None:
-                live_conf.remove("spark.sparkdl.onnx.sessions")
-            else:
-                live_conf.set("spark.sparkdl.onnx.sessions", sessions)
+        for engine in ("tensorflow", "onnx"):
             for route, df, col in routes:
                 f = sparkdl.DeepImageFeaturizer(inputCol=col, outputCol="f", modelName="MobileNetV2", engine=engine)
                 out = f.transform(df)
                 count(out, "f")  # warm-up: the session, the model, the pages
                 n, s = timed(lambda: count(out, "f"))
-                assert n == len(files), (name, route, n)
-                rates[(name, route)] = n / s
-        live_conf.remove("spark.sparkdl.onnx.sessions")
+                assert n == len(files), (engine, route, n)
+                rates[(engine, route)] = n / s
         cores = spark.sparkContext.defaultParallelism
-        ab = session_ab(spark, live_conf, paths, content, args.ab_rounds, cores, len(files)) if args.ab_rounds else {}
+        # Local mode's executor reads the driver's live SparkConf: the A/B sets it between jobs.
+        live_conf = spark.sparkContext._jvm.org.apache.spark.SparkEnv.get().conf()
+        ab = session_ab(live_conf, paths, content, args.ab_rounds, cores, len(files)) if args.ab_rounds else {}
         cold = {}
         for _ in range(args.cold_rounds):
             for engine in ("tensorflow", "onnx"):
@@ -301,16 +287,16 @@ def main():
             print(f"short job binaryFile / paths on {engine}: {b / p:.3f}")
         for (engine, route), v in rates.items():
             print(f"warm DeepImageFeaturizer, {engine} {route}: {v:.1f} images/s")
+        result = {
+            "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
+            "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
+            "session_ab": ab,
+            "partitions": partitions,
+            "images": len(files),
+            "cores": cores,
+        }
         if args.only_sparkdl:
-            print(
-                json.dumps(
-                    {
-                        "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
-                        "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
-                        "session_ab": ab,
-                    }
-                )
-            )
+            print(json.dumps(result))
             return
         peers = {}
         if importlib.util.find_spec("daft") is not None:
@@ -322,19 +308,13 @@ def main():
         peers["PIL + onnxruntime loop"] = n / s
         decode_ms = sparkdl_decode_ms(files)
         limit = cores * 1000.0 / (decode_ms + min(one_core["onnx"]))
-        result = {
-            "one_core_ms": {k: min(v) for k, v in one_core.items()},
-            "one_core_rounds": one_core,
-            "images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in rates.items()},
-            "cold_images_per_s": {f"{e} {r}": round(v, 1) for (e, r), v in cold.items()},
-            "session_ab": ab,
-            "peers_images_per_s": {k: round(v, 1) for k, v in peers.items()},
-            "sparkdl_decode_ms": decode_ms,
-            "limit_images_per_s": round(limit, 1),
-            "partitions": partitions,
-            "images": len(files),
-            "cores": cores,
-        }
+        result.update(
+            one_core_ms={k: min(v) for k, v in one_core.items()},
+            one_core_rounds=one_core,
+            peers_images_per_s={k: round(v, 1) for k, v in peers.items()},
+            sparkdl_decode_ms=decode_ms,
+            limit_images_per_s=round(limit, 1),
+        )
         tf_ms, ort_ms = result["one_core_ms"]["tensorflow"], result["one_core_ms"]["onnx"]
         print(
             f"one-core MobileNetV2 inference, batch {args.batch}: TensorFlow {tf_ms:.2f} ms/image, "

@@ -91,7 +91,7 @@ mod tests {
 
     #[test]
     fn load_specs_round_trip() {
-        let json = r#"{"format":"onnx","key":"abc","dir":"/tmp/m","file":"model.onnx","tags":[],"config":{"intraOpThreads":2,"interOpThreads":0,"threadSpinning":true,"precision":"float32","gpu":null,"tensorflow":{"xlaJit":false,"allowGrowth":true},"onnx":{"optimizationLevel":"all"}}}"#;
+        let json = r#"{"format":"onnx","key":"abc","dir":"/tmp/m","file":"model.onnx","tags":[],"config":{"intraOpThreads":2,"interOpThreads":0,"threadSpinning":true,"precision":"float32","gpu":null,"tensorflow":{"xlaJit":false,"allowGrowth":true},"onnx":{"optimizationLevel":"all","sessions":1}}}"#;
         let spec = LoadSpec::from_json(json).unwrap();
         assert_eq!(serde_json::to_string(&spec).unwrap(), json);
         let min = LoadSpec::from_json(r#"{"format":"graphdef","key":"k"}"#).unwrap();

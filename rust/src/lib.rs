@@ -8,6 +8,7 @@
 //! - [`backends`]: TensorFlow and ONNX Runtime, each loaded at run time.
 //! - [`image`]: decoding files into Spark's image struct layout.
 //! - [`models`]: pretrained models built natively from PyTorch weights files.
+//! - [`similarity`]: exact nearest-neighbour scoring of vector blocks (top-k per query).
 
 pub mod arrow_io;
 pub mod backends;
@@ -18,3 +19,4 @@ pub mod jni_api;
 pub mod logging;
 pub mod models;
 pub mod ops;
+pub mod similarity;

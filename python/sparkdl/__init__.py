@@ -36,6 +36,8 @@ _LAZY = {
     "DeepImageFeaturizer": "sparkdl.transformers.named_image",
     "DeepImagePredictor": "sparkdl.transformers.named_image",
     "KerasImageFileEstimator": "sparkdl.estimators",
+    "NearestNeighbors": "sparkdl.similarity",
+    "NearestNeighborsModel": "sparkdl.similarity",
     "registerModel": "sparkdl.udf",
     "registerKerasImageUDF": "sparkdl.udf",
 }

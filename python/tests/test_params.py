@@ -31,6 +31,7 @@ def _py_value(v):
         sparkdl.ONNXTransformer,
         sparkdl.DeepImageFeaturizer,
         sparkdl.DeepImagePredictor,
+        sparkdl.NearestNeighbors,
     ],
 )
 def test_wrappers_have_the_jvm_stages_params_and_defaults(spark, cls):

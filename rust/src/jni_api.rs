@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use arrow::array::{Array, StructArray};
-use jni::objects::{JByteArray, JClass, JString};
+use jni::objects::{JByteArray, JClass, JFloatArray, JIntArray, JLongArray, JString};
 use jni::sys::{jbyteArray, jlong, jstring};
 use jni::JNIEnv;
 use serde::{Deserialize, Serialize};
@@ -24,6 +24,7 @@ use crate::models;
 use crate::ops::decode_images::{decode_batch, DecodeConfig};
 use crate::ops::decode_pool;
 use crate::ops::run_model::{run_batch, RunSpec};
+use crate::similarity::{self, Metric, Tiles};
 
 /// The settings of `init` (JSON from the JVM's `org.sparkdl.engine.InitConfig`).
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -358,6 +359,79 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_buildModel(
         }
         let model = models::build_named(&name, format, Path::new(&weights_path))?;
         Ok(env.byte_array_from_slice(&model)?.into_raw())
+    })
+}
+
+// ---- Similarity ---------------------------------------------------------
+
+/// `static native void searchNeighbors(float[] queries, float[] index, int dim, long indexOffset,
+/// int k, String metric, long[] outPositions, float[] outScores, int[] outCounts)`: the best `k`
+/// index rows for each query row (`similarity::search`). Query `q`'s list goes to
+/// `out*[q * k ..]`, best first, `outCounts[q]` long. The blocks are dense arrays the JVM
+/// assembled itself, copied in (the copy is a small part of the matrix product it feeds).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchNeighbors(
+    mut env: JNIEnv,
+    _class: JClass,
+    queries: JFloatArray,
+    index: JFloatArray,
+    dim: jni::sys::jint,
+    index_offset: jlong,
+    k: jni::sys::jint,
+    metric: JString,
+    out_positions: JLongArray,
+    out_scores: JFloatArray,
+    out_counts: JIntArray,
+) {
+    try_or_throw(&mut env, (), |env| {
+        let metric: Metric = read_string(env, &metric)?.parse()?;
+        if dim < 1 || k < 1 || index_offset < 0 {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "searchNeighbors: dim ({dim}) and k ({k}) must be at least 1 and indexOffset ({index_offset}) at least 0"
+            )));
+        }
+        let (dim, k) = (dim as usize, k as usize);
+        let read = |env: &mut JNIEnv, array: &JFloatArray| -> Result<Vec<f32>> {
+            let mut values = vec![0f32; env.get_array_length(array)? as usize];
+            env.get_float_array_region(array, 0, &mut values)?;
+            Ok(values)
+        };
+        let queries = read(env, &queries)?;
+        let index = read(env, &index)?;
+        let found = similarity::search(&queries, &index, dim, index_offset as u64, k, metric, Tiles::default())?;
+        let room = found.len() * k;
+        for (what, len) in [
+            ("outPositions", env.get_array_length(&out_positions)? as usize),
+            ("outScores", env.get_array_length(&out_scores)? as usize),
+        ] {
+            if len < room {
+                return Err(SparkdlError::InvalidArgument(format!(
+                    "searchNeighbors: {what} holds {len} values, fewer than queries x k = {room}"
+                )));
+            }
+        }
+        if (env.get_array_length(&out_counts)? as usize) < found.len() {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "searchNeighbors: outCounts holds fewer values than the {} queries",
+                found.len()
+            )));
+        }
+        let mut positions = vec![0i64; room];
+        let mut scores = vec![0f32; room];
+        let mut counts = vec![0i32; found.len()];
+        for (q, list) in found.into_iter().enumerate() {
+            let sorted = list.into_sorted();
+            counts[q] = sorted.len() as i32;
+            for (j, (position, score)) in sorted.into_iter().enumerate() {
+                positions[q * k + j] = position as i64;
+                scores[q * k + j] = score;
+            }
+        }
+        env.set_long_array_region(&out_positions, 0, &positions)?;
+        env.set_float_array_region(&out_scores, 0, &scores)?;
+        env.set_int_array_region(&out_counts, 0, &counts)?;
+        Ok(())
     })
 }
 

@@ -88,6 +88,17 @@ public final class NativeLib {
    */
   public static native String echoConfig(String kind, String json);
 
+  /**
+   * Exact nearest neighbours of one block pair: for each row of {@code queries} (row-major,
+   * {@code dim} floats a row), the best {@code k} rows of {@code index} by {@code metric}
+   * ("cosine" or "l2", scores higher is better), named by position ({@code indexOffset} + row),
+   * ties to the smaller position. Query q's list is written to {@code outPositions} and
+   * {@code outScores} from q * k, best first, {@code outCounts[q]} long.
+   */
+  public static native void searchNeighbors(
+      float[] queries, float[] index, int dim, long indexOffset, int k, String metric,
+      long[] outPositions, float[] outScores, int[] outCounts);
+
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);
 }

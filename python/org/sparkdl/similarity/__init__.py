@@ -1,0 +1,6 @@
+"""Python names of sparkdl's JVM similarity classes, for PySpark's model loading (see
+``org.sparkdl.transformers``)."""
+
+from sparkdl.similarity import NearestNeighbors, NearestNeighborsModel
+
+__all__ = ["NearestNeighbors", "NearestNeighborsModel"]

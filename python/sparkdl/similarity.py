@@ -1,0 +1,165 @@
+"""Image similarity: exact nearest neighbours over feature vectors, natively in Spark tasks.
+
+``NearestNeighbors`` (an Estimator) wraps the Scala ``org.sparkdl.similarity.NearestNeighbors``;
+``fit(index)`` gives a ``NearestNeighborsModel`` whose ``transform(queries)`` adds each query's
+``k`` best index rows as ``array<struct<id, score>>``, best first.
+"""
+
+from typing import Optional
+
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasOutputCol
+from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
+from pyspark.ml.wrapper import JavaEstimator, JavaModel
+
+from sparkdl.transformers._base import _StageReader
+
+
+class _NearestNeighborsParams(HasOutputCol):
+    """The Params of both classes, with the Scala ``NearestNeighborsParams``' defaults."""
+
+    featuresCol = Param(
+        Params._dummy(),
+        "featuresCol",
+        "column of feature vectors (MLlib vectors, array<float> or array<double>), in the index and the queries",
+        typeConverter=TypeConverters.toString,
+    )
+    idCol = Param(
+        Params._dummy(),
+        "idCol",
+        "the index's column naming each row in the results (an atomic type); ties go to the smaller id",
+        typeConverter=TypeConverters.toString,
+    )
+    k = Param(Params._dummy(), "k", "how many neighbours each query gets, best first", TypeConverters.toInt)
+    metric = Param(
+        Params._dummy(),
+        "metric",
+        "cosine (score: the cosine similarity) or l2 (score: the Euclidean distance, negated)",
+        typeConverter=TypeConverters.toString,
+    )
+    queryBlockRows = Param(
+        Params._dummy(), "queryBlockRows", "query rows scored together against an index block", TypeConverters.toInt
+    )
+    indexBlockRows = Param(
+        Params._dummy(), "indexBlockRows", "index rows per block (one block per partition)", TypeConverters.toInt
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._setDefault(
+            featuresCol="features",
+            idCol="id",
+            k=10,
+            metric="cosine",
+            outputCol="neighbors",
+            queryBlockRows=1024,
+            indexBlockRows=8192,
+        )
+
+    def getFeaturesCol(self) -> str:
+        return self.getOrDefault(self.featuresCol)
+
+    def getIdCol(self) -> str:
+        return self.getOrDefault(self.idCol)
+
+    def getK(self) -> int:
+        return self.getOrDefault(self.k)
+
+    def getMetric(self) -> str:
+        return self.getOrDefault(self.metric)
+
+
+def _checked(kwargs):
+    kwargs = {key: v for key, v in kwargs.items() if v is not None}
+    if "metric" in kwargs and kwargs["metric"] not in ("cosine", "l2"):
+        raise ValueError(f"metric must be 'cosine' or 'l2', got {kwargs['metric']!r}")
+    for name in ("k", "queryBlockRows", "indexBlockRows"):
+        if name in kwargs and int(kwargs[name]) < 1:
+            raise ValueError(f"{name} must be at least 1, got {kwargs[name]!r}")
+    return kwargs
+
+
+class _Readable(JavaMLReadable, JavaMLWritable):
+    @classmethod
+    @try_remote_read
+    def read(cls):
+        return _StageReader(cls)
+
+
+class NearestNeighborsModel(JavaModel, _NearestNeighborsParams, _Readable):
+    """The index of a ``NearestNeighbors`` fit. ``transform(queries)`` adds ``outputCol``: each
+    query's ``k`` best index rows, ``array<struct<id, score>>`` best first (ties to the smaller id;
+    null for a query whose vector is null). Saved with a copy of the index's ids and vectors."""
+
+    _java_class_name = "org.sparkdl.similarity.NearestNeighborsModel"
+    __module__ = "org.sparkdl.similarity"
+
+    def setOutputCol(self, value: str) -> "NearestNeighborsModel":
+        return self._set(outputCol=value)
+
+    def setK(self, value: int) -> "NearestNeighborsModel":
+        return self._set(**_checked({"k": value}))
+
+    def setFeaturesCol(self, value: str) -> "NearestNeighborsModel":
+        return self._set(featuresCol=value)
+
+    @property
+    def dim(self) -> int:
+        """The length of the index's vectors."""
+        return self._java_obj.dim()
+
+
+class NearestNeighbors(JavaEstimator, _NearestNeighborsParams, _Readable):
+    """Exact k-nearest-neighbour search over feature vectors (cosine or L2), in Spark tasks:
+    every block of queries is scored against every block of the index by one native call (a
+    SIMD matrix product, candidates re-scored exactly) and the lists merged, so a task holds two
+    blocks whatever the index's size.
+
+    >>> nn = NearestNeighbors(k=5).fit(index_df)            # id, features
+    >>> nn.transform(queries_df).select("id", "neighbors")  # neighbors: [{id, score}, ...]
+    """
+
+    _java_class_name = "org.sparkdl.similarity.NearestNeighbors"
+    __module__ = "org.sparkdl.similarity"
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        featuresCol: Optional[str] = None,
+        idCol: Optional[str] = None,
+        k: Optional[int] = None,
+        metric: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        queryBlockRows: Optional[int] = None,
+        indexBlockRows: Optional[int] = None,
+    ) -> None:
+        super().__init__()
+        from sparkdl._jvm import _jvm_api, _resolve_spark
+
+        _jvm_api(_resolve_spark(None))  # a clear error when the jar is missing
+        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+        self._set(**_checked(self._input_kwargs))
+
+    @keyword_only
+    def setParams(self, **kwargs) -> "NearestNeighbors":
+        return self._set(**_checked(self._input_kwargs))
+
+    def setFeaturesCol(self, value: str) -> "NearestNeighbors":
+        return self._set(featuresCol=value)
+
+    def setIdCol(self, value: str) -> "NearestNeighbors":
+        return self._set(idCol=value)
+
+    def setK(self, value: int) -> "NearestNeighbors":
+        return self._set(**_checked({"k": value}))
+
+    def setMetric(self, value: str) -> "NearestNeighbors":
+        return self._set(**_checked({"metric": value}))
+
+    def setOutputCol(self, value: str) -> "NearestNeighbors":
+        return self._set(outputCol=value)
+
+    def _create_model(self, java_model) -> NearestNeighborsModel:
+        return NearestNeighborsModel(java_model)

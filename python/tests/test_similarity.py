@@ -1,0 +1,69 @@
+"""NearestNeighbors against numpy brute force on the same vectors (same ids for every query,
+scores within 1e-5), nulls, vector types, errors, and save/load in a pipeline."""
+
+import numpy as np
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.linalg import Vectors
+
+import sparkdl
+
+
+def _brute_force(queries, index, ids, k, metric):
+    q64, x64 = queries.astype(np.float64), index.astype(np.float64)
+    if metric == "cosine":
+        scores = (q64 @ x64.T) / np.outer(np.linalg.norm(q64, axis=1), np.linalg.norm(x64, axis=1))
+    else:
+        scores = -np.sqrt(((q64[:, None, :] - x64[None, :, :]) ** 2).sum(-1))
+    scores = scores.astype(np.float32)
+    out = []
+    for row in scores:
+        order = sorted(range(len(ids)), key=lambda j: (-row[j], ids[j]))[:k]
+        out.append([(ids[j], float(row[j])) for j in order])
+    return out
+
+
+@pytest.mark.parametrize("metric", ["cosine", "l2"])
+def test_matches_numpy_brute_force(spark, metric):
+    rng = np.random.default_rng(3)
+    dim, n_index, n_query, k = 48, 500, 30, 7
+    index = rng.standard_normal((n_index, dim)).astype(np.float32)
+    # Near-copies among the queries, so the top scores crowd together.
+    queries = index[rng.choice(n_index, n_query)] + 0.05 * rng.standard_normal((n_query, dim)).astype(np.float32)
+    ids = [int(i) for i in rng.permutation(10 * n_index)[:n_index]]
+    index_df = spark.createDataFrame(
+        [(ids[i], Vectors.dense(index[i].tolist())) for i in range(n_index)], ["id", "features"]
+    ).repartition(3)
+    query_df = spark.createDataFrame(
+        [(q, queries[q].tolist()) for q in range(n_query)] + [(n_query, None)], "qid long, features array<float>"
+    )
+    model = sparkdl.NearestNeighbors(k=k, metric=metric, indexBlockRows=64, queryBlockRows=8).fit(index_df)
+    assert model.dim == dim
+    got = {r.qid: r.neighbors for r in model.transform(query_df).collect()}
+    assert got[n_query] is None
+    want = _brute_force(queries, index, ids, k, metric)
+    for q in range(n_query):
+        assert [n.id for n in got[q]] == [w[0] for w in want[q]], f"query {q}"
+        np.testing.assert_allclose([n.score for n in got[q]], [w[1] for w in want[q]], atol=1e-5)
+
+
+def test_wrong_length_and_bad_params_are_explained(spark, tmp_path):
+    index_df = spark.createDataFrame([(1, [1.0, 0.0]), (2, [0.0, 1.0])], "id long, features array<double>")
+    with pytest.raises(ValueError, match="metric must be 'cosine' or 'l2'"):
+        sparkdl.NearestNeighbors(metric="dot")
+    with pytest.raises(Exception, match="featuresCol: there is no column 'emb'"):
+        sparkdl.NearestNeighbors(featuresCol="emb").fit(index_df)
+    model = sparkdl.NearestNeighbors(k=1).fit(index_df)
+    bad = spark.createDataFrame([(1, [1.0, 0.0, 0.0])], "qid long, features array<double>")
+    with pytest.raises(Exception, match="a vector of 3 values where the index's vectors have 2"):
+        model.transform(bad).collect()
+
+    # Saved in a pipeline (the index copied), loaded back, same answers.
+    fitted = Pipeline(stages=[sparkdl.NearestNeighbors(k=2)]).fit(index_df)
+    path = str(tmp_path / "nn")
+    fitted.write().save(path)
+    loaded = PipelineModel.load(path)
+    assert type(loaded.stages[0]).__name__ == "NearestNeighborsModel"
+    q = spark.createDataFrame([(7, [0.9, 0.1])], "qid long, features array<double>")
+    assert loaded.transform(q).head().neighbors == fitted.transform(q).head().neighbors
+    assert [n.id for n in loaded.transform(q).head().neighbors] == [1, 2]

@@ -1,0 +1,125 @@
+package org.sparkdl.similarity
+
+import org.apache.spark.ml.linalg.{SQLDataTypes, Vector => MLVector}
+import org.apache.spark.sql.Row
+import org.apache.spark.sql.types.{ArrayType, DataType, DoubleType, FloatType, StructType}
+
+import org.sparkdl.jni.{NativeLib, NativeLoader}
+
+/**
+ * The pieces of an exact nearest-neighbour search that run in tasks: vectors read from rows into
+ * dense blocks, one native call per (query block, index block) pair, and the merge of the
+ * per-block lists of a query (`rust/src/similarity`).
+ */
+private[sparkdl] object Blocks {
+
+  /** What a features column may hold: MLlib vectors, or arrays of float or double. */
+  def checkFeaturesType(schema: StructType, column: String, param: String): Unit = {
+    val field = schema.fields.find(_.name == column).getOrElse(
+      throw new IllegalArgumentException(
+        s"$param: there is no column '$column' (columns: ${schema.fieldNames.mkString(", ")}); " +
+          s"set $param to the column of feature vectors"))
+    if (!isFeaturesType(field.dataType)) {
+      throw new IllegalArgumentException(
+        s"$param: column '$column' is ${field.dataType.simpleString}; it must hold MLlib vectors, " +
+          "array<float> or array<double> (DeepImageFeaturizer's output, say)")
+    }
+  }
+
+  def isFeaturesType(t: DataType): Boolean = t match {
+    case t if t == SQLDataTypes.VectorType => true
+    case ArrayType(FloatType | DoubleType, _) => true
+    case _ => false
+  }
+
+  /**
+   * The vector in `row(i)` as floats, or null for a null value. A null element or a length
+   * other than `dim` (when `dim` > 0) fails, naming `what` (the row) and the column.
+   */
+  def floats(row: Row, i: Int, dim: Int, column: String, what: => String): Array[Float] = {
+    if (row.isNullAt(i)) return null
+    val values: Array[Float] = row.get(i) match {
+      case v: MLVector => v.toArray.map(_.toFloat)
+      case s: scala.collection.Seq[_] =>
+        val out = new Array[Float](s.length)
+        var j = 0
+        s.foreach { x =>
+          x match {
+            case f: Float => out(j) = f
+            case d: Double => out(j) = d.toFloat
+            case null =>
+              throw new IllegalArgumentException(
+                s"column '$column', $what: element $j of the vector is null; fill or drop such rows first")
+            case other => throw new IllegalArgumentException(s"column '$column', $what: element $j is $other")
+          }
+          j += 1
+        }
+        out
+      case other => throw new IllegalArgumentException(s"column '$column', $what: $other is not a vector")
+    }
+    if (dim > 0 && values.length != dim) {
+      throw new IllegalArgumentException(
+        s"column '$column', $what: a vector of ${values.length} values where the index's vectors have $dim; " +
+          "queries and index must come from the same featurizer (same model and layer)")
+    }
+    var j = 0
+    while (j < values.length) {
+      val v = values(j)
+      if (v.isNaN || v.isInfinite) {
+        throw new IllegalArgumentException(s"column '$column', $what: element $j is $v; vectors must be finite")
+      }
+      j += 1
+    }
+    values
+  }
+
+  /**
+   * A block of the index: rows `offset` until `offset + ids.length` of the index sorted by id,
+   * their ids and their vectors, row-major.
+   */
+  final case class IndexBlock(offset: Long, ids: Array[Any], vectors: Array[Float])
+
+  /** Query rows' vectors, row-major, of the rows whose vector is not null (`rows` of the block). */
+  final case class QueryVectors(key: (Int, Int), rows: Array[Int], vectors: Array[Float])
+
+  /**
+   * One query's best neighbours so far, best first: positions in the index sorted by id, scores,
+   * ids. Ties go to the smaller position, so to the smaller id.
+   */
+  final case class Found(positions: Array[Long], scores: Array[Float], ids: Array[Any]) {
+    def size: Int = positions.length
+
+    /** The best `k` of both lists, in order (the lists hold distinct positions). */
+    def merge(other: Found, k: Int): Found = {
+      val n = math.min(k, size + other.size)
+      val (p, s, d) = (new Array[Long](n), new Array[Float](n), new Array[Any](n))
+      var (a, b, j) = (0, 0, 0)
+      while (j < n) {
+        val takeA = b >= other.size || (a < size &&
+          (scores(a) > other.scores(b) || (scores(a) == other.scores(b) && positions(a) < other.positions(b))))
+        if (takeA) { p(j) = positions(a); s(j) = scores(a); d(j) = ids(a); a += 1 }
+        else { p(j) = other.positions(b); s(j) = other.scores(b); d(j) = other.ids(b); b += 1 }
+        j += 1
+      }
+      Found(p, s, d)
+    }
+  }
+
+  /** Each query's best `k` rows of `index`, in the order of `queries`' rows. */
+  def search(queries: QueryVectors, index: IndexBlock, dim: Int, k: Int, metric: String): Array[Found] = {
+    val nq = queries.rows.length
+    if (nq == 0 || index.ids.isEmpty) return Array.fill(nq)(Found(Array.empty, Array.empty, Array.empty))
+    NativeLoader.ensureLoaded()
+    val positions = new Array[Long](nq * k)
+    val scores = new Array[Float](nq * k)
+    val counts = new Array[Int](nq)
+    NativeLib.searchNeighbors(queries.vectors, index.vectors, dim, index.offset, k, metric, positions, scores,
+      counts)
+    Array.tabulate(nq) { q =>
+      val n = counts(q)
+      val p = java.util.Arrays.copyOfRange(positions, q * k, q * k + n)
+      Found(p, java.util.Arrays.copyOfRange(scores, q * k, q * k + n),
+        p.map(pos => index.ids((pos - index.offset).toInt)))
+    }
+  }
+}

@@ -1,0 +1,262 @@
+package org.sparkdl.similarity
+
+import scala.collection.mutable.ArrayBuffer
+
+import org.apache.hadoop.fs.Path
+import org.apache.spark.Partitioner
+import org.apache.spark.ml.{Estimator, Model}
+import org.apache.spark.ml.param.{IntParam, Param, ParamMap, ParamValidators, Params}
+import org.apache.spark.ml.sparkdl.MLBridge
+import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
+import org.apache.spark.ml.util.{MLReadable, MLReader, MLWritable, MLWriter}
+import org.apache.spark.rdd.RDD
+import org.apache.spark.sql.{DataFrame, Dataset, Row, SparkSession}
+import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.types.{ArrayType, BooleanType, DataType, DateType, FloatType, NumericType}
+import org.apache.spark.sql.types.{StringType, StructField, StructType, TimestampNTZType, TimestampType}
+import org.apache.spark.storage.StorageLevel
+
+import org.sparkdl.param.HasOutputCol
+import org.sparkdl.similarity.Blocks.{Found, IndexBlock, QueryVectors}
+
+/** The Params of [[NearestNeighbors]] and its model, each declared once. */
+trait NearestNeighborsParams extends Params with HasOutputCol {
+  final val featuresCol: Param[String] = new Param[String](this, "featuresCol",
+    "column of feature vectors (MLlib vectors, array<float> or array<double>), in the index and the queries")
+  final val idCol: Param[String] = new Param[String](this, "idCol",
+    "the index's column that names each row in the results (an atomic type: long, string, ...); ties go to " +
+      "the smaller id")
+  final val k: IntParam = new IntParam(this, "k", "how many neighbours each query gets, best first",
+    ParamValidators.gtEq(1))
+  final val metric: Param[String] = new Param[String](this, "metric",
+    "cosine (score: the cosine similarity) or l2 (score: the Euclidean distance, negated)",
+    ParamValidators.inArray(Array("cosine", "l2")))
+  final val queryBlockRows: IntParam = new IntParam(this, "queryBlockRows",
+    "query rows scored together against an index block (with indexBlockRows, bounds a task's memory)",
+    ParamValidators.gtEq(1))
+  final val indexBlockRows: IntParam = new IntParam(this, "indexBlockRows",
+    "index rows per block: one block per partition of the index, scored against the query blocks by one task " +
+      "each (memory: indexBlockRows x dim x 4 bytes)",
+    ParamValidators.gtEq(1))
+
+  setDefault(featuresCol -> "features", idCol -> "id", k -> 10, metric -> "cosine", outputCol -> "neighbors",
+    queryBlockRows -> 1024, indexBlockRows -> 8192)
+
+  final def getFeaturesCol: String = $(featuresCol)
+  final def getIdCol: String = $(idCol)
+  final def getK: Int = $(k)
+  final def getMetric: String = $(metric)
+  final def getQueryBlockRows: Int = $(queryBlockRows)
+  final def getIndexBlockRows: Int = $(indexBlockRows)
+  def setFeaturesCol(value: String): this.type = set(featuresCol, value)
+  def setIdCol(value: String): this.type = set(idCol, value)
+  def setK(value: Int): this.type = set(k, value)
+  def setMetric(value: String): this.type = set(metric, value)
+  def setQueryBlockRows(value: Int): this.type = set(queryBlockRows, value)
+  def setIndexBlockRows(value: Int): this.type = set(indexBlockRows, value)
+
+  /** The index's id type, checked: an atomic type, so ids order and compare. */
+  protected def checkedIdType(schema: StructType): DataType = {
+    val field = schema.fields.find(_.name == $(idCol)).getOrElse(
+      throw new IllegalArgumentException(
+        s"idCol: there is no column '${$(idCol)}' in the index (columns: ${schema.fieldNames.mkString(", ")}); " +
+          "set idCol to a column naming each row, or add one with monotonically_increasing_id()"))
+    field.dataType match {
+      case t @ (_: NumericType | _: StringType | BooleanType | DateType | TimestampType | TimestampNTZType) => t
+      case other =>
+        throw new IllegalArgumentException(
+          s"idCol: column '${$(idCol)}' is ${other.simpleString}; ids must be of an atomic type (long, int, " +
+            "string, ...) so that they order")
+    }
+  }
+
+  /** The schema of the output column for ids of `idType`. */
+  protected def neighborsType(idType: DataType): ArrayType =
+    ArrayType(StructType(Seq(StructField("id", idType, nullable = true),
+          StructField("score", FloatType,
+            nullable = false))), containsNull = false)
+
+  protected def withNeighbors(queries: StructType, idType: DataType): StructType = {
+    Blocks.checkFeaturesType(queries, $(featuresCol), "featuresCol")
+    if (queries.fieldNames.contains($(outputCol))) {
+      throw new IllegalArgumentException(
+        s"outputCol: the queries already have a column '${$(outputCol)}'; set outputCol to a new name")
+    }
+    queries.add(StructField($(outputCol), neighborsType(idType), nullable = true))
+  }
+}
+
+/**
+ * Exact k-nearest-neighbour search over feature vectors. `fit(index)` keeps the index (its
+ * `idCol` and `featuresCol`); the model's `transform(queries)` adds `outputCol`:
+ * `array<struct<id, score>>`, each query's `k` best index rows, best first, ties to the smaller
+ * id. A query whose vector is null gets null; index rows whose vector is null are left out.
+ *
+ * How: the index is sorted by id and cut into blocks of `indexBlockRows` (one per partition,
+ * cached); the queries into blocks of `queryBlockRows`. Every (query block, index block) pair is
+ * scored by one native call (an f32 matrix product, the candidates re-scored exactly), and each
+ * query's per-block lists are merged. A task's memory is the two blocks, whatever the index size.
+ */
+class NearestNeighbors(override val uid: String)
+    extends Estimator[NearestNeighborsModel] with NearestNeighborsParams with DefaultParamsWritable {
+
+  def this() = this(Identifiable.randomUID("NearestNeighbors"))
+
+  override def fit(dataset: Dataset[_]): NearestNeighborsModel = {
+    transformSchema(dataset.schema)
+    val index = dataset.toDF().select(col($(idCol)), col($(featuresCol)))
+    copyValues(new NearestNeighborsModel(uid, index).setParent(this))
+  }
+
+  /** Checks the index's columns; the schema of the queries is the model's to check. */
+  override def transformSchema(schema: StructType): StructType = {
+    checkedIdType(schema)
+    Blocks.checkFeaturesType(schema, $(featuresCol), "featuresCol")
+    schema
+  }
+
+  override def copy(extra: ParamMap): NearestNeighbors = defaultCopy(extra)
+}
+
+object NearestNeighbors extends DefaultParamsReadable[NearestNeighbors] {
+  override def load(path: String): NearestNeighbors = super.load(path)
+}
+
+/**
+ * The index of a [[NearestNeighbors]] fit: `transform(queries)` adds each query's neighbours.
+ * Saved with a copy of the index (its ids and vectors, as Parquet under `index/`), so a loaded
+ * model does not depend on the data it was fitted on.
+ */
+class NearestNeighborsModel private[similarity] (override val uid: String, val index: DataFrame)
+    extends Model[NearestNeighborsModel] with NearestNeighborsParams with MLWritable {
+
+  private def idType: DataType = checkedIdType(index.schema)
+
+  /** The index's blocks (one per partition, cached) and the vectors' length, built once. */
+  @transient private lazy val built: (RDD[IndexBlock], Int) = NearestNeighborsModel.buildBlocks(
+    index, $(idCol), $(featuresCol), $(indexBlockRows))
+
+  /** The length of the index's vectors (0 for an index without vectors). */
+  def dim: Int = built._2
+
+  override def transformSchema(schema: StructType): StructType = withNeighbors(schema, idType)
+
+  override def transform(dataset: Dataset[_]): DataFrame = {
+    val schema = transformSchema(dataset.schema)
+    val queries = dataset.toDF()
+    val (blocks, dim) = built
+    val (kk, metricName, blockRows, featuresName) = ($(k), $(metric), $(queryBlockRows), $(featuresCol))
+    val fi = queries.schema.fieldIndex(featuresName)
+    val rows = queries.rdd
+    val parts = rows.getNumPartitions
+    // The queries' rows in blocks, kept so the results meet the very rows they were computed for.
+    val queryBlocks: RDD[((Int, Int), Array[Row])] = rows.mapPartitionsWithIndex { (p, it) =>
+      it.grouped(blockRows).zipWithIndex.map { case (group, b) => ((p, b), group.toArray) }
+    }.persist(StorageLevel.MEMORY_AND_DISK)
+    val vectors = queryBlocks.map { case (key, group) =>
+      val rowsWithVectors = ArrayBuffer.empty[Int]
+      val flat = ArrayBuffer.empty[Float]
+      group.indices.foreach { r =>
+        val v = Blocks.floats(group(r), fi, dim, featuresName, s"query row ${r + 1} of block $key")
+        if (v != null) { rowsWithVectors += r; flat ++= v }
+      }
+      QueryVectors(key, rowsWithVectors.toArray, flat.toArray)
+    }.persist(StorageLevel.MEMORY_AND_DISK) // read once per index block
+    val found = vectors.cartesian(blocks)
+      .map { case (q, block) => (q.key, Blocks.search(q, block, dim, kk, metricName)) }
+      .reduceByKey(new NearestNeighborsModel.OfQueryPartition(parts),
+        (a: Array[Found], b: Array[Found]) => a.zip(b).map { case (x, y) => x.merge(y, kk) })
+    val out = queryBlocks.zipPartitions(found) { (blocksOfPart, foundOfPart) =>
+      val byKey = foundOfPart.toMap
+      blocksOfPart.flatMap { case (key, group) =>
+        // Each row's list, or null for a row without a vector (an empty index: empty lists).
+        val lists = new Array[Seq[Row]](group.length)
+        val withVectors = group.indices.filterNot(r => group(r).isNullAt(fi))
+        val searched = byKey.get(key)
+        withVectors.zipWithIndex.foreach { case (r, j) =>
+          lists(r) = searched.fold(Seq.empty[Row]) { all =>
+            val f = all(j)
+            Seq.tabulate(f.size)(n => Row(f.ids(n), f.scores(n)))
+          }
+        }
+        group.iterator.zipWithIndex.map { case (row, r) => Row.fromSeq(row.toSeq :+ lists(r)) }
+      }
+    }
+    queries.sparkSession.createDataFrame(out, schema)
+  }
+
+  override def copy(extra: ParamMap): NearestNeighborsModel =
+    copyValues(new NearestNeighborsModel(uid, index), extra).setParent(parent)
+
+  override def write: MLWriter = new NearestNeighborsModel.Writer(this)
+}
+
+object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
+
+  /** Puts the results of a query block in the partition its rows are in. */
+  private[similarity] class OfQueryPartition(parts: Int) extends Partitioner {
+    override def numPartitions: Int = parts
+    override def getPartition(key: Any): Int = key.asInstanceOf[(Int, Int)]._1
+    override def equals(other: Any): Boolean = other match {
+      case o: OfQueryPartition => o.numPartitions == parts
+      case _ => false
+    }
+    override def hashCode: Int = parts
+  }
+
+  /** The index sorted by id, cut into cached blocks of `blockRows`, one per partition; and its dim. */
+  private[similarity] def buildBlocks(index: DataFrame, idName: String, featuresName: String,
+      blockRows: Int): (RDD[IndexBlock], Int) = {
+    val present = index.where(col(featuresName).isNotNull)
+    val first = present.select(featuresName).head(1)
+    val dim = first.headOption.map(r => Blocks.floats(r, 0, 0, featuresName, "first index row").length).getOrElse(0)
+    val numbered = present.orderBy(col(idName)).rdd.zipWithIndex()
+    val count = numbered.count()
+    val nBlocks = math.max(1L, (count + blockRows - 1) / blockRows)
+    if (nBlocks > Int.MaxValue) {
+      throw new IllegalArgumentException(
+        s"indexBlockRows: $count index rows make $nBlocks blocks; raise indexBlockRows")
+    }
+    val (fi, ii) = (present.schema.fieldIndex(featuresName), present.schema.fieldIndex(idName))
+    val blocks = numbered.map { case (row, pos) => ((pos / blockRows).toInt, (pos, row)) }
+      .partitionBy(new Partitioner {
+        override def numPartitions: Int = nBlocks.toInt
+        override def getPartition(key: Any): Int = key.asInstanceOf[Int]
+      })
+      .mapPartitions { it =>
+        val rows = it.map(_._2).toArray.sortBy(_._1)
+        if (rows.isEmpty) Iterator.empty
+        else {
+          val flat = new Array[Float](rows.length * dim)
+          rows.indices.foreach { r =>
+            val (pos, row) = rows(r)
+            val v = Blocks.floats(row, fi, dim, featuresName, s"index row with id ${row.get(ii)}")
+            System.arraycopy(v, 0, flat, r * dim, dim)
+          }
+          Iterator.single(IndexBlock(rows.head._1, rows.map(_._2.get(ii)), flat))
+        }
+      }
+      .persist(StorageLevel.MEMORY_AND_DISK)
+    blocks.count()
+    (blocks, dim)
+  }
+
+  private class Writer(model: NearestNeighborsModel) extends MLWriter {
+    override protected def saveImpl(path: String): Unit = {
+      MLBridge.saveMetadata(model, path, sparkSession)
+      model.index.write.parquet(new Path(path, "index").toString)
+    }
+  }
+
+  override def read: MLReader[NearestNeighborsModel] = new MLReader[NearestNeighborsModel] {
+    override def load(path: String): NearestNeighborsModel = {
+      val spark: SparkSession = sparkSession
+      val className = classOf[NearestNeighborsModel].getName
+      val index = spark.read.parquet(new Path(path, "index").toString)
+      val model = new NearestNeighborsModel(MLBridge.loadUid(path, spark, className), index)
+      MLBridge.loadParams(model, path, spark, className)
+    }
+  }
+
+  override def load(path: String): NearestNeighborsModel = super.load(path)
+}

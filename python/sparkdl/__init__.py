@@ -38,6 +38,7 @@ _LAZY = {
     "KerasImageFileEstimator": "sparkdl.estimators",
     "NearestNeighbors": "sparkdl.similarity",
     "NearestNeighborsModel": "sparkdl.similarity",
+    "findDuplicates": "sparkdl.similarity",
     "registerModel": "sparkdl.udf",
     "registerKerasImageUDF": "sparkdl.udf",
 }

@@ -163,3 +163,38 @@ class NearestNeighbors(JavaEstimator, _NearestNeighborsParams, _Readable):
 
     def _create_model(self, java_model) -> NearestNeighborsModel:
         return NearestNeighborsModel(java_model)
+
+
+def findDuplicates(
+    df,
+    threshold: Optional[float] = None,
+    featuresCol: str = "features",
+    idCol: str = "id",
+    groups: bool = False,
+    blockRows: int = 8192,
+):
+    """Near-duplicates among the rows of ``df`` by the cosine similarity of ``featuresCol``.
+
+    Returns every unordered pair with similarity >= ``threshold`` once (``id_a < id_b``,
+    ``score``), exactly; with ``groups=True``, the connected components those pairs make instead
+    (``id``, ``group``: the smallest id of its component; a row in no pair is its own group), so
+    ``df.join(g, "id").where("id = group")`` keeps one row per group. ``threshold`` defaults to
+    ``org.sparkdl.similarity.Duplicates.DefaultThreshold``.
+    """
+    from pyspark.sql import DataFrame
+
+    from sparkdl._jvm import _jvm_api
+
+    spark = df.sparkSession
+    _jvm_api(spark)  # a clear error when the jar is missing
+    duplicates = spark._jvm.org.sparkdl.similarity.Duplicates
+    if threshold is None:
+        threshold = duplicates.DefaultThreshold()
+    threshold = float(threshold)
+    if not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}")
+    if groups:
+        jdf = duplicates.findGroups(df._jdf, threshold, featuresCol, idCol, int(blockRows))
+    else:
+        jdf = duplicates.find(df._jdf, threshold, featuresCol, idCol, int(blockRows))
+    return DataFrame(jdf, spark)

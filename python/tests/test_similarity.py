@@ -67,3 +67,29 @@ def test_wrong_length_and_bad_params_are_explained(spark, tmp_path):
     q = spark.createDataFrame([(7, [0.9, 0.1])], "qid long, features array<double>")
     assert loaded.transform(q).head().neighbors == fitted.transform(q).head().neighbors
     assert [n.id for n in loaded.transform(q).head().neighbors] == [1, 2]
+
+
+def test_find_duplicates_pairs_and_groups(spark):
+    rng = np.random.default_rng(8)
+    dim = 40
+    originals = rng.standard_normal((80, dim)).astype(np.float32)
+    copies = originals[:12] + 0.04 * rng.standard_normal((12, dim)).astype(np.float32)
+    copies2 = originals[:4] + 0.04 * rng.standard_normal((4, dim)).astype(np.float32)
+    vectors = np.concatenate([originals, copies, copies2])
+    ids = list(range(100, 100 + len(vectors)))
+    df = spark.createDataFrame(
+        [(ids[i], vectors[i].tolist()) for i in range(len(ids))], "id long, features array<float>"
+    )
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = unit.astype(np.float64) @ unit.T.astype(np.float64)
+    want = {(ids[a], ids[b]) for a in range(len(ids)) for b in range(a + 1, len(ids)) if sims[a, b] >= 0.9}
+    pairs = sparkdl.findDuplicates(df, threshold=0.9, blockRows=23).collect()
+    assert {(r.id_a, r.id_b) for r in pairs} == want
+    assert len(want) == 12 + 4 + 4  # copy-original, copy2-original, copy-copy2
+    groups = {r.id: r.group for r in sparkdl.findDuplicates(df, threshold=0.9, groups=True).collect()}
+    assert len(groups) == len(ids)
+    for o in range(12):
+        assert groups[ids[80 + o]] == ids[o]
+    assert len(set(groups.values())) == 80
+    with pytest.raises(ValueError, match=r"\[-1, 1\]"):
+        sparkdl.findDuplicates(df, threshold=2)

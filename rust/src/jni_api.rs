@@ -392,13 +392,8 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchNeighbors(
             )));
         }
         let (dim, k) = (dim as usize, k as usize);
-        let read = |env: &mut JNIEnv, array: &JFloatArray| -> Result<Vec<f32>> {
-            let mut values = vec![0f32; env.get_array_length(array)? as usize];
-            env.get_float_array_region(array, 0, &mut values)?;
-            Ok(values)
-        };
-        let queries = read(env, &queries)?;
-        let index = read(env, &index)?;
+        let queries = read_floats(env, &queries)?;
+        let index = read_floats(env, &index)?;
         let found = similarity::search(&queries, &index, dim, index_offset as u64, k, metric, Tiles::default())?;
         let room = found.len() * k;
         for (what, len) in [
@@ -433,6 +428,57 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchNeighbors(
         env.set_int_array_region(&out_counts, 0, &counts)?;
         Ok(())
     })
+}
+
+/// `static native Object[] searchAbove(float[] queries, float[] index, int dim, long indexOffset,
+/// float threshold)`: every (query row, index row) pair with cosine similarity at least
+/// `threshold` (`similarity::search_above`), as `{int[] queryRows, long[] positions, float[] scores}`.
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchAbove(
+    mut env: JNIEnv,
+    _class: JClass,
+    queries: JFloatArray,
+    index: JFloatArray,
+    dim: jni::sys::jint,
+    index_offset: jlong,
+    threshold: jni::sys::jfloat,
+) -> jni::sys::jobjectArray {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        if dim < 1 || index_offset < 0 {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "searchAbove: dim ({dim}) must be at least 1 and indexOffset ({index_offset}) at least 0"
+            )));
+        }
+        let queries = read_floats(env, &queries)?;
+        let index = read_floats(env, &index)?;
+        let found =
+            similarity::search_above(&queries, &index, dim as usize, index_offset as u64, threshold, Tiles::default())?;
+        let (mut rows, mut positions, mut scores) = (Vec::new(), Vec::new(), Vec::new());
+        for (q, pairs) in found.into_iter().enumerate() {
+            for (position, score) in pairs {
+                rows.push(q as i32);
+                positions.push(position as i64);
+                scores.push(score);
+            }
+        }
+        let n = rows.len() as i32;
+        let (rows_out, positions_out, scores_out) =
+            (env.new_int_array(n)?, env.new_long_array(n)?, env.new_float_array(n)?);
+        env.set_int_array_region(&rows_out, 0, &rows)?;
+        env.set_long_array_region(&positions_out, 0, &positions)?;
+        env.set_float_array_region(&scores_out, 0, &scores)?;
+        let out = env.new_object_array(3, "java/lang/Object", jni::objects::JObject::null())?;
+        env.set_object_array_element(&out, 0, rows_out)?;
+        env.set_object_array_element(&out, 1, positions_out)?;
+        env.set_object_array_element(&out, 2, scores_out)?;
+        Ok(out.into_raw())
+    })
+}
+
+fn read_floats(env: &mut JNIEnv, array: &JFloatArray) -> Result<Vec<f32>> {
+    let mut values = vec![0f32; env.get_array_length(array)? as usize];
+    env.get_float_array_region(array, 0, &mut values)?;
+    Ok(values)
 }
 
 /// `static native String echoConfig(String kind, String json)`: parses `json`

@@ -148,31 +148,24 @@ pub fn search(
     metric: Metric,
     tiles: Tiles,
 ) -> Result<Vec<TopK>> {
-    if dim == 0 {
-        return Err(invalid("dim must be at least 1: it is the number of floats in each vector".to_string()));
-    }
+    let (q_norms, x_norms) = checked_blocks(queries, index, dim, index_offset, tiles)?;
     TopK::new(k)?;
-    if tiles.query_rows == 0 || tiles.index_rows == 0 {
-        return Err(invalid(format!(
-            "tile sizes must be at least 1 row, got {} query rows x {} index rows: use Tiles::default() (256 x 2048)",
-            tiles.query_rows, tiles.index_rows
-        )));
-    }
-    let nq = whole_rows(queries, dim, "queries")?;
-    let ni = whole_rows(index, dim, "index")?;
-    if index_offset.checked_add(ni as u64).is_none() {
-        return Err(invalid(format!(
-            "index_offset {index_offset} plus the block's {ni} rows passes the largest position (u64::MAX): \
-             positions are row numbers, so the offset must be the row number of the block's first row"
-        )));
-    }
-    let q_norms = row_norms(queries, dim, |row| format!("query row {row}"))?;
-    let x_norms = row_norms(index, dim, |row| format!("index row {row} (position {})", index_offset + row as u64))?;
+    let (nq, ni) = (q_norms.norms.len(), x_norms.norms.len());
 
     let mut candidates: Vec<TopK> =
         (0..nq).map(|_| TopK::with_capacity(candidate_count(k), candidate_count(k).min(ni))).collect();
     if nq > 0 && ni > 0 {
-        approximate_pass(queries, index, dim, index_offset, metric, tiles, &q_norms, &x_norms, &mut candidates);
+        approximate_pass(
+            queries,
+            index,
+            dim,
+            index_offset,
+            metric,
+            tiles,
+            &q_norms,
+            &x_norms,
+            candidates.as_mut_slice(),
+        );
     }
 
     Ok(candidates
@@ -189,6 +182,85 @@ pub fn search(
             best
         })
         .collect())
+}
+
+/// Every (query, index row) pair whose cosine similarity is at least
+/// `threshold`, for each query in order: `(position, score)` by position,
+/// with exact scores (as [`search`] returns them). What near-duplicate
+/// finding asks for: every pair above a similarity, however many.
+///
+/// The f32 pass keeps the pairs within the f32 error of `threshold` (for
+/// unit vectors at most `dim` x 2^-24 per product; the margin is twice
+/// that), and the exact re-score decides. Errors as [`search`], and on a
+/// `threshold` outside [-1, 1].
+pub fn search_above(
+    queries: &[f32],
+    index: &[f32],
+    dim: usize,
+    index_offset: u64,
+    threshold: f32,
+    tiles: Tiles,
+) -> Result<Vec<Vec<(u64, f32)>>> {
+    if !(-1.0..=1.0).contains(&threshold) {
+        return Err(invalid(format!(
+            "threshold {threshold} is not a cosine similarity: use a value in [-1, 1] (0.9 and above for near-duplicates)"
+        )));
+    }
+    let (q_norms, x_norms) = checked_blocks(queries, index, dim, index_offset, tiles)?;
+    let (nq, ni) = (q_norms.norms.len(), x_norms.norms.len());
+    let margin = 2.0 * dim as f32 * (f32::EPSILON / 2.0) + 1e-6;
+    let mut above = Above { floor: threshold - margin, found: vec![Vec::new(); nq] };
+    if nq > 0 && ni > 0 {
+        approximate_pass(queries, index, dim, index_offset, Metric::Cosine, tiles, &q_norms, &x_norms, &mut above);
+    }
+    Ok(above
+        .found
+        .into_iter()
+        .enumerate()
+        .map(|(qi, positions)| {
+            let query = &queries[qi * dim..(qi + 1) * dim];
+            positions
+                .into_iter()
+                .filter_map(|position| {
+                    let row = (position - index_offset) as usize;
+                    let x = &index[row * dim..(row + 1) * dim];
+                    let score = exact_score(Metric::Cosine, query, q_norms.norms[qi], x, x_norms.norms[row]);
+                    (score >= threshold).then_some((position, score))
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Checks the arguments [`search`] and [`search_above`] share, and returns
+/// the blocks' norms (one per row).
+fn checked_blocks(
+    queries: &[f32],
+    index: &[f32],
+    dim: usize,
+    index_offset: u64,
+    tiles: Tiles,
+) -> Result<(Norms, Norms)> {
+    if dim == 0 {
+        return Err(invalid("dim must be at least 1: it is the number of floats in each vector".to_string()));
+    }
+    if tiles.query_rows == 0 || tiles.index_rows == 0 {
+        return Err(invalid(format!(
+            "tile sizes must be at least 1 row, got {} query rows x {} index rows: use Tiles::default() (256 x 2048)",
+            tiles.query_rows, tiles.index_rows
+        )));
+    }
+    whole_rows(queries, dim, "queries")?;
+    let ni = whole_rows(index, dim, "index")?;
+    if index_offset.checked_add(ni as u64).is_none() {
+        return Err(invalid(format!(
+            "index_offset {index_offset} plus the block's {ni} rows passes the largest position (u64::MAX): \
+             positions are row numbers, so the offset must be the row number of the block's first row"
+        )));
+    }
+    let q_norms = row_norms(queries, dim, |row| format!("query row {row}"))?;
+    let x_norms = row_norms(index, dim, |row| format!("index row {row} (position {})", index_offset + row as u64))?;
+    Ok((q_norms, x_norms))
 }
 
 fn invalid(message: String) -> SparkdlError {
@@ -308,10 +380,50 @@ impl Side {
     }
 }
 
+/// Where the f32 pass puts the pairs it scores: for each query, a floor
+/// below which a score is not offered, and what takes the others.
+trait Sink {
+    /// The lowest f32 score query `q` still takes.
+    fn floor(&self, q: usize) -> f32;
+    /// Offers the pair (`q`, `position`) with f32 `score` (at least the
+    /// floor); returns the query's floor from then on.
+    fn offer(&mut self, q: usize, position: u64, score: f32) -> f32;
+}
+
+impl Sink for [TopK] {
+    fn floor(&self, q: usize) -> f32 {
+        self[q].threshold()
+    }
+
+    #[inline]
+    fn offer(&mut self, q: usize, position: u64, score: f32) -> f32 {
+        self[q].push(position, score);
+        self[q].threshold()
+    }
+}
+
+/// Every pair scoring at least `floor`, by query.
+struct Above {
+    floor: f32,
+    found: Vec<Vec<u64>>,
+}
+
+impl Sink for Above {
+    fn floor(&self, _q: usize) -> f32 {
+        self.floor
+    }
+
+    #[inline]
+    fn offer(&mut self, q: usize, position: u64, _score: f32) -> f32 {
+        self.found[q].push(position);
+        self.floor
+    }
+}
+
 /// Scores all pairs in f32, tile by tile, offering each to its query's
-/// candidate list.
+/// candidates.
 #[allow(clippy::too_many_arguments)]
-fn approximate_pass(
+fn approximate_pass<S: Sink + ?Sized>(
     queries: &[f32],
     index: &[f32],
     dim: usize,
@@ -320,7 +432,7 @@ fn approximate_pass(
     tiles: Tiles,
     q_norms: &Norms,
     x_norms: &Norms,
-    candidates: &mut [TopK],
+    candidates: &mut S,
 ) {
     let (nq, ni) = (queries.len() / dim, index.len() / dim);
     // Typical vectors are multiplied as they are. Cosine: rows with values
@@ -352,26 +464,26 @@ fn approximate_pass(
             let tile_scores = &mut scores[..qn * xn];
             products(qn, xn, dim, q_tile, x_tile, tile_scores);
             for (i, row) in tile_scores.chunks_exact(xn).enumerate() {
-                let found = &mut candidates[q0 + i];
-                // Scores below the list's worst are skipped without a call.
-                let mut threshold = found.threshold();
+                let q = q0 + i;
+                // Scores below the query's floor are skipped without a call.
+                let mut floor = candidates.floor(q);
                 match metric {
                     Metric::Cosine => {
-                        let q_factor = q_side.score_factors[q0 + i];
+                        let q_factor = q_side.score_factors[q];
                         for ((j, &dot), &x_factor) in row.iter().enumerate().zip(&x_side.score_factors[x0..x0 + xn]) {
                             let score = dot * q_factor * x_factor;
-                            if score >= threshold && found.push(first + j as u64, score) {
-                                threshold = found.threshold();
+                            if score >= floor {
+                                floor = candidates.offer(q, first + j as u64, score);
                             }
                         }
                     }
                     Metric::L2 => {
                         // Minus the squared distance ranks as minus the distance.
-                        let q_square = q_side.squares[q0 + i];
+                        let q_square = q_side.squares[q];
                         for ((j, &dot), &x_square) in row.iter().enumerate().zip(&x_side.squares[x0..x0 + xn]) {
                             let score = -(q_square + x_square - 2.0 * dot).max(0.0);
-                            if score >= threshold && found.push(first + j as u64, score) {
-                                threshold = found.threshold();
+                            if score >= floor {
+                                floor = candidates.offer(q, first + j as u64, score);
                             }
                         }
                     }

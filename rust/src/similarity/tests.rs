@@ -337,3 +337,42 @@ fn empty_blocks_give_empty_results() {
     assert_eq!(got.len(), 1);
     assert!(got[0].is_empty() && got[0].k() == 3);
 }
+
+#[test]
+fn search_above_finds_every_pair_over_the_threshold_exactly() {
+    let mut rng = Rng(77);
+    for &(nq, ni, dim) in &[(7, 90, 16), (12, 300, 1280)] {
+        let queries = rng.vectors(nq, dim);
+        // Index rows near the queries (several per query, at varying distances) among random ones.
+        let mut index = rng.vectors(ni, dim);
+        for (r, row) in index.chunks_exact_mut(dim).enumerate().filter(|(r, _)| r % 3 == 0) {
+            let q = &queries[(r % nq) * dim..(r % nq + 1) * dim];
+            let noise = 0.05 * (r % 7) as f32;
+            for (v, &qv) in row.iter_mut().zip(q) {
+                *v = qv + noise * *v;
+            }
+        }
+        let all = brute_force(&queries, &index, dim, 100, ni, Metric::Cosine);
+        for threshold in [0.999f32, 0.95, 0.8, 0.0] {
+            for tiles in [Tiles { query_rows: 5, index_rows: 33 }, Tiles::default()] {
+                let got = search_above(&queries, &index, dim, 100, threshold, tiles).unwrap();
+                for (qi, (got, all)) in got.iter().zip(&all).enumerate() {
+                    let mut want: Vec<(u64, f32)> = all.iter().copied().filter(|p| p.1 >= threshold).collect();
+                    want.sort_by_key(|p| p.0);
+                    let ids = |v: &[(u64, f32)]| v.iter().map(|p| p.0).collect::<Vec<_>>();
+                    assert_eq!(ids(got), ids(&want), "dim {dim} threshold {threshold} query {qi} {tiles:?}");
+                    for ((_, g), (_, w)) in got.iter().zip(&want) {
+                        assert!((g - w).abs() <= 1e-5, "{g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn search_above_explains_a_threshold_that_is_not_a_similarity() {
+    let err = message(search_above(&[1.0], &[1.0], 1, 0, 1.5, Tiles::default()).unwrap_err());
+    assert!(err.contains("threshold 1.5") && err.contains("[-1, 1]"), "{err}");
+    assert!(search_above(&[], &[1.0, 2.0], 2, 0, 0.5, Tiles::default()).unwrap().is_empty());
+}

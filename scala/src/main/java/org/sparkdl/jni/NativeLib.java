@@ -99,6 +99,13 @@ public final class NativeLib {
       float[] queries, float[] index, int dim, long indexOffset, int k, String metric,
       long[] outPositions, float[] outScores, int[] outCounts);
 
+  /**
+   * Every pair of a row of {@code queries} and a row of {@code index} (row-major, {@code dim}
+   * floats a row) whose cosine similarity is at least {@code threshold}, exactly scored:
+   * {@code {int[] queryRows, long[] positions (indexOffset + row), float[] scores}}.
+   */
+  public static native Object[] searchAbove(float[] queries, float[] index, int dim, long indexOffset, float threshold);
+
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);
 }

@@ -1,7 +1,8 @@
 package org.sparkdl.similarity
 
 import org.apache.spark.ml.linalg.{SQLDataTypes, Vector => MLVector}
-import org.apache.spark.sql.Row
+import org.apache.spark.sql.{Column, Row}
+import org.apache.spark.sql.functions.col
 import org.apache.spark.sql.types.{ArrayType, DataType, DoubleType, FloatType, StructType}
 
 import org.sparkdl.jni.{NativeLib, NativeLoader}
@@ -30,6 +31,13 @@ private[sparkdl] object Blocks {
     case t if t == SQLDataTypes.VectorType => true
     case ArrayType(FloatType | DoubleType, _) => true
     case _ => false
+  }
+
+  /** Column `name` (of a features type `t`) as array<float>, under the same name. */
+  def asFloatArray(t: DataType, name: String): Column = t match {
+    case ArrayType(FloatType, _) => col(name)
+    case ArrayType(DoubleType, _) => col(name).cast(ArrayType(FloatType)).as(name)
+    case _ => org.apache.spark.ml.functions.vector_to_array(col(name), "float32").as(name)
   }
 
   /**

@@ -11,6 +11,7 @@ import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, I
 import org.apache.spark.ml.util.{MLReadable, MLReader, MLWritable, MLWriter}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Dataset, Row, SparkSession}
+import org.apache.spark.sql.catalyst.CatalystTypeConverters
 import org.apache.spark.sql.functions.col
 import org.apache.spark.sql.types.{ArrayType, BooleanType, DataType, DateType, FloatType, NumericType}
 import org.apache.spark.sql.types.{StringType, StructField, StructType, TimestampNTZType, TimestampType}
@@ -35,7 +36,7 @@ trait NearestNeighborsParams extends Params with HasOutputCol {
     "query rows scored together against an index block (with indexBlockRows, bounds a task's memory)",
     ParamValidators.gtEq(1))
   final val indexBlockRows: IntParam = new IntParam(this, "indexBlockRows",
-    "index rows per block: one block per partition of the index, scored against the query blocks by one task " +
+    "index rows per block, about (range partitions of the id): one block per partition, scored against the query blocks by one task " +
       "each (memory: indexBlockRows x dim x 4 bytes)",
     ParamValidators.gtEq(1))
 
@@ -105,7 +106,9 @@ class NearestNeighbors(override val uid: String)
   override def fit(dataset: Dataset[_]): NearestNeighborsModel = {
     transformSchema(dataset.schema)
     val index = dataset.toDF().select(col($(idCol)), col($(featuresCol)))
-    copyValues(new NearestNeighborsModel(uid, index).setParent(this))
+    val model = copyValues(new NearestNeighborsModel(uid, index).setParent(this))
+    model.dim // builds the blocks now: an index error shows at fit, and transform starts from the cache
+    model
   }
 
   /** Checks the index's columns; the schema of the queries is the model's to check. */
@@ -204,39 +207,59 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
     override def hashCode: Int = parts
   }
 
-  /** The index sorted by id, cut into cached blocks of `blockRows`, one per partition; and its dim. */
+  /**
+   * The index sorted by id, cut into cached blocks of about `blockRows` (range partitions of the
+   * id, one block each); and its dim. Block `p`'s rows have positions `(p << 32) + row`: ordered
+   * as the ids are, without a job to count the rows before each block.
+   */
   private[similarity] def buildBlocks(index: DataFrame, idName: String, featuresName: String,
       blockRows: Int): (RDD[IndexBlock], Int) = {
     val present = index.where(col(featuresName).isNotNull)
+      .select(col(idName), Blocks.asFloatArray(index.schema(featuresName).dataType, featuresName))
     val first = present.select(featuresName).head(1)
-    val dim = first.headOption.map(r => Blocks.floats(r, 0, 0, featuresName, "first index row").length).getOrElse(0)
-    val numbered = present.orderBy(col(idName)).rdd.zipWithIndex()
-    val count = numbered.count()
+    val dim = first.headOption.map(_.getSeq[Float](0).length).getOrElse(0)
+    val count = present.count()
     val nBlocks = math.max(1L, (count + blockRows - 1) / blockRows)
     if (nBlocks > Int.MaxValue) {
       throw new IllegalArgumentException(
         s"indexBlockRows: $count index rows make $nBlocks blocks; raise indexBlockRows")
     }
-    val (fi, ii) = (present.schema.fieldIndex(featuresName), present.schema.fieldIndex(idName))
-    val blocks = numbered.map { case (row, pos) => ((pos / blockRows).toInt, (pos, row)) }
-      .partitionBy(new Partitioner {
-        override def numPartitions: Int = nBlocks.toInt
-        override def getPartition(key: Any): Int = key.asInstanceOf[Int]
-      })
-      .mapPartitions { it =>
-        val rows = it.map(_._2).toArray.sortBy(_._1)
-        if (rows.isEmpty) Iterator.empty
-        else {
-          val flat = new Array[Float](rows.length * dim)
-          rows.indices.foreach { r =>
-            val (pos, row) = rows(r)
-            val v = Blocks.floats(row, fi, dim, featuresName, s"index row with id ${row.get(ii)}")
-            System.arraycopy(v, 0, flat, r * dim, dim)
-          }
-          Iterator.single(IndexBlock(rows.head._1, rows.map(_._2.get(ii)), flat))
+    val idType = present.schema(idName).dataType
+    val sorted = present.repartitionByRange(nBlocks.toInt, col(idName)).sortWithinPartitions(col(idName))
+    val blocks = sorted.queryExecution.toRdd.mapPartitionsWithIndex { (p, rows) =>
+      val toScala = CatalystTypeConverters.createToScalaConverter(idType)
+      val ids = ArrayBuffer.empty[Any]
+      var flat = new Array[Float](1024)
+      var used = 0
+      rows.foreach { row =>
+        val id = toScala(row.get(0, idType))
+        val values = row.getArray(1)
+        val what = s"index row with id $id"
+        if (values.numElements() != dim) {
+          throw new IllegalArgumentException(s"column '$featuresName', $what: a vector of ${values.numElements()} " +
+            s"values where the index's first has $dim; every vector must come from the same featurizer")
         }
+        var j = 0
+        while (j < dim) {
+          if (values.isNullAt(j)) {
+            throw new IllegalArgumentException(
+              s"column '$featuresName', $what: element $j of the vector is null; fill or drop such rows first")
+          }
+          val v = values.getFloat(j)
+          if (v.isNaN || v.isInfinite) {
+            throw new IllegalArgumentException(
+              s"column '$featuresName', $what: element $j is $v; vectors must be finite")
+          }
+          if (used == flat.length) flat = java.util.Arrays.copyOf(flat, flat.length * 2)
+          flat(used) = v
+          used += 1
+          j += 1
+        }
+        ids += id
       }
-      .persist(StorageLevel.MEMORY_AND_DISK)
+      if (ids.isEmpty) Iterator.empty
+      else Iterator.single(IndexBlock(p.toLong << 32, ids.toArray, java.util.Arrays.copyOf(flat, used)))
+    }.persist(StorageLevel.MEMORY_AND_DISK)
     blocks.count()
     (blocks, dim)
   }

@@ -4,6 +4,9 @@
     sparkdl predict --model MODEL_DIR|MODEL.onnx | --pretrained NAME --images DIR|GLOB --output FILE
     sparkdl featurize --model NAME --images DIR|GLOB --output FILE.parquet
     sparkdl demo [--report sparkdl-demo.html]
+    sparkdl index --images DIR --model NAME --out INDEX
+    sparkdl search --index INDEX --query FILE_OR_DIR [-k 10] [--output FILE] [--report r.html]
+    sparkdl dedup (--images DIR | --index INDEX) [--threshold T] [--output pairs.csv] [--report r.html]
     sparkdl serve-sql [--port 10000] [--host 127.0.0.1] [--model NAME=PATH ...]
     sparkdl serve-connect [--port 15002] [--host 127.0.0.1] [--model NAME=PATH ...]
 
@@ -69,6 +72,27 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--fraction", type=float, default=1.0, help="use this fraction of the 2,624 images")
     d.add_argument("--seed", type=int, default=42)
 
+    ix = sub.add_parser("index", parents=[common], help="index images for `search` and `dedup`: normalised features")
+    ix.add_argument("--images", required=True, help="folder or glob")
+    ix.add_argument("--model", default="MobileNetV2", help="named model whose features index the images")
+    ix.add_argument("--out", required=True, help="the index folder to create")
+
+    se = sub.add_parser("search", parents=[common], help="the images of an index most like each query image")
+    se.add_argument("--index", required=True, help="a folder made by `sparkdl index`")
+    se.add_argument("--query", required=True, help="an image file, a folder or a glob")
+    se.add_argument("-k", type=int, default=10, help="neighbours per query (default 10)")
+    se.add_argument("--output", help="FILE.csv or FILE.jsonl: query, rank, id, score (default: printed)")
+    se.add_argument("--report", help="write an HTML report here: each query with its neighbours")
+
+    dd = sub.add_parser("dedup", parents=[common], help="near-duplicate images: pairs and groups")
+    src = dd.add_mutually_exclusive_group(required=True)
+    src.add_argument("--images", help="folder or glob (featurized with --model)")
+    src.add_argument("--index", help="a folder made by `sparkdl index`")
+    dd.add_argument("--model", default="MobileNetV2", help="named model for --images (default MobileNetV2)")
+    dd.add_argument("--threshold", type=float, help="cosine similarity of a duplicate (default: sparkdl's)")
+    dd.add_argument("--output", help="FILE.csv or FILE.jsonl: id_a, id_b, score")
+    dd.add_argument("--report", help="write an HTML report here: each group of duplicates side by side")
+
     for name, port, what in (
         ("serve-sql", 10000, "Spark's Thrift JDBC/ODBC server (Beeline, BI tools)"),
         ("serve-connect", 15002, "a Spark Connect server (PySpark/Scala Connect clients)"),
@@ -99,6 +123,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             from sparkdl.cli import serve
 
             return serve.serve(args, args.command[len("serve-") :])
+        if args.command in ("index", "search", "dedup"):
+            from sparkdl.cli import similarity
+
+            return getattr(similarity, args.command)(args)
         from sparkdl.cli import jobs
 
         return getattr(jobs, args.command)(args)

@@ -167,3 +167,55 @@ window.addEventListener("load", () => {{
 </script>
 </body></html>
 """
+
+
+def render_similarity(
+    title: str,
+    notes: Sequence[str],
+    groups: Sequence[Tuple[str, Sequence[Tuple[str, str]]]],
+    images: Dict[str, str],
+) -> str:
+    """A report of image sets side by side: ``groups`` is [(heading, [(path, caption), ...])], one
+    row of thumbnails each (a query and its neighbours, or a group of duplicates); ``images``:
+    path -> thumbnail data URI (a path without one shows its name only)."""
+    esc = html.escape
+
+    def figure(path: str, caption: str) -> str:
+        name = path.rstrip("/").rsplit("/", 1)[-1]
+        img = f"<img alt='{esc(path)}' src='{images[path]}'>" if path in images else "<div class=missing></div>"
+        return (
+            f"<figure title='{esc(path)}'>{img}<figcaption><b>{esc(caption)}</b><br>{esc(name)}</figcaption></figure>"
+        )
+
+    sections = "".join(
+        f"<section class=group><h3>{esc(heading)}</h3><div class=row>{''.join(figure(p, c) for p, c in members)}</div>"
+        "</section>"
+        for heading, members in groups
+    )
+    notes_html = "".join(f"<li>{esc(n)}</li>" for n in notes)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>
+<style>
+body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #1a202c; }}
+section.group {{ border-bottom: 1px solid #e2e8f0; padding: .4em 0 .8em; }}
+h3 {{ font-size: 14px; margin: .3em 0; word-break: break-all; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 10px; }}
+figure {{ margin: 0; width: 130px; font-size: 12px; word-break: break-all; }}
+figure img, div.missing {{ width: 120px; height: 120px; object-fit: contain; background: #f7fafc;
+  border: 1px solid #cbd5e0; }}
+figure:first-child img {{ border: 3px solid #2b6cb0; }}
+</style></head><body>
+<h1>{esc(title)}</h1>
+<p>Generated {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")} by sparkdl.</p>
+<ul>{notes_html}</ul>
+<div id="groups" data-groups="{len(groups)}">{sections}</div>
+<script>
+// Marks the page once every embedded image has decoded (checked by the tests in a browser).
+window.addEventListener("load", () => {{
+  const imgs = Array.from(document.images);
+  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesTotal = imgs.length;
+}});
+</script>
+</body></html>
+"""

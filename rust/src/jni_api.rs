@@ -386,15 +386,12 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchNeighbors(
 ) {
     try_or_throw(&mut env, (), |env| {
         let metric: Metric = read_string(env, &metric)?.parse()?;
-        if dim < 1 || k < 1 || index_offset < 0 {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "searchNeighbors: dim ({dim}) and k ({k}) must be at least 1 and indexOffset ({index_offset}) at least 0"
-            )));
+        if k < 1 {
+            return Err(SparkdlError::InvalidArgument(format!("searchNeighbors: k ({k}) must be at least 1")));
         }
-        let (dim, k) = (dim as usize, k as usize);
-        let queries = read_floats(env, &queries)?;
-        let index = read_floats(env, &index)?;
-        let found = similarity::search(&queries, &index, dim, index_offset as u64, k, metric, Tiles::default())?;
+        let k = k as usize;
+        let (queries, index, dim, offset) = read_blocks(env, "searchNeighbors", &queries, &index, dim, index_offset)?;
+        let found = similarity::search(&queries, &index, dim, offset, k, metric, Tiles::default())?;
         let room = found.len() * k;
         for (what, len) in [
             ("outPositions", env.get_array_length(&out_positions)? as usize),
@@ -444,15 +441,8 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchAbove(
     threshold: jni::sys::jfloat,
 ) -> jni::sys::jobjectArray {
     try_or_throw(&mut env, std::ptr::null_mut(), |env| {
-        if dim < 1 || index_offset < 0 {
-            return Err(SparkdlError::InvalidArgument(format!(
-                "searchAbove: dim ({dim}) must be at least 1 and indexOffset ({index_offset}) at least 0"
-            )));
-        }
-        let queries = read_floats(env, &queries)?;
-        let index = read_floats(env, &index)?;
-        let found =
-            similarity::search_above(&queries, &index, dim as usize, index_offset as u64, threshold, Tiles::default())?;
+        let (queries, index, dim, offset) = read_blocks(env, "searchAbove", &queries, &index, dim, index_offset)?;
+        let found = similarity::search_above(&queries, &index, dim, offset, threshold, Tiles::default())?;
         let (mut rows, mut positions, mut scores) = (Vec::new(), Vec::new(), Vec::new());
         for (q, pairs) in found.into_iter().enumerate() {
             for (position, score) in pairs {
@@ -475,10 +465,27 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchAbove(
     })
 }
 
-fn read_floats(env: &mut JNIEnv, array: &JFloatArray) -> Result<Vec<f32>> {
-    let mut values = vec![0f32; env.get_array_length(array)? as usize];
-    env.get_float_array_region(array, 0, &mut values)?;
-    Ok(values)
+/// The arguments both similarity entries take: the two blocks copied in, `dim` and the offset,
+/// checked for the signs the kernel's unsigned types cannot hold.
+fn read_blocks(
+    env: &mut JNIEnv,
+    entry: &str,
+    queries: &JFloatArray,
+    index: &JFloatArray,
+    dim: jni::sys::jint,
+    index_offset: jlong,
+) -> Result<(Vec<f32>, Vec<f32>, usize, u64)> {
+    if dim < 1 || index_offset < 0 {
+        return Err(SparkdlError::InvalidArgument(format!(
+            "{entry}: dim ({dim}) must be at least 1 and indexOffset ({index_offset}) at least 0"
+        )));
+    }
+    let read = |array: &JFloatArray| -> Result<Vec<f32>> {
+        let mut values = vec![0f32; env.get_array_length(array)? as usize];
+        env.get_float_array_region(array, 0, &mut values)?;
+        Ok(values)
+    };
+    Ok((read(queries)?, read(index)?, dim as usize, index_offset as u64))
 }
 
 /// `static native String echoConfig(String kind, String json)`: parses `json`

@@ -55,9 +55,7 @@ private[sparkdl] object Blocks {
           x match {
             case f: Float => out(j) = f
             case d: Double => out(j) = d.toFloat
-            case null =>
-              throw new IllegalArgumentException(
-                s"column '$column', $what: element $j of the vector is null; fill or drop such rows first")
+            case null => throw nullElement(column, what, j)
             case other => throw new IllegalArgumentException(s"column '$column', $what: element $j is $other")
           }
           j += 1
@@ -72,14 +70,22 @@ private[sparkdl] object Blocks {
     }
     var j = 0
     while (j < values.length) {
-      val v = values(j)
-      if (v.isNaN || v.isInfinite) {
-        throw new IllegalArgumentException(s"column '$column', $what: element $j is $v; vectors must be finite")
-      }
+      checkFinite(values(j), column, what, j)
       j += 1
     }
     values
   }
+
+  /** The error for a null element `j` of the vector in `column` of the row `what` names. */
+  def nullElement(column: String, what: String, j: Int): IllegalArgumentException =
+    new IllegalArgumentException(
+      s"column '$column', $what: element $j of the vector is null; fill or drop such rows first")
+
+  /** Fails on a NaN or infinite element `j` of the vector in `column` of the row `what` names. */
+  @inline def checkFinite(v: Float, column: String, what: => String, j: Int): Unit =
+    if (v.isNaN || v.isInfinite) {
+      throw new IllegalArgumentException(s"column '$column', $what: element $j is $v; vectors must be finite")
+    }
 
   /**
    * A block of the index: rows `offset` until `offset + ids.length` of the index sorted by id,

@@ -234,22 +234,16 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
       rows.foreach { row =>
         val id = toScala(row.get(0, idType))
         val values = row.getArray(1)
-        val what = s"index row with id $id"
+        def what = s"index row with id $id" // only built for an error
         if (values.numElements() != dim) {
           throw new IllegalArgumentException(s"column '$featuresName', $what: a vector of ${values.numElements()} " +
             s"values where the index's first has $dim; every vector must come from the same featurizer")
         }
         var j = 0
         while (j < dim) {
-          if (values.isNullAt(j)) {
-            throw new IllegalArgumentException(
-              s"column '$featuresName', $what: element $j of the vector is null; fill or drop such rows first")
-          }
+          if (values.isNullAt(j)) throw Blocks.nullElement(featuresName, what, j)
           val v = values.getFloat(j)
-          if (v.isNaN || v.isInfinite) {
-            throw new IllegalArgumentException(
-              s"column '$featuresName', $what: element $j is $v; vectors must be finite")
-          }
+          Blocks.checkFinite(v, featuresName, what, j)
           if (used == flat.length) flat = java.util.Arrays.copyOf(flat, flat.length * 2)
           flat(used) = v
           used += 1

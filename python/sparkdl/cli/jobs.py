@@ -125,13 +125,19 @@ def _write_report(spark, path: str, title: str, runs, labels, predictions, notes
     mistakes = [p[0] for p in predictions if p[1] != p[2]][:32]
     rights = [p[0] for p in predictions if p[1] == p[2]][: max(0, 48 - len(mistakes))]
     page = render(title, runs, labels, predictions, _thumbnails(spark, mistakes + rights), notes)
+    _write_text(path, page, "--report")
+
+
+def _write_text(path: str, text: str, what: str) -> None:
+    """Writes ``text`` to ``path`` through a temporary sibling renamed at the end: no half-written
+    file; a failure names the option ``what``."""
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(page)
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
         os.replace(tmp, path)
     except OSError as e:
-        raise CliError(f"--report: cannot write {path}: {e}", EXIT_USAGE)
+        raise CliError(f"{what}: cannot write {path}: {e}", EXIT_USAGE)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

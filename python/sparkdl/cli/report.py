@@ -9,6 +9,15 @@ import html
 import io
 from typing import Dict, List, Optional, Sequence, Tuple
 
+# Marks the page once every embedded image has decoded (checked by the tests in a browser).
+_IMAGES_LOADED = """<script>
+window.addEventListener("load", () => {
+  const imgs = Array.from(document.images);
+  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.body.dataset.imagesTotal = imgs.length;
+});
+</script>"""
+
 # (path, true label, predicted label, probability of the prediction or None)
 Prediction = Tuple[str, str, str, Optional[float]]
 
@@ -157,14 +166,7 @@ figure.wrong img {{ border-color: #e53e3e; }}
 <table id="classes"><tr><th>class</th><th>precision</th><th>recall</th><th>images</th></tr>{class_rows}</table>
 <h2>Sample predictions ({len(mistakes)} mistakes of {len(predictions)}; mistakes first)</h2>
 <div class="grid" id="samples">{cells}</div>
-<script>
-// Marks the page once every embedded image has decoded (checked by the tests in a browser).
-window.addEventListener("load", () => {{
-  const imgs = Array.from(document.images);
-  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
-  document.body.dataset.imagesTotal = imgs.length;
-}});
-</script>
+{_IMAGES_LOADED}
 </body></html>
 """
 
@@ -209,13 +211,6 @@ figure:first-child img {{ border: 3px solid #2b6cb0; }}
 <p>Generated {datetime.datetime.now().strftime("%Y-%m-%d %H:%M")} by sparkdl.</p>
 <ul>{notes_html}</ul>
 <div id="groups" data-groups="{len(groups)}">{sections}</div>
-<script>
-// Marks the page once every embedded image has decoded (checked by the tests in a browser).
-window.addEventListener("load", () => {{
-  const imgs = Array.from(document.images);
-  document.body.dataset.imagesLoaded = imgs.filter(i => i.complete && i.naturalWidth > 0).length;
-  document.body.dataset.imagesTotal = imgs.length;
-}});
-</script>
+{_IMAGES_LOADED}
 </body></html>
 """

@@ -11,7 +11,7 @@ import os
 from typing import Dict, List, Sequence, Tuple
 
 from sparkdl.cli import EXIT_USAGE, CliError
-from sparkdl.cli.jobs import _check_writable, _jobs, _spark, _thumbnails, _translated
+from sparkdl.cli.jobs import _check_writable, _jobs, _spark, _thumbnails, _translated, _write_text
 
 INDEX_FORMAT = "sparkdl-index/1"
 
@@ -52,19 +52,6 @@ def _read_index(spark, path: str) -> Tuple[Dict, object]:
     return meta, spark.read.parquet(os.path.join(path, "vectors.parquet"))
 
 
-def _write_text(path: str, text: str, what: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        raise CliError(f"{what}: cannot write {path}: {e}", EXIT_USAGE)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def index(args) -> int:
     from sparkdl.cli.progress import SparkProgress
 
@@ -76,8 +63,9 @@ def index(args) -> int:
             progress.set_phase("writing the index")
             os.makedirs(args.out, exist_ok=True)
             vectors.write.parquet(os.path.join(args.out, "vectors.parquet"))
-        count = spark.read.parquet(os.path.join(args.out, "vectors.parquet")).count()
-        dim = len(spark.read.parquet(os.path.join(args.out, "vectors.parquet")).first().features) if count else 0
+        written = spark.read.parquet(os.path.join(args.out, "vectors.parquet"))
+        count = written.count()
+        dim = len(written.first().features) if count else 0
         meta = {
             "format": INDEX_FORMAT,
             "model": args.model,
@@ -95,17 +83,17 @@ def index(args) -> int:
     return 0
 
 
-def _write_rows(spark, rows: List[Dict], columns: Sequence[str], output: str) -> None:
+def _write_rows(rows: List[Dict], columns: Sequence[str], output: str) -> None:
     import csv
+    import io
 
     lower = output.lower()
     if lower.endswith(".csv"):
-        tmp = f"{output}.tmp-{os.getpid()}"
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            w = csv.DictWriter(f, fieldnames=list(columns))
-            w.writeheader()
-            w.writerows(rows)
-        os.replace(tmp, output)
+        text = io.StringIO()
+        w = csv.DictWriter(text, fieldnames=list(columns))
+        w.writeheader()
+        w.writerows(rows)
+        _write_text(output, text.getvalue(), "--output")
     elif lower.endswith(".jsonl") or lower.endswith(".json"):
         _write_text(output, "".join(json.dumps(r) + "\n" for r in rows), "--output")
     else:
@@ -135,7 +123,7 @@ def search(args) -> int:
             for rank, (i, s) in enumerate(nbs)
         ]
         if args.output:
-            _write_rows(spark, rows, ("query", "rank", "id", "score"), args.output)
+            _write_rows(rows, ("query", "rank", "id", "score"), args.output)
         else:
             for q, nbs in results:
                 print(q)
@@ -190,7 +178,12 @@ def dedup(args) -> int:
             total = vectors.count()
             progress.set_phase("finding duplicates")
             pairs = findDuplicates(vectors, threshold=threshold).cache()
-            groups = findDuplicates(vectors, threshold=threshold, groups=True) if args.report else None
+            groups = None
+            if args.report:  # the groups of the pairs found, not a second search
+                from pyspark.sql import DataFrame
+
+                duplicates = spark._jvm.org.sparkdl.similarity.Duplicates
+                groups = DataFrame(duplicates.groups(vectors._jdf, pairs._jdf, "id"), spark)
             pair_rows = [
                 {"id_a": r.id_a, "id_b": r.id_b, "score": round(float(r.score), 6)}
                 for r in pairs.orderBy("id_a", "id_b").collect()
@@ -200,7 +193,7 @@ def dedup(args) -> int:
                 for r in groups.collect():
                     members.setdefault(r.group, []).append(r.id)
         if args.output:
-            _write_rows(spark, pair_rows, ("id_a", "id_b", "score"), args.output)
+            _write_rows(pair_rows, ("id_a", "id_b", "score"), args.output)
         dup_groups = sorted((sorted(m) for m in members.values() if len(m) > 1), key=lambda m: (-len(m), m[0]))
         print(f"{len(pair_rows)} duplicate pairs among {total} images (threshold {threshold:.3f}, model {model})")
         if args.report:

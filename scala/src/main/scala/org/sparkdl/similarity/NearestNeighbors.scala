@@ -11,8 +11,8 @@ import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, I
 import org.apache.spark.ml.util.{MLReadable, MLReader, MLWritable, MLWriter}
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Dataset, Row, SparkSession}
-import org.apache.spark.sql.catalyst.CatalystTypeConverters
 import org.apache.spark.sql.functions.col
+import org.apache.spark.sql.sparkdl.SparkdlBridge
 import org.apache.spark.sql.types.{ArrayType, BooleanType, DataType, DateType, FloatType, NumericType}
 import org.apache.spark.sql.types.{StringType, StructField, StructType, TimestampNTZType, TimestampType}
 import org.apache.spark.storage.StorageLevel
@@ -224,25 +224,22 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
       throw new IllegalArgumentException(
         s"indexBlockRows: $count index rows make $nBlocks blocks; raise indexBlockRows")
     }
-    val idType = present.schema(idName).dataType
     val sorted = present.repartitionByRange(nBlocks.toInt, col(idName)).sortWithinPartitions(col(idName))
-    val blocks = sorted.queryExecution.toRdd.mapPartitionsWithIndex { (p, rows) =>
-      val toScala = CatalystTypeConverters.createToScalaConverter(idType)
+    val blocks = SparkdlBridge.keyedFloatArrays(sorted) { (p, rows) =>
       val ids = ArrayBuffer.empty[Any]
       var flat = new Array[Float](1024)
       var used = 0
       rows.foreach { row =>
-        val id = toScala(row.get(0, idType))
-        val values = row.getArray(1)
+        val id = row.key
         def what = s"index row with id $id" // only built for an error
-        if (values.numElements() != dim) {
-          throw new IllegalArgumentException(s"column '$featuresName', $what: a vector of ${values.numElements()} " +
+        if (row.length != dim) {
+          throw new IllegalArgumentException(s"column '$featuresName', $what: a vector of ${row.length} " +
             s"values where the index's first has $dim; every vector must come from the same featurizer")
         }
         var j = 0
         while (j < dim) {
-          if (values.isNullAt(j)) throw Blocks.nullElement(featuresName, what, j)
-          val v = values.getFloat(j)
+          if (row.isNullAt(j)) throw Blocks.nullElement(featuresName, what, j)
+          val v = row.float(j)
           Blocks.checkFinite(v, featuresName, what, j)
           if (used == flat.length) flat = java.util.Arrays.copyOf(flat, flat.length * 2)
           flat(used) = v

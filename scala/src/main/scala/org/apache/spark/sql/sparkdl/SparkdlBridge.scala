@@ -1,14 +1,16 @@
 package org.apache.spark.sql.sparkdl
 
+import scala.reflect.ClassTag
+
 import org.apache.spark.broadcast.Broadcast
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{classic, Column, DataFrame, Row, SparkSession}
 import org.apache.spark.sql.execution.SparkStrategy
-import org.apache.spark.sql.catalyst.InternalRow
-import org.apache.spark.sql.catalyst.FunctionIdentifier
+import org.apache.spark.sql.catalyst.{CatalystTypeConverters, FunctionIdentifier, InternalRow}
 import org.apache.spark.sql.catalyst.expressions.{Alias, Expression, ExpressionInfo}
 import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project}
 import org.apache.spark.sql.catalyst.rules.Rule
+import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types.StructType
 import org.apache.spark.unsafe.types.UTF8String
 import org.apache.spark.util.SerializableConfiguration
@@ -73,6 +75,43 @@ object SparkdlBridge {
   def filesDataFrame(spark: SparkSession, files: RDD[(String, Array[Byte])], schema: StructType): DataFrame = {
     val rows = files.map { case (name, bytes) => InternalRow(UTF8String.fromString(name), bytes) }
     classicSession(spark).internalCreateDataFrame(rows, schema, false)
+  }
+
+  /**
+   * One row of a (key, array<float>) DataFrame as [[keyedFloatArrays]] hands it over: a view over
+   * Spark's internal row, valid until the iterator moves on.
+   */
+  trait KeyedFloats {
+    def key: Any
+    def length: Int
+    def isNullAt(j: Int): Boolean
+    def float(j: Int): Float
+  }
+
+  /**
+   * `f` over each partition of `df` (column 0 a key of any atomic type, column 1 an array of
+   * floats, not null), with the partition's index. Read from Spark's internal rows: the floats
+   * are taken from the row without a box or a copy each, only the key is converted to its Scala
+   * value (a similarity index copies millions of vectors into blocks this way).
+   */
+  def keyedFloatArrays[T: ClassTag](df: DataFrame)(f: (Int, Iterator[KeyedFloats]) => Iterator[T]): RDD[T] = {
+    val keyType = df.schema.fields(0).dataType
+    classicDataset(df).queryExecution.toRdd.mapPartitionsWithIndex { (p, rows) =>
+      val toScala = CatalystTypeConverters.createToScalaConverter(keyType)
+      val view = new KeyedFloats {
+        var row: InternalRow = _
+        var values: ArrayData = _
+        def key: Any = toScala(row.get(0, keyType))
+        def length: Int = values.numElements()
+        def isNullAt(j: Int): Boolean = values.isNullAt(j)
+        def float(j: Int): Float = values.getFloat(j)
+      }
+      f(p, rows.map { r =>
+        view.row = r
+        view.values = r.getArray(1)
+        view
+      })
+    }
   }
 
   /**

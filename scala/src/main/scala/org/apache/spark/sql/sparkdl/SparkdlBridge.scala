@@ -106,11 +106,12 @@ object SparkdlBridge {
         def isNullAt(j: Int): Boolean = values.isNullAt(j)
         def float(j: Int): Float = values.getFloat(j)
       }
-      f(p, rows.map { r =>
-        view.row = r
-        view.values = r.getArray(1)
-        view
-      })
+      f(p,
+        rows.map { r =>
+          view.row = r
+          view.values = r.getArray(1)
+          view
+        })
     }
   }
 

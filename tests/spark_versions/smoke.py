@@ -172,6 +172,35 @@ def test_sql_functions(spark, image_dir):
     assert len(top) == 1 and len(top[0].top) == 2 and top[0].top[0].probability >= top[0].top[1].probability
 
 
+def test_nearest_neighbors_table_function(spark, image_dir):
+    # The index reads Spark's internal rows (SparkdlBridge.keyedFloatArrays), the function is a
+    # table function of the extension: both per minor.
+    spark.sql(
+        "SELECT image.origin AS id, sparkdl_featurize(image, 'MobileNetV2') AS features "
+        f"FROM sparkdl_read_images('{image_dir}', true, 2, true) WHERE image.height = 48"
+    ).createOrReplaceTempView("smoke_index")
+    spark.sql("SELECT id AS qid, features FROM smoke_index").createOrReplaceTempView("smoke_queries")
+    rows = spark.sql(
+        "SELECT qid, neighbors FROM sparkdl_nearest_neighbors('smoke_index', 'smoke_queries', 2)"
+    ).collect()
+    assert len(rows) == 8
+    for r in rows:
+        best, second = r.neighbors
+        assert best.id == r.qid and best.score >= 1 - 1e-5, r
+        # The nearest other picture has the same colour (the same folder).
+        assert Path(second.id).parent.name == Path(r.qid).parent.name, r
+    import pyspark
+
+    if tuple(int(p) for p in pyspark.__version__.split(".")[:2]) >= (4, 2):
+        # Spark 4.2's vector functions take sparkdl's features as they are, with the same scores.
+        for r in rows:
+            got = spark.sql(
+                "SELECT vector_cosine_similarity(q.features, i.features) AS s FROM smoke_queries q "
+                f"JOIN smoke_index i ON q.qid = '{r.qid}' AND i.id = '{r.neighbors[1].id}'"
+            ).head()
+            assert abs(got.s - r.neighbors[1].score) <= 1e-4, (got, r)
+
+
 def test_a_registered_model_as_sql_function(spark, image_dir):
     # Spark 4.2 keys temporary functions by system.session.<name> (TempFunctions, per minor).
     if not SAVED_MODEL:

@@ -21,7 +21,8 @@ import org.sparkdl.image.ImageReader
  */
 object ImageTableFunctions {
 
-  private case class Arg(name: String, kind: DataType, default: Any)
+  /** One argument of a table function: its name, type, and default (null: required). */
+  private[sql] case class Arg(name: String, kind: DataType, default: Any)
 
   private val readImagesArgs = Seq(Arg("path", StringType, null), Arg("recursive", BooleanType, false),
     Arg("numPartitions", IntegerType, -1), Arg("dropInvalid", BooleanType, false), Arg("sampleRatio", DoubleType, 1.0))
@@ -29,10 +30,12 @@ object ImageTableFunctions {
     Arg("numPartitions", IntegerType, -1), Arg("sampleRatio", DoubleType, 1.0))
 
   /** The constant values of `args` (defaults filled in), or an error naming the argument. */
-  private def values(function: String, spec: Seq[Arg], args: Seq[Expression]): Seq[Any] = {
-    if (args.isEmpty || args.length > spec.length) {
+  private[sql] def values(function: String, spec: Seq[Arg], args: Seq[Expression]): Seq[Any] = {
+    val required = spec.count(_.default == null)
+    if (args.length < required || args.length > spec.length) {
+      val which = if (required == 1) "the first is required" else s"the first $required are required"
       throw new IllegalArgumentException(
-        s"$function takes (${spec.map(a => s"${a.name} ${a.kind.simpleString}").mkString(", ")}); the first is required")
+        s"$function takes (${spec.map(a => s"${a.name} ${a.kind.simpleString}").mkString(", ")}); $which")
     }
     spec.zipWithIndex.map { case (a, i) =>
       args.lift(i) match {
@@ -67,7 +70,7 @@ object ImageTableFunctions {
         recursive.asInstanceOf[Boolean], parts.asInstanceOf[Int], ratio.asInstanceOf[Double]))
   }
 
-  private def info(name: String, usage: String): ExpressionInfo =
+  private[sql] def info(name: String, usage: String): ExpressionInfo =
     new ExpressionInfo(getClass.getName, null, name, usage, "", "", "", "", "", "", "")
 
   val all: Seq[(FunctionIdentifier, ExpressionInfo, Seq[Expression] => LogicalPlan)] = Seq(

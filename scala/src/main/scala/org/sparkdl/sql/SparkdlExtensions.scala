@@ -20,7 +20,7 @@ class SparkdlExtensions extends (SparkSessionExtensions => Unit) {
     // On another Spark minor than this jar's, the session fails to start, saying which jar to use.
     org.sparkdl.SparkVersion.check()
     (ModelFunctions.builtins ++ ModelFunctions.configured).foreach(ext.injectFunction)
-    ImageTableFunctions.all.foreach(ext.injectTableFunction)
+    (ImageTableFunctions.all :+ NeighborsTableFunction.function).foreach(ext.injectTableFunction)
     ext.injectOptimizerRule(spark => new ExtractModelCalls(spark))
     ext.injectOptimizerRule(_ => PruneNativeEval)
     ext.injectOptimizerRule(_ => PushFilterBelowNativeEval)

@@ -13,6 +13,7 @@ import org.sparkdl.SharedSpark
 import org.sparkdl.image.{ImageReader, TestImages}
 import org.sparkdl.jni.NativeLoader
 import org.sparkdl.plan.NativeEval
+import org.sparkdl.similarity.NearestNeighbors
 import org.sparkdl.transformers.{DeepImageFeaturizer, TFImageTransformer, TinyGraphs}
 
 /** The SQL functions, in a session with the sparkdl extension (sharing the tests' SparkContext). */
@@ -118,6 +119,49 @@ class SqlFunctionsSuite extends AnyFunSuite with SharedSpark {
     // The session goes on.
     assert(
       sql.sql(s"SELECT count(*) FROM $files WHERE sparkdl_decode_image(content) IS NOT NULL").head().getLong(0) == 5)
+  }
+
+  test(
+    "sparkdl_nearest_neighbors gives each query's top k from an index table; the features fit vector_cosine_similarity") {
+    sql.sql(s"SELECT path AS id, sparkdl_featurize(content, 'MobileNetV2') AS features FROM $files " +
+      "WHERE sparkdl_decode_image(content) IS NOT NULL").createOrReplaceTempView("photo_index")
+    sql.sql("SELECT id AS qid, features FROM photo_index").createOrReplaceTempView("photo_queries")
+    val got = sql.sql("SELECT qid, neighbors FROM sparkdl_nearest_neighbors('photo_index', 'photo_queries', 3)")
+      .collect().map(r => r.getString(0) -> r.getSeq[Row](1).map(n => (n.getString(0), n.getFloat(1)))).toMap
+    assert(got.size == 5 && got.values.forall(_.length == 3), got)
+    // Each image is its own best match.
+    got.foreach { case (q, n) => assert(n.head._2 >= 1 - 1e-5f && n.map(_._1).contains(q), s"$q: $n") }
+    // The same lists as the DataFrame API.
+    val api = new NearestNeighbors().setK(3).fit(sql.table("photo_index")).transform(sql.table("photo_queries"))
+      .collect().map(r => r.getString(0) -> r.getSeq[Row](2).map(n => (n.getString(0), n.getFloat(1)))).toMap
+    assert(api.keySet == got.keySet)
+    api.foreach { case (q, want) =>
+      assert(got(q).map(_._1) == want.map(_._1), q)
+      got(q).zip(want).foreach { case ((_, a), (_, b)) => assert(math.abs(a - b) <= 1e-5, q) }
+    }
+    // Flattened the SQL way; the optional arguments by position.
+    val flat = sql.sql("SELECT qid, n.id, n.score FROM sparkdl_nearest_neighbors('photo_index', 'photo_queries', 2, " +
+      "'l2', 'features', 'id') LATERAL VIEW explode(neighbors) AS n WHERE qid <> n.id").collect()
+    assert(flat.length == 5 && flat.forall(_.getFloat(2) < 0), flat.toSeq)
+    // Mistakes are named.
+    def error(q: String): String = intercept[Exception](sql.sql(q).collect()).getMessage
+    val missing = error("SELECT * FROM sparkdl_nearest_neighbors('no_such_table', 'photo_queries')")
+    assert(missing.contains("sparkdl_nearest_neighbors: the index table 'no_such_table'"), missing)
+    val one = error("SELECT * FROM sparkdl_nearest_neighbors('photo_index')")
+    assert(one.contains("the first 2 are required"), one)
+    val badK = error("SELECT * FROM sparkdl_nearest_neighbors('photo_index', 'photo_queries', 'ten')")
+    assert(badK.contains("argument 3 (k) must be a constant int"), badK)
+    // Spark 4.2's vector functions take the features as they are, and agree with the scores.
+    val Array(major, minor) = org.apache.spark.SPARK_VERSION.split("\\.").take(2).map(_.toInt)
+    if (major > 4 || minor >= 2) {
+      val cosine = sql.sql("SELECT q.qid, i.id, vector_cosine_similarity(q.features, i.features) " +
+        "FROM photo_queries q CROSS JOIN photo_index i").collect()
+        .map(r => (r.getString(0), r.getString(1)) -> r.getAs[Number](2).floatValue()).toMap
+      assert(cosine.size == 25)
+      got.foreach { case (q, n) =>
+        n.foreach { case (id, score) => assert(math.abs(cosine((q, id)) - score) <= 1e-4, s"$q, $id") }
+      }
+    }
   }
 
   test("users' models by name: registered at run time, or saved and named in spark.sparkdl.sql.models") {

@@ -36,6 +36,7 @@ _LAZY = {
     "DeepImageFeaturizer": "sparkdl.transformers.named_image",
     "DeepImagePredictor": "sparkdl.transformers.named_image",
     "KerasImageFileEstimator": "sparkdl.estimators",
+    "ImageSignature": "sparkdl.similarity",
     "NearestNeighbors": "sparkdl.similarity",
     "NearestNeighborsModel": "sparkdl.similarity",
     "findDuplicates": "sparkdl.similarity",

@@ -1,4 +1,5 @@
-"""Image similarity: exact nearest neighbours over feature vectors, natively in Spark tasks.
+"""Image similarity: exact nearest neighbours over feature vectors, natively in Spark tasks, and a
+copy-detection signature of images (``ImageSignature``) for finding near-duplicates.
 
 ``NearestNeighbors`` (an Estimator) wraps the Scala ``org.sparkdl.similarity.NearestNeighbors``;
 ``fit(index)`` gives a ``NearestNeighborsModel`` whose ``transform(queries)`` adds each query's
@@ -9,9 +10,9 @@ from typing import Optional
 
 from pyspark import keyword_only
 from pyspark.ml.param import Param, Params, TypeConverters
-from pyspark.ml.param.shared import HasOutputCol
+from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import JavaMLReadable, JavaMLWritable, try_remote_read
-from pyspark.ml.wrapper import JavaEstimator, JavaModel
+from pyspark.ml.wrapper import JavaEstimator, JavaModel, JavaTransformer
 
 from sparkdl.transformers._base import _StageReader
 
@@ -163,6 +164,53 @@ class NearestNeighbors(JavaEstimator, _NearestNeighborsParams, _Readable):
 
     def _create_model(self, java_model) -> NearestNeighborsModel:
         return NearestNeighborsModel(java_model)
+
+
+class ImageSignature(JavaTransformer, HasInputCol, HasOutputCol, _Readable):
+    """A copy-detection signature of each image (Spark's image struct in ``inputCol``, 8-bit):
+    576 floats (``array<float>``, unit norm) in ``outputCol``, close by cosine for copies of a
+    picture (resized, centre-cropped, re-encoded, brighter or darker) and apart for different
+    pictures, also among images that all look alike, where a CNN's features are not. Computed
+    natively, without a model; a null image gives null. Use it as the features of
+    ``findDuplicates`` (its threshold: ``ImageSignature.defaultThreshold()``, 0.96) or
+    ``NearestNeighbors``. docs/SIMILARITY-SIGNATURE.md has the method and its precision/recall.
+
+    >>> sigs = ImageSignature(inputCol="image", outputCol="features").transform(images)
+    >>> findDuplicates(sigs.selectExpr("image.origin AS id", "features"), ImageSignature.defaultThreshold())
+    """
+
+    _java_class_name = "org.sparkdl.similarity.ImageSignature"
+    __module__ = "org.sparkdl.similarity"
+
+    @staticmethod
+    def defaultThreshold(spark=None) -> float:
+        """The cosine at and above which two signatures are copies, as measured (0.96; the Scala
+        ``ImageSignature.DefaultThreshold``)."""
+        from sparkdl._jvm import _jvm_api, _resolve_spark
+
+        spark = _resolve_spark(spark)
+        _jvm_api(spark)
+        return float(spark._jvm.org.sparkdl.similarity.ImageSignature.DefaultThreshold())
+
+    @keyword_only
+    def __init__(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None) -> None:
+        super().__init__()
+        from sparkdl._jvm import _jvm_api, _resolve_spark
+
+        _jvm_api(_resolve_spark(None))  # a clear error when the jar is missing
+        self._java_obj = self._new_java_obj(self._java_class_name, self.uid)
+        self._setDefault(inputCol="image", outputCol="signature")
+        self._set(**{key: v for key, v in self._input_kwargs.items() if v is not None})
+
+    @keyword_only
+    def setParams(self, *, inputCol: Optional[str] = None, outputCol: Optional[str] = None) -> "ImageSignature":
+        return self._set(**{key: v for key, v in self._input_kwargs.items() if v is not None})
+
+    def setInputCol(self, value: str) -> "ImageSignature":
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> "ImageSignature":
+        return self._set(outputCol=value)
 
 
 def findDuplicates(

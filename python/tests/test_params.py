@@ -32,6 +32,7 @@ def _py_value(v):
         sparkdl.DeepImageFeaturizer,
         sparkdl.DeepImagePredictor,
         sparkdl.NearestNeighbors,
+        sparkdl.ImageSignature,
     ],
 )
 def test_wrappers_have_the_jvm_stages_params_and_defaults(spark, cls):

@@ -465,6 +465,32 @@ pub extern "system" fn Java_org_sparkdl_jni_NativeLib_searchAbove(
     })
 }
 
+/// `static native float[] imageSignature(byte[] data, int height, int width, int channels)`:
+/// the copy-detection signature of one 8-bit image as Spark's image struct holds it
+/// (`similarity::signature`): 576 floats, unit norm (all zero for a flat image).
+#[no_mangle]
+pub extern "system" fn Java_org_sparkdl_jni_NativeLib_imageSignature(
+    mut env: JNIEnv,
+    _class: JClass,
+    data: JByteArray,
+    height: jni::sys::jint,
+    width: jni::sys::jint,
+    channels: jni::sys::jint,
+) -> jni::sys::jfloatArray {
+    try_or_throw(&mut env, std::ptr::null_mut(), |env| {
+        if height < 0 || width < 0 || channels < 0 {
+            return Err(SparkdlError::InvalidArgument(format!(
+                "imageSignature: height ({height}), width ({width}) and channels ({channels}) must not be negative"
+            )));
+        }
+        let bytes = env.convert_byte_array(&data)?;
+        let values = similarity::signature::signature(&bytes, height as usize, width as usize, channels as usize)?;
+        let out = env.new_float_array(values.len() as i32)?;
+        env.set_float_array_region(&out, 0, &values)?;
+        Ok(out.into_raw())
+    })
+}
+
 /// The arguments both similarity entries take: the two blocks copied in, `dim` and the offset,
 /// checked for the signs the kernel's unsigned types cannot hold.
 fn read_blocks(

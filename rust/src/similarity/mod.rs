@@ -45,6 +45,7 @@
 //! against everything, itself and other zero vectors included. Under L2 it
 //! is an ordinary point (its distance to `x` is |x|).
 
+pub mod signature;
 mod topk;
 
 #[cfg(test)]

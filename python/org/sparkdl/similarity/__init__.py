@@ -1,6 +1,6 @@
 """Python names of sparkdl's JVM similarity classes, for PySpark's model loading (see
 ``org.sparkdl.transformers``)."""
 
-from sparkdl.similarity import NearestNeighbors, NearestNeighborsModel
+from sparkdl.similarity import ImageSignature, NearestNeighbors, NearestNeighborsModel
 
-__all__ = ["NearestNeighbors", "NearestNeighborsModel"]
+__all__ = ["ImageSignature", "NearestNeighbors", "NearestNeighborsModel"]

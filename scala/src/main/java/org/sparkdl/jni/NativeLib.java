@@ -106,6 +106,13 @@ public final class NativeLib {
    */
   public static native Object[] searchAbove(float[] queries, float[] index, int dim, long indexOffset, float threshold);
 
+  /**
+   * The copy-detection signature of one 8-bit image, as Spark's image struct holds it
+   * ({@code channels} 1, 3 for BGR or 4 for BGRA, rows top to bottom): 576 floats of unit norm,
+   * compared by cosine (all zero for a flat image). docs/SIMILARITY-SIGNATURE.md has the method.
+   */
+  public static native float[] imageSignature(byte[] data, int height, int width, int channels);
+
   /** Fails on purpose ("error" or "panic"), for tests of the exception path. */
   public static native void failForTest(String kind);
 }

@@ -118,6 +118,34 @@ def test_index_search_and_dedup(pictures, tmp_path):
     assert "groups of duplicates" in dom
 
 
+def test_dedup_of_images_finds_the_planted_copies_with_the_signature(pictures, tmp_path):
+    # The defaults: the copy-detection signature and its measured threshold (0.96).
+    pairs = tmp_path / "pairs.csv"
+    code, out, err = run("dedup", "--images", str(pictures / "all"), "--output", str(pairs), "--quiet")
+    assert code == 0, err[-3000:]
+    got = {(re.search(r"[oc]\d\d\.\w+$", r["id_a"]).group(0), re.search(r"[oc]\d\d\.\w+$", r["id_b"]).group(0))
+           for r in csv.DictReader(pairs.open())}  # fmt: skip
+    assert got == {(f"c{i:02d}.jpg", f"o{i:02d}.png") for i in COPIED}, got
+    assert "(threshold 0.960, model signature)" in out, out
+    # An index of signatures: search finds each copy's original first.
+    index = tmp_path / "sigindex"
+    code, out, err = run(
+        "index", "--images", str(pictures / "originals"), "--model", "signature", "--out", str(index), "--quiet"
+    )
+    assert code == 0, err[-3000:]
+    meta = json.loads((index / "index.json").read_text())
+    assert meta["model"] == "signature" and meta["dim"] == 576
+    found = tmp_path / "found.jsonl"
+    code, out, err = run(
+        "search", "--index", str(index), "--query", str(pictures / "copies"), "-k", "1", "--output", str(found),
+        "--quiet",
+    )  # fmt: skip
+    assert code == 0, err[-3000:]
+    for line in found.read_text().splitlines():
+        r = json.loads(line)
+        assert re.search(r"(\d\d)\.jpg$", r["query"]).group(1) == re.search(r"(\d\d)\.png$", r["id"]).group(1), r
+
+
 def test_bad_arguments_are_explained(tmp_path):
     code, _, err = run("search", "--index", str(tmp_path), "--query", str(tmp_path))
     assert code == 2 and "not a sparkdl index" in err

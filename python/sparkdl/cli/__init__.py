@@ -74,7 +74,12 @@ def _parser() -> argparse.ArgumentParser:
 
     ix = sub.add_parser("index", parents=[common], help="index images for `search` and `dedup`: normalised features")
     ix.add_argument("--images", required=True, help="folder or glob")
-    ix.add_argument("--model", default="MobileNetV2", help="named model whose features index the images")
+    ix.add_argument(
+        "--model",
+        default="MobileNetV2",
+        help="named model whose features index the images, or 'signature': the copy-detection signature "
+        "(for finding copies; no model)",
+    )
     ix.add_argument("--out", required=True, help="the index folder to create")
 
     se = sub.add_parser("search", parents=[common], help="the images of an index most like each query image")
@@ -86,10 +91,19 @@ def _parser() -> argparse.ArgumentParser:
 
     dd = sub.add_parser("dedup", parents=[common], help="near-duplicate images: pairs and groups")
     src = dd.add_mutually_exclusive_group(required=True)
-    src.add_argument("--images", help="folder or glob (featurized with --model)")
+    src.add_argument("--images", help="folder or glob (compared by --model)")
     src.add_argument("--index", help="a folder made by `sparkdl index`")
-    dd.add_argument("--model", default="MobileNetV2", help="named model for --images (default MobileNetV2)")
-    dd.add_argument("--threshold", type=float, help="cosine similarity of a duplicate (default: sparkdl's)")
+    dd.add_argument(
+        "--model",
+        default="signature",
+        help="for --images: 'signature' (default), the copy-detection signature that finds resized, cropped and "
+        "re-encoded copies, or a named model (its features find similar-looking images)",
+    )
+    dd.add_argument(
+        "--threshold",
+        type=float,
+        help="cosine similarity of a duplicate (default: 0.96 for the signature, measured; 0.95 for a model's features)",
+    )
     dd.add_argument("--output", help="FILE.csv or FILE.jsonl: id_a, id_b, score")
     dd.add_argument("--report", help="write an HTML report here: each group of duplicates side by side")
 

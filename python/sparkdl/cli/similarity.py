@@ -30,13 +30,21 @@ def _normalised(features_df):
     )
 
 
+#: The ``--model`` that means the copy-detection signature (``ImageSignature``), not a network.
+SIGNATURE = "signature"
+
+
 def _featurize(spark, model: str, images: str, progress, what: str):
     jobs = _jobs(spark)
     n = jobs.imageFiles(spark._jsparkSession, images).size()
-    progress.set_phase(f"{what}: {model} features", n)
     from pyspark.sql import DataFrame
 
-    raw = DataFrame(jobs.featurize(spark._jsparkSession, model, images), spark).cache()
+    if model == SIGNATURE:
+        progress.set_phase(f"{what}: copy-detection signatures", n)
+        raw = DataFrame(jobs.signatures(spark._jsparkSession, images), spark).cache()
+    else:
+        progress.set_phase(f"{what}: {model} features", n)
+        raw = DataFrame(jobs.featurize(spark._jsparkSession, model, images), spark).cache()
     failed = raw.where("features IS NULL").count()
     return _normalised(raw), n, failed
 
@@ -69,7 +77,9 @@ def index(args) -> int:
         meta = {
             "format": INDEX_FORMAT,
             "model": args.model,
-            "features": "DeepImageFeaturizer default layer, L2-normalised",
+            "features": "ImageSignature (copy-detection signature), unit norm"
+            if args.model == SIGNATURE
+            else "DeepImageFeaturizer default layer, L2-normalised",
             "images": args.images,
             "count": count,
             "dim": dim,
@@ -159,21 +169,22 @@ def dedup(args) -> int:
     for path, what in ((args.output, "--output"), (args.report, "--report")):
         if path:
             _check_writable(path, what)
+    if args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
+        raise CliError(f"--threshold: a cosine similarity in [-1, 1], got {args.threshold}", EXIT_USAGE)
     with _spark(args) as spark, _translated():
-        threshold = (
-            args.threshold
-            if args.threshold is not None
-            else spark._jvm.org.sparkdl.similarity.Duplicates.DefaultThreshold()
-        )
-        if not -1.0 <= threshold <= 1.0:
-            raise CliError(f"--threshold: a cosine similarity in [-1, 1], got {threshold}", EXIT_USAGE)
+        meta = _read_index(spark, args.index) if args.index else None
+        model = meta[0]["model"] if meta else args.model
+        similarity = spark._jvm.org.sparkdl.similarity
+        threshold = args.threshold
+        if threshold is None:  # the measured one for the signature (docs/SIMILARITY-SIGNATURE.md)
+            defaults = similarity.ImageSignature if model == SIGNATURE else similarity.Duplicates
+            threshold = defaults.DefaultThreshold()
         with SparkProgress(spark, 0, args.quiet) as progress:
-            if args.index:
-                meta, vectors = _read_index(spark, args.index)
-                model, source = meta["model"], f"index {args.index}"
+            if meta:
+                vectors, source = meta[1], f"index {args.index}"
             else:
                 vectors, _, _ = _featurize(spark, args.model, args.images, progress, "dedup")
-                model, source = args.model, args.images
+                source = args.images
             vectors = vectors.cache()
             total = vectors.count()
             progress.set_phase("finding duplicates")

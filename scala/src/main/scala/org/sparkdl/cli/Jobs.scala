@@ -14,6 +14,7 @@ import org.apache.spark.sql.functions._
 
 import org.sparkdl.image.ImageReader
 import org.sparkdl.models.ModelRegistry
+import org.sparkdl.similarity.ImageSignature
 import org.sparkdl.transformers.{DeepImageFeaturizer, DeepImagePredictor, ONNXImageTransformer}
 
 /** A user-facing job failure: the message is printed as is, with exit code `exitCode`. */
@@ -267,6 +268,18 @@ object Jobs {
     new DeepImageFeaturizer().setInputCol("path").setOutputCol("f").setModelName(modelName).transform(df)
       .select(col("path"), when(col("f").isNull, lit(null)).otherwise(vector_to_array(col("f"))).as("features"),
         col("f_error").as("error"))
+  }
+
+  /**
+   * The copy-detection signatures ([[ImageSignature]]) of the image files `images` names: `path`,
+   * `features` (576 floats, unit norm; null where the file is not an image) and `error`.
+   */
+  def signatures(spark: SparkSession, images: String): DataFrame = {
+    val files = pathsFrame(spark, imageFiles(spark, images))
+      .select(col("path"), col("path").as("origin"), ImageReader.readBytesColumn(col("path"), spark).as("content"))
+    val decoded = ImageReader.decode(files, "origin", "content")
+    new ImageSignature().setInputCol("image").setOutputCol("features").transform(decoded)
+      .select(col("path"), col("features"), col("error"))
   }
 
   /**

@@ -41,10 +41,11 @@ def _featurize(spark, model: str, images: str, progress, what: str):
 
     if model == SIGNATURE:
         progress.set_phase(f"{what}: copy-detection signatures", n)
-        raw = DataFrame(jobs.signatures(spark._jsparkSession, images), spark).cache()
+        jdf = jobs.signatures(spark._jsparkSession, images)
     else:
         progress.set_phase(f"{what}: {model} features", n)
-        raw = DataFrame(jobs.featurize(spark._jsparkSession, model, images), spark).cache()
+        jdf = jobs.featurize(spark._jsparkSession, model, images)
+    raw = DataFrame(jdf, spark).cache()
     failed = raw.where("features IS NULL").count()
     return _normalised(raw), n, failed
 
@@ -172,8 +173,8 @@ def dedup(args) -> int:
     if args.threshold is not None and not -1.0 <= args.threshold <= 1.0:
         raise CliError(f"--threshold: a cosine similarity in [-1, 1], got {args.threshold}", EXIT_USAGE)
     with _spark(args) as spark, _translated():
-        meta = _read_index(spark, args.index) if args.index else None
-        model = meta[0]["model"] if meta else args.model
+        meta, indexed = _read_index(spark, args.index) if args.index else (None, None)
+        model = meta["model"] if meta else args.model
         similarity = spark._jvm.org.sparkdl.similarity
         threshold = args.threshold
         if threshold is None:  # the measured one for the signature (docs/SIMILARITY-SIGNATURE.md)
@@ -181,7 +182,7 @@ def dedup(args) -> int:
             threshold = defaults.DefaultThreshold()
         with SparkProgress(spark, 0, args.quiet) as progress:
             if meta:
-                vectors, source = meta[1], f"index {args.index}"
+                vectors, source = indexed, f"index {args.index}"
             else:
                 vectors, _, _ = _featurize(spark, args.model, args.images, progress, "dedup")
                 source = args.images

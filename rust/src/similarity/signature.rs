@@ -41,12 +41,15 @@ const ZOOM_SIGMA: f64 = 0.35;
 /// A block whose norm is below this is taken as zero (a flat plane).
 const FLAT: f64 = 1e-6;
 
+/// Per bin of a resampling, its first sample and the weights from there.
+type Tent = Vec<(usize, Vec<f64>)>;
+
 /// The tent-kernel resampling of `m` samples to `n` bins over the central
 /// fraction `s` of the line: bin `k` has its centre at m(1-s)/2 + (k+0.5)
 /// m s/n and half-width max(1.5 m s/n, 1); sample `i` sits at i + 0.5 and
 /// weighs 1 - |i + 0.5 - centre| / half-width (at least 0); each bin's
 /// weights sum to 1. Returned sparse: per bin, its first sample and weights.
-fn tent(m: usize, n: usize, s: f64) -> Vec<(usize, Vec<f64>)> {
+fn tent(m: usize, n: usize, s: f64) -> Tent {
     let step = m as f64 * s / n as f64;
     let half = (1.5 * step).max(1.0);
     (0..n)
@@ -114,11 +117,9 @@ fn zoom_matrix() -> &'static [ZoomRow] {
     })
 }
 
-/// `plane` (height x width, row-major) resized to 96 x 96 with [`tent`]
-/// over the whole frame in each direction.
-fn resize(plane: &[f64], height: usize, width: usize) -> Vec<f64> {
-    let across = tent(width, WORK, 1.0);
-    let down = tent(height, WORK, 1.0);
+/// `plane` (height x width, row-major) resized to 96 x 96 with the tents
+/// `across` (`tent(width, 96, 1)`) and `down` (`tent(height, 96, 1)`).
+fn resize(plane: &[f64], height: usize, width: usize, across: &Tent, down: &Tent) -> Vec<f64> {
     let mut rows = vec![0f64; height * WORK];
     for r in 0..height {
         let line = &plane[r * width..][..width];
@@ -214,7 +215,8 @@ pub fn signature(data: &[u8], height: usize, width: usize, channels: usize) -> R
         }
         vec![y, cb, cr]
     };
-    planes.iter_mut().for_each(|p| *p = resize(p, height, width));
+    let (across, down) = (tent(width, WORK, 1.0), tent(height, WORK, 1.0));
+    planes.iter_mut().for_each(|p| *p = resize(p, height, width, &across, &down));
     let luma = &planes[0];
     let mut gx = vec![0f64; WORK * WORK];
     for r in 0..WORK {

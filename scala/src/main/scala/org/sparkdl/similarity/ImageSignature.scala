@@ -65,9 +65,6 @@ class ImageSignature(override val uid: String)
 
 object ImageSignature extends DefaultParamsReadable[ImageSignature] {
 
-  /** Values in a signature. */
-  val Length: Int = 576
-
   /**
    * The cosine at and above which two signatures are taken as copies: the highest threshold at
    * which every test set of diverse photos kept precision 1.0 and recall >= 0.95

@@ -14,6 +14,9 @@ lazy val defaultTarget: SparkTarget = sparkTargets.find(_.isDefault).get
 
 ThisBuild / organization := "org.sparkdl"
 ThisBuild / version := "0.1.0-SNAPSHOT"
+// The POM's <licenses>; LICENSE at the repository root, and the same in rust/Cargo.toml and
+// python/pyproject.toml (python/tests/test_licenses.py checks all three).
+ThisBuild / licenses := Seq("Apache-2.0" -> url("https://www.apache.org/licenses/LICENSE-2.0"))
 ThisBuild / scalaVersion := defaultTarget.scala
 
 lazy val nativeLib =

@@ -21,7 +21,7 @@ NEWEST_SPARK := $(lastword $(SPARK_MINORS))
 WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
 sbt_project = spark$(subst .,,$(1))
 
-.PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest \
+.PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest third-party \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: the tensorflow-cpu and onnxruntime wheels also provide the libraries the
@@ -142,6 +142,12 @@ lint: venv nasm
 	$(PY) -m ruff format --check $(PY_SOURCES)
 	$(PY) -m ruff check $(PY_SOURCES)
 	$(SBT) scalafmtSbtCheck $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtCheckAll) < /dev/null
+
+# THIRD-PARTY.md's generated sections (the crates compiled into the native library, the C code,
+# what the jar bundles) from cargo and the sources; python/tests/test_licenses.py fails when they
+# are stale. Standard-library Python: no venv needed.
+third-party:
+	python3 build/third-party.py
 
 format: venv
 	cargo fmt --all

@@ -124,18 +124,28 @@ def sparkdlProject(t: SparkTarget): Project =
         Seq(out)
       },
       Compile / resourceGenerators ++= Seq(nativeLib.taskValue, buildInfo.taskValue),
-      // Put arrow-c-data (classes and its own JNI library) inside our jar.
+      // Put arrow-c-data (classes and its own JNI library) inside our jar. Its LICENSE, NOTICE and
+      // DEPENDENCIES move to META-INF/arrow-c-data/: META-INF/ has sparkdl's own (below).
       Compile / packageBin / mappings ++= {
         val cp = (Compile / dependencyClasspath).value.map(_.data)
         val cdata = cp.find(_.getName == s"arrow-c-data-${t.arrow}.jar")
           .getOrElse(sys.error(s"arrow-c-data-${t.arrow}.jar not on the classpath"))
         val dir = target.value / "bundled" / "arrow-c-data"
         IO.unzip(cdata, dir)
+        val legal = "META-INF/((LICENSE|NOTICE|DEPENDENCIES)(\\.txt)?)".r
         Path.allSubpaths(dir).toSeq.filterNot { case (_, p) =>
           p.startsWith(
             "META-INF/") && (p.endsWith(".SF") || p.endsWith(".RSA") || p.endsWith(
             ".DSA") || p == "META-INF/MANIFEST.MF")
+        }.map {
+          case (f, legal(name, _*)) => f -> s"META-INF/arrow-c-data/$name"
+          case other => other
         }
+      },
+      // sparkdl's license, its notices and what the jar bundles (THIRD-PARTY.md, which
+      // python/tests/test_licenses.py checks against the jar).
+      Compile / packageBin / mappings ++= Seq("LICENSE", "NOTICE", "THIRD-PARTY.md").map { name =>
+        (ThisBuild / baseDirectory).value / name -> s"META-INF/$name"
       },
       assemblyJar := {
         val jar = (Compile / packageBin).value

@@ -27,8 +27,6 @@ TARGET = "x86_64-unknown-linux-gnu"
 # sha256 of https://www.apache.org/licenses/LICENSE-2.0.txt, the canonical text.
 APACHE_2_SHA256 = "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
 IJG_ACKNOWLEDGEMENT = "This software is based in part on the work of the Independent JPEG Group."
-# The jar's own files; everything else in it must be listed in THIRD-PARTY.md's jar table.
-OWN_JAR_PREFIXES = ("org/sparkdl/", "META-INF/MANIFEST.MF", "META-INF/services/")
 JAR_LEGAL_FILES = ("LICENSE", "NOTICE", "THIRD-PARTY.md")
 REGENERATE = "run `make third-party` and commit THIRD-PARTY.md"
 
@@ -176,6 +174,20 @@ def test_jar_table_names_each_minor_arrow_version_and_the_label_table_source():
     assert f"#### `{name}` {version} (MIT)" in doc(), f"THIRD-PARTY.md must carry {name} {version}'s MIT text"
 
 
+def own_jar_paths() -> tuple[str, ...]:
+    """Where the jar's own files are (everything else must be in THIRD-PARTY.md's jar table): org/sparkdl/
+    (classes, resources, the native library), the folder of every Scala or Java source (also the
+    bridges in org/apache/spark/*/sparkdl/), every resource, and the manifest."""
+    main = ROOT / "scala" / "src" / "main"
+    own = {"org/sparkdl/", "META-INF/MANIFEST.MF"}
+    for src in [main / "scala", *main.glob("spark-*")]:
+        own.update(
+            f"{f.parent.relative_to(src).as_posix()}/" for f in src.rglob("*") if f.suffix in (".scala", ".java")
+        )
+    own.update(f.relative_to(main / "resources").as_posix() for f in (main / "resources").rglob("*") if f.is_file())
+    return tuple(sorted(own))
+
+
 def built_jars() -> list[Path]:
     found = {}
     for folder in (ROOT / "target", ROOT / "python" / "sparkdl" / "jars"):
@@ -190,17 +202,18 @@ def test_jar_bundles_only_listed_components_and_carries_the_notices():
         pytest.skip("no sparkdl jar built (make jar writes target/ and python/sparkdl/jars/): jar contents unchecked")
     table = section("jar")
     listed = [p for cell in re.findall(r"^\| ([^|]+) \|", table, re.M) for p in re.findall(r"`([^`]+)`", cell)]
-    matched = set()
+    own, matched = own_jar_paths(), set()
     for jar in jars:
         with zipfile.ZipFile(jar) as z:
             names = [n for n in z.namelist() if not n.endswith("/")]
             for legal in JAR_LEGAL_FILES:
-                assert z.read(f"META-INF/{legal}") == (ROOT / legal).read_bytes(), (
-                    f"{jar.name}'s META-INF/{legal} differs from {legal}: rebuild the jar (make jar)"
+                copy = z.read(f"META-INF/{legal}") if f"META-INF/{legal}" in names else None
+                assert copy == (ROOT / legal).read_bytes(), (
+                    f"{jar.name}'s META-INF/{legal} is missing or differs from {legal}: rebuild the jar (make jar)"
                 )
             unlisted = []
             for name in names:
-                if name.startswith(OWN_JAR_PREFIXES) or name in (f"META-INF/{f}" for f in JAR_LEGAL_FILES):
+                if name.startswith(own) or name in (f"META-INF/{f}" for f in JAR_LEGAL_FILES):
                     continue
                 hits = [p for p in listed if name == p or (p.endswith("/") and name.startswith(p))]
                 matched.update(hits)

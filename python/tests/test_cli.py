@@ -15,6 +15,36 @@ from PIL import Image
 import sparkdl
 from sparkdl._jvm import onnxruntime_library
 
+# What the CLI must not print on a run that goes well (sparkdl --verbose prints them): banners of
+# libtensorflow's absl logging, oneDNN and CPU features, MLIR; netlib's BLAS loader; PySpark's
+# pandas FutureWarning; Spark's WARN lines and log4j notices; the JVM's incubator-module warning.
+NOISE = (
+    "absl::InitializeLog",
+    "oneDNN",
+    "cpu_feature_guard",
+    "This TensorFlow binary is optimized",
+    "MLIR",
+    "netlib-blas",
+    "JNI_OnLoad",
+    "FutureWarning",
+    " WARN ",
+    "log4j",
+    "Setting default log level",
+    "WARNING: Using incubator modules",
+)
+
+
+def assert_quiet(err):
+    noise = [line for line in err.splitlines() if any(n in line for n in NOISE)]
+    assert not noise, noise
+
+
+def phase_counts(err, phase):
+    """The image counts of a phase's progress lines, in order, then the count its last line gives."""
+    counts = [int(m.group(1)) for m in re.finditer(re.escape(phase) + r": (\d+)/\d+ images, ", err)]
+    done = re.search(re.escape(phase) + r": done, (\d+) images in ", err)
+    return counts, int(done.group(1)) if done else None
+
 
 def run(*args, timeout=600):
     env = dict(os.environ, PYSPARK_PYTHON=sys.executable)
@@ -88,6 +118,7 @@ def test_train_predict_and_report(classes, tmp_path):
     assert "MobileNetV2: featurize + fit: started, 24 images" in err
     assert re.search(r"MobileNetV2: featurize \+ fit: done, 24 images in [0-9.:]+( s)? \([0-9.]+ img/s\)", err), err
     assert "saving the model: started" in err and "saving the model: done in" in err
+    assert_quiet(err)
     assert os.path.isdir(tmp_path / "model" / "stages")
     assert not glob.glob(str(tmp_path / ".model.tmp-*"))
     dom = check_report(tmp_path / "report.html", expect_images=1)
@@ -111,6 +142,7 @@ def test_train_predict_and_report(classes, tmp_path):
     right = sum(1 for r in rows if r["prediction"] == os.path.basename(os.path.dirname(r["path"])))
     assert right >= 22, rows
     assert "featurize + fit" not in err  # --quiet
+    assert err == "", err  # --quiet, and none of Spark's, the JVM's or the engines' lines
 
 
 def test_errors_are_clear_with_non_zero_exit_codes(classes, tmp_path):
@@ -119,12 +151,17 @@ def test_errors_are_clear_with_non_zero_exit_codes(classes, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no images here")
-    code, _, err = run("featurize", "--images", str(empty), "--output", str(tmp_path / "f.parquet"), "--quiet")
+    code, _, err = run(
+        "featurize", "--images", str(empty), "--output", str(tmp_path / "f.parquet"), "--quiet", "--verbose"
+    )
     assert code == 2 and "no image files" in err
+    # --verbose: Spark's and the JVM's own lines too (the others below run without it: none).
+    assert "WARNING: Using incubator modules" in err and "log4j" in err, err[-2000:]
     code, _, err = run(
         "predict", "--pretrained", "AlexNet", "--images", str(classes), "--output", str(tmp_path / "p.jsonl"), "--quiet"
     )
     assert code == 2 and "no model named 'AlexNet'" in err and "MobileNetV2" in err
+    assert_quiet(err)
     code, _, err = run("featurize", "--images", str(classes), "--output", "/proc/nowhere/f.parquet", "--quiet")
     assert code == 2 and "cannot write /proc/nowhere/f.parquet" in err
     assert not os.path.exists(tmp_path / "p.jsonl") and not os.path.exists(tmp_path / "f.parquet")
@@ -136,8 +173,56 @@ def test_demo_compares_with_and_without_transfer_learning(tmp_path):
     assert code == 0, err[-3000:]
     m = re.search(r"with transfer learning: ([0-9.]+); without: ([0-9.]+)", out)
     assert m, out
+    assert_quiet(err)
+    # Each phase's progress counts images, only forward, and ends with all of them.
+    n = int(re.search(r"elpv-dataset: (\d+) solar-cell images", err).group(1))
+    for phase in ("pretrained MobileNetV2: featurize + fit", "random-weight MobileNetV2: featurize + fit"):
+        counts, done = phase_counts(err, phase)
+        assert counts == sorted(counts) and all(c <= n for c in counts), (phase, counts)
+        assert done == n, err[-3000:]
+    assert "(tasks" not in err
     dom = check_report(report, expect_images=20)
     assert "transfer learning" in dom and "defective" in dom and "functional" in dom
+
+
+def test_the_jvm_stderr_filter_drops_only_the_known_banners():
+    """What a process started inside FilteredStderr (the JVM) writes to stderr: the three banners
+    that have no switch are dropped, every other line passes, in order; this process's own stderr
+    is unchanged. No JVM: a shell stands in for it (milliseconds)."""
+    import io
+
+    from sparkdl.cli.quiet import FilteredStderr
+
+    out = io.StringIO()
+    script = (
+        "echo 'WARNING: Using incubator modules: jdk.incubator.vector' >&2; "
+        "echo 'netlib-blas: JNI_OnLoad: dlopen(libblas.so.3) failed: libblas.so.3: cannot open shared object file' >&2; "
+        "echo 'WARNING: All log messages before absl::InitializeLog() is called are written to STDERR' >&2; "
+        "echo 'F0000 check failed: the cause' >&2; echo '26/12/04 01:00:00 ERROR Executor: boom' >&2"
+    )
+    before = os.fstat(2)
+    with FilteredStderr(out) as filtered:
+        subprocess.run(["sh", "-c", script], check=True)
+    filtered.thread.join(10)
+    assert out.getvalue() == "F0000 check failed: the cause\n26/12/04 01:00:00 ERROR Executor: boom\n"
+    after = os.fstat(2)
+    assert (before.st_dev, before.st_ino) == (after.st_dev, after.st_ino)
+
+
+def test_version_names_sparkdl_spark_and_each_engine():
+    """Without starting Spark (about half a second)."""
+    import pyspark
+
+    code, out, err = run("--version")
+    assert code == 0 and err == "", err
+    lines = out.splitlines()
+    assert lines[0] == f"sparkdl {sparkdl.__version__}"
+    assert lines[1].startswith(f"Spark {pyspark.__version__} (pyspark); sparkdl jar sparkdl-spark")
+    assert re.match(r"TensorFlow 2\.\d+\.\d+ \(.*libtensorflow_cc\.so\.2\)$", lines[2]), lines
+    assert re.match(r"ONNX Runtime 1\.\d+\.\d+ \(.*libonnxruntime\.so\.1\.[0-9.]+\)$", lines[3]), lines
+    env = dict(os.environ, SPARKDL_ONNXRUNTIME_LIB="/nowhere/libonnxruntime.so.1.0.0")
+    proc = subprocess.run([sys.executable, "-m", "sparkdl.cli", "--version"], capture_output=True, text=True, env=env)
+    assert "ONNX Runtime not installed (no file /nowhere/libonnxruntime.so.1.0.0)" in proc.stdout
 
 
 def test_spark_submit_main_class_runs_the_same_job(classes, tmp_path):

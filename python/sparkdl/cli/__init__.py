@@ -13,6 +13,8 @@
 The jobs run in the JVM engine (``org.sparkdl.cli.Jobs``, also behind
 ``spark-submit --class org.sparkdl.cli.Main``); this command adds progress and the HTML report.
 ``--master`` (default ``local[*]``) and ``--conf k=v`` run the same job on a cluster.
+Only the command's own lines are printed (and errors); ``--verbose`` adds Spark's, the JVM's and
+the engines' (sparkdl.cli.quiet). ``sparkdl --version``: sparkdl's, Spark's and the engines'.
 """
 
 import argparse
@@ -29,13 +31,30 @@ class CliError(Exception):
         self.code = code
 
 
+class _Version(argparse.Action):
+    def __init__(self, option_strings, dest, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from sparkdl.cli.versions import versions
+
+        print("\n".join(versions()))
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--master", default="local[*]", help="Spark master (default: local[*], embedded)")
     common.add_argument("--conf", action="append", default=[], metavar="K=V", help="a Spark conf (repeatable)")
     common.add_argument("--quiet", action="store_true", help="no progress output")
+    common.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also Spark's, the JVM's and the engines' own log lines (by default only errors are shown)",
+    )
 
     p = argparse.ArgumentParser(prog="sparkdl", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action=_Version, help="sparkdl's, Spark's and each engine's version, then exit")
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", parents=[common], help="featurize with a pretrained model and train a classifier")
@@ -132,6 +151,10 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_args(argv)
+    if not args.verbose:
+        from sparkdl.cli import quiet
+
+        quiet.python_warnings()
     try:
         if args.command.startswith("serve-"):
             from sparkdl.cli import serve
@@ -146,6 +169,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return getattr(jobs, args.command)(args)
     except CliError as e:
         print(f"sparkdl: error: {e}", file=sys.stderr)
+        if e.code == EXIT_FAILED and not args.verbose:
+            print("sparkdl: (--verbose also shows Spark's and the engines' own log lines)", file=sys.stderr)
         return e.code
     except KeyboardInterrupt:
         print("sparkdl: interrupted", file=sys.stderr)

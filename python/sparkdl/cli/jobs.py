@@ -21,17 +21,25 @@ def _conf(pairs: List[str]) -> Dict[str, str]:
 @contextlib.contextmanager
 def _spark(args) -> Iterator[Any]:
     import sparkdl
+    from sparkdl.cli import quiet
 
+    verbose = getattr(args, "verbose", False)
     conf = {"spark.ui.showConsoleProgress": "false", **_conf(args.conf)}
-    try:
-        spark = sparkdl.session(master=args.master, conf=conf, app_name=f"sparkdl {args.command}")
-    except FileNotFoundError as e:  # the jar
-        raise CliError(str(e))
-    spark.sparkContext.setLogLevel("ERROR")
-    try:
-        yield spark
-    finally:
-        spark.stop()
+    with tempfile.TemporaryDirectory(prefix="sparkdl-cli-") as tmp:
+        if not verbose:  # the CLI's own lines only (sparkdl.cli.quiet); --verbose: all
+            quiet.environment()
+            conf = quiet.java_options(conf, tmp)
+        try:
+            with contextlib.nullcontext() if verbose else quiet.FilteredStderr():
+                spark = sparkdl.session(master=args.master, conf=conf, app_name=f"sparkdl {args.command}")
+        except FileNotFoundError as e:  # the jar
+            raise CliError(str(e))
+        if not verbose:  # also where the JVM was already running, or a log4j2 configuration was given
+            spark.sparkContext.setLogLevel("ERROR")
+        try:
+            yield spark
+        finally:
+            spark.stop()
 
 
 def _jobs_error(e: Exception) -> CliError:

@@ -16,6 +16,10 @@ from pyspark.ml.wrapper import JavaEstimator, JavaModel, JavaTransformer
 
 from sparkdl.transformers._base import _StageReader
 
+# The Scala Ivf.DefaultProbes and Ivf.DefaultSeed (test_params checks that the defaults agree).
+_IVF_PROBES = 8
+_IVF_SEED = 20261204
+
 
 class _NearestNeighborsParams(HasOutputCol):
     """The Params of both classes, with the Scala ``NearestNeighborsParams``' defaults."""
@@ -46,6 +50,33 @@ class _NearestNeighborsParams(HasOutputCol):
         Params._dummy(), "indexBlockRows", "index rows per block (one block per partition)", TypeConverters.toInt
     )
 
+    algorithm = Param(
+        Params._dummy(),
+        "algorithm",
+        "exact (every index row scored) or ivf (approximate: an inverted-file index of KMeans lists, each query "
+        "scored against the rows of its nprobe nearest lists only)",
+        typeConverter=TypeConverters.toString,
+    )
+    numLists = Param(
+        Params._dummy(),
+        "numLists",
+        "ivf: the number of lists (KMeans centroids); 0 for about half the square root of the index's rows",
+        typeConverter=TypeConverters.toInt,
+    )
+    nprobe = Param(
+        Params._dummy(),
+        "nprobe",
+        "ivf: the lists each query probes, nearest first (more: better recall, slower)",
+        typeConverter=TypeConverters.toInt,
+    )
+    trainRows = Param(
+        Params._dummy(),
+        "trainRows",
+        "ivf: index rows sampled for the KMeans fit; 0 for 40 per list",
+        typeConverter=TypeConverters.toInt,
+    )
+    seed = Param(Params._dummy(), "seed", "ivf: the seed of the KMeans sample and fit", TypeConverters.toInt)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._setDefault(
@@ -56,6 +87,11 @@ class _NearestNeighborsParams(HasOutputCol):
             outputCol="neighbors",
             queryBlockRows=1024,
             indexBlockRows=8192,
+            algorithm="exact",
+            numLists=0,
+            nprobe=_IVF_PROBES,
+            trainRows=0,
+            seed=_IVF_SEED,
         )
 
     def getFeaturesCol(self) -> str:
@@ -70,14 +106,31 @@ class _NearestNeighborsParams(HasOutputCol):
     def getMetric(self) -> str:
         return self.getOrDefault(self.metric)
 
+    def getAlgorithm(self) -> str:
+        return self.getOrDefault(self.algorithm)
+
+    def getNumLists(self) -> int:
+        return self.getOrDefault(self.numLists)
+
+    def getNprobe(self) -> int:
+        return self.getOrDefault(self.nprobe)
+
+    def setNprobe(self, value: int):
+        return self._set(**_checked({"nprobe": value}))
+
 
 def _checked(kwargs):
     kwargs = {key: v for key, v in kwargs.items() if v is not None}
     if "metric" in kwargs and kwargs["metric"] not in ("cosine", "l2"):
         raise ValueError(f"metric must be 'cosine' or 'l2', got {kwargs['metric']!r}")
-    for name in ("k", "queryBlockRows", "indexBlockRows"):
+    if "algorithm" in kwargs and kwargs["algorithm"] not in ("exact", "ivf"):
+        raise ValueError(f"algorithm must be 'exact' or 'ivf', got {kwargs['algorithm']!r}")
+    for name in ("k", "queryBlockRows", "indexBlockRows", "nprobe"):
         if name in kwargs and int(kwargs[name]) < 1:
             raise ValueError(f"{name} must be at least 1, got {kwargs[name]!r}")
+    for name in ("numLists", "trainRows"):
+        if name in kwargs and int(kwargs[name]) < 0:
+            raise ValueError(f"{name} must be at least 0 (0: auto), got {kwargs[name]!r}")
     return kwargs
 
 
@@ -135,6 +188,11 @@ class NearestNeighbors(JavaEstimator, _NearestNeighborsParams, _Readable):
         outputCol: Optional[str] = None,
         queryBlockRows: Optional[int] = None,
         indexBlockRows: Optional[int] = None,
+        algorithm: Optional[str] = None,
+        numLists: Optional[int] = None,
+        nprobe: Optional[int] = None,
+        trainRows: Optional[int] = None,
+        seed: Optional[int] = None,
     ) -> None:
         super().__init__()
         from sparkdl._jvm import _jvm_api, _resolve_spark
@@ -161,6 +219,18 @@ class NearestNeighbors(JavaEstimator, _NearestNeighborsParams, _Readable):
 
     def setOutputCol(self, value: str) -> "NearestNeighbors":
         return self._set(outputCol=value)
+
+    def setAlgorithm(self, value: str) -> "NearestNeighbors":
+        return self._set(**_checked({"algorithm": value}))
+
+    def setNumLists(self, value: int) -> "NearestNeighbors":
+        return self._set(**_checked({"numLists": value}))
+
+    def setTrainRows(self, value: int) -> "NearestNeighbors":
+        return self._set(**_checked({"trainRows": value}))
+
+    def setSeed(self, value: int) -> "NearestNeighbors":
+        return self._set(seed=value)
 
     def _create_model(self, java_model) -> NearestNeighborsModel:
         return NearestNeighborsModel(java_model)
@@ -220,6 +290,11 @@ def findDuplicates(
     idCol: str = "id",
     groups: bool = False,
     blockRows: int = 8192,
+    algorithm: str = "exact",
+    numLists: int = 0,
+    nprobe: int = _IVF_PROBES,
+    trainRows: int = 0,
+    seed: int = _IVF_SEED,
 ):
     """Near-duplicates among the rows of ``df`` by the cosine similarity of ``featuresCol``.
 
@@ -228,6 +303,12 @@ def findDuplicates(
     (``id``, ``group``: the smallest id of its component; a row in no pair is its own group), so
     ``df.join(g, "id").where("id = group")`` keeps one row per group. ``threshold`` defaults to
     ``org.sparkdl.similarity.Duplicates.DefaultThreshold``.
+
+    Exact pairs cost n² / 2 vector products. For large sets, ``algorithm="ivf"`` is approximate:
+    MLlib KMeans puts the rows in ``numLists`` lists (0: √n / 2), and each row is scored
+    against the rows of its ``nprobe`` nearest lists only (about n² · nprobe / numLists
+    products); a pair is missed when neither row probes the other's list. docs/PERFORMANCE.md
+    measures its recall and speed.
     """
     from pyspark.sql import DataFrame
 
@@ -241,8 +322,18 @@ def findDuplicates(
     threshold = float(threshold)
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a cosine similarity in [-1, 1], got {threshold!r}")
-    if groups:
-        jdf = duplicates.findGroups(df._jdf, threshold, featuresCol, idCol, int(blockRows))
-    else:
-        jdf = duplicates.find(df._jdf, threshold, featuresCol, idCol, int(blockRows))
+    _checked({"algorithm": algorithm, "nprobe": nprobe, "numLists": numLists, "trainRows": trainRows})
+    jdf = duplicates.find(
+        df._jdf,
+        threshold,
+        featuresCol,
+        idCol,
+        int(blockRows),
+        algorithm,
+        int(numLists),
+        int(nprobe),
+        int(trainRows),
+        int(seed),
+        bool(groups),
+    )
     return DataFrame(jdf, spark)

@@ -93,3 +93,41 @@ def test_find_duplicates_pairs_and_groups(spark):
     assert len(set(groups.values())) == 80
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         sparkdl.findDuplicates(df, threshold=2)
+
+
+def test_ivf_probing_every_list_is_exact_and_few_probes_find_the_copies(spark, tmp_path):
+    rng = np.random.default_rng(12)
+    dim, n = 32, 600
+    centres = rng.standard_normal((15, dim)).astype(np.float32)
+    index = centres[rng.integers(0, 15, n)] + 0.5 * rng.standard_normal((n, dim)).astype(np.float32)
+    index[500:] = index[:100] + 0.03 * rng.standard_normal((100, dim)).astype(np.float32)  # 100 copies
+    ids = list(range(n))
+    df = spark.createDataFrame([(i, index[i].tolist()) for i in ids], "id long, features array<float>").repartition(2)
+
+    queries = index[:20] + 0.2 * rng.standard_normal((20, dim)).astype(np.float32)
+    query_df = spark.createDataFrame([(q, queries[q].tolist()) for q in range(20)], "qid long, features array<float>")
+    want = _brute_force(queries, index, ids, 5, "cosine")
+    every = sparkdl.NearestNeighbors(k=5, algorithm="ivf", numLists=6, nprobe=6, indexBlockRows=100).fit(df)
+    got = {r.qid: r.neighbors for r in every.transform(query_df).collect()}
+    for q in range(20):
+        assert [x.id for x in got[q]] == [w[0] for w in want[q]], f"query {q}"
+        np.testing.assert_allclose([x.score for x in got[q]], [w[1] for w in want[q]], atol=1e-5)
+    path = str(tmp_path / "ivf")
+    every.setNprobe(2).write().save(path)
+    loaded = sparkdl.NearestNeighborsModel.load(path)
+    assert loaded.getAlgorithm() == "ivf" and loaded.getNprobe() == 2
+    assert [r.neighbors for r in loaded.transform(query_df).orderBy("qid").collect()] == [
+        r.neighbors for r in every.transform(query_df).orderBy("qid").collect()
+    ]
+
+    unit = index / np.linalg.norm(index, axis=1, keepdims=True)
+    sims = unit.astype(np.float64) @ unit.T.astype(np.float64)
+    exact = {(a, b) for a in range(n) for b in range(a + 1, n) if sims[a, b] >= 0.95}
+    assert len(exact) >= 100
+    for nprobe, at_least in ((6, 1.0), (1, 0.9)):
+        pairs = sparkdl.findDuplicates(df, threshold=0.95, algorithm="ivf", numLists=6, nprobe=nprobe, blockRows=100)
+        found = {(r.id_a, r.id_b) for r in pairs.collect()}
+        assert found <= exact, "every pair reported is above the threshold"
+        assert len(found) / len(exact) >= at_least, f"nprobe={nprobe}: {len(found)} of {len(exact)}"
+    with pytest.raises(ValueError, match="algorithm must be 'exact' or 'ivf'"):
+        sparkdl.findDuplicates(df, algorithm="hnsw")

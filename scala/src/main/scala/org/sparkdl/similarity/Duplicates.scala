@@ -1,10 +1,13 @@
 package org.sparkdl.similarity
 
+import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.{DataFrame, Row}
 import org.apache.spark.sql.functions.{col, min}
 import org.apache.spark.sql.types.{FloatType, StructField, StructType}
+import org.apache.spark.storage.StorageLevel
 
 import org.sparkdl.jni.{NativeLib, NativeLoader}
+import org.sparkdl.similarity.Blocks.IndexBlock
 
 /**
  * Near-duplicates among feature vectors: every pair of rows whose cosine similarity reaches a
@@ -30,22 +33,33 @@ object Duplicates {
    * pair of blocks (a block with itself included) is scored by one native call that keeps every
    * pair above the threshold (f32 products, the pairs near the threshold re-scored exactly).
    * Quadratic in the rows: its cost grows with n² / 2 vector products.
+   *
+   * `algorithm = "ivf"`: approximate, for large sets ([[Ivf]], settings in `ivf`): KMeans lists,
+   * each row scored against the rows of its `nprobe` nearest lists only, so about
+   * n² · nprobe / numLists products; a pair is missed when neither row probes the other's list
+   * (docs/PERFORMANCE.md measures how often).
    */
   def find(df: DataFrame, threshold: Double = DefaultThreshold, featuresCol: String = "features",
-      idCol: String = "id", blockRows: Int = DefaultBlockRows): DataFrame = {
+      idCol: String = "id", blockRows: Int = DefaultBlockRows, algorithm: String = "exact",
+      ivf: Ivf.Settings = Ivf.Settings()): DataFrame = {
     if (threshold.isNaN || threshold < -1 || threshold > 1) {
       throw new IllegalArgumentException(
         s"threshold: $threshold is not a cosine similarity; use a value in [-1, 1] (near-duplicates score " +
           s"close to 1; the default is $DefaultThreshold)")
     }
     if (blockRows < 1) throw new IllegalArgumentException(s"blockRows must be at least 1, got $blockRows")
+    if (algorithm != "exact" && algorithm != "ivf") {
+      throw new IllegalArgumentException(
+        s"algorithm: '$algorithm' is not known; use 'exact' (every pair scored) or 'ivf' (approximate, for large sets)")
+    }
     val params = new NearestNeighbors().setFeaturesCol(featuresCol).setIdCol(idCol)
     params.transformSchema(df.schema)
     val idType = df.schema(idCol).dataType
     val (blocks, dim) = NearestNeighborsModel.buildBlocks(df.select(col(idCol), col(featuresCol)), idCol,
       featuresCol, blockRows)
     val t = threshold.toFloat
-    val pairs = blocks.cartesian(blocks).flatMap { case (a, b) =>
+    val pairs = if (algorithm == "ivf") approximatePairs(df, blocks, dim, t, ivf)
+    else blocks.cartesian(blocks).flatMap { case (a, b) =>
       if (a.offset > b.offset || a.ids.isEmpty || b.ids.isEmpty) Iterator.empty
       else {
         NativeLoader.ensureLoaded()
@@ -63,6 +77,27 @@ object Duplicates {
         StructField("id_b", idType,
           nullable = false), StructField("score", FloatType, nullable = false)))
     df.sparkSession.createDataFrame(pairs, schema)
+  }
+
+  /**
+   * The pairs above `t` by an inverted-file index ([[Ivf]]): each row scored against the rows of
+   * its `nprobe` nearest lists only; a pair either row's probes reach is found, once.
+   */
+  private def approximatePairs(df: DataFrame, blocks: RDD[IndexBlock], dim: Int, t: Float,
+      settings: Ivf.Settings): RDD[Row] = {
+    val rows = blocks.map(_.ids.length.toLong).fold(0L)(_ + _)
+    val centroids = Ivf.train(df.sparkSession, blocks, rows, dim, "cosine", settings)
+    val perRow = math.min(settings.nprobe, centroids.length / math.max(1, dim))
+    val cs = blocks.sparkContext.broadcast(centroids)
+    // Each block's probes, computed once (the cartesian product reads a block once per pack);
+    // the first of a row's probes is its own list.
+    val probes = blocks.map(b => Ivf.probes(b.vectors, cs.value, dim, perRow, "cosine"))
+      .persist(StorageLevel.MEMORY_AND_DISK)
+    val index = Ivf.build(blocks, probes, perRow, centroids, dim, "cosine")
+    blocks.zip(probes).cartesian(index.packs)
+      .flatMap { case ((block, probes), pack) => Ivf.pairsAbove(block, probes, perRow, pack, dim, t) }
+      .reduceByKey((x, _) => x)
+      .map { case (_, (a, b, score)) => Row(a, b, score) }
   }
 
   /**
@@ -95,6 +130,15 @@ object Duplicates {
 
   /** [[find]] then [[groups]]: each row's duplicate group. */
   def findGroups(df: DataFrame, threshold: Double = DefaultThreshold, featuresCol: String = "features",
-      idCol: String = "id", blockRows: Int = DefaultBlockRows): DataFrame =
-    groups(df, find(df, threshold, featuresCol, idCol, blockRows), idCol)
+      idCol: String = "id", blockRows: Int = DefaultBlockRows, algorithm: String = "exact",
+      ivf: Ivf.Settings = Ivf.Settings()): DataFrame =
+    groups(df, find(df, threshold, featuresCol, idCol, blockRows, algorithm, ivf), idCol)
+
+  /** [[find]] (or with `groups`, [[findGroups]]) with each setting given: the form Python calls. */
+  def find(df: DataFrame, threshold: Double, featuresCol: String, idCol: String, blockRows: Int,
+      algorithm: String, numLists: Int, nprobe: Int, trainRows: Int, seed: Long, groups: Boolean): DataFrame = {
+    val settings = Ivf.Settings(numLists, nprobe, trainRows, seed)
+    if (groups) findGroups(df, threshold, featuresCol, idCol, blockRows, algorithm, settings)
+    else find(df, threshold, featuresCol, idCol, blockRows, algorithm, settings)
+  }
 }

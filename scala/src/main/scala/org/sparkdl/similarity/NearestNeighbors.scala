@@ -5,7 +5,7 @@ import scala.collection.mutable.ArrayBuffer
 import org.apache.hadoop.fs.Path
 import org.apache.spark.Partitioner
 import org.apache.spark.ml.{Estimator, Model}
-import org.apache.spark.ml.param.{IntParam, Param, ParamMap, ParamValidators, Params}
+import org.apache.spark.ml.param.{IntParam, LongParam, Param, ParamMap, ParamValidators, Params}
 import org.apache.spark.ml.sparkdl.MLBridge
 import org.apache.spark.ml.util.{DefaultParamsReadable, DefaultParamsWritable, Identifiable}
 import org.apache.spark.ml.util.{MLReadable, MLReader, MLWritable, MLWriter}
@@ -40,8 +40,36 @@ trait NearestNeighborsParams extends Params with HasOutputCol {
       "each (memory: indexBlockRows x dim x 4 bytes)",
     ParamValidators.gtEq(1))
 
+  final val algorithm: Param[String] = new Param[String](this, "algorithm",
+    "exact (every index row scored) or ivf (approximate: an inverted-file index of KMeans lists, each query " +
+      "scored against the rows of its nprobe nearest lists only)",
+    ParamValidators.inArray(Array("exact", "ivf")))
+  final val numLists: IntParam = new IntParam(this, "numLists",
+    "ivf: the number of lists (KMeans centroids); 0 for about half the square root of the index's rows",
+    ParamValidators.gtEq(0))
+  final val nprobe: IntParam = new IntParam(this, "nprobe",
+    "ivf: the lists each query probes, nearest first (more: better recall, slower)", ParamValidators.gtEq(1))
+  final val trainRows: IntParam = new IntParam(this, "trainRows",
+    s"ivf: index rows sampled for the KMeans fit; 0 for ${Ivf.TrainRowsPerList} per list", ParamValidators.gtEq(0))
+  final val seed: LongParam = new LongParam(this, "seed", "ivf: the seed of the KMeans sample and fit")
+
   setDefault(featuresCol -> "features", idCol -> "id", k -> 10, metric -> "cosine", outputCol -> "neighbors",
-    queryBlockRows -> 1024, indexBlockRows -> 8192)
+    queryBlockRows -> 1024, indexBlockRows -> 8192, algorithm -> "exact", numLists -> 0,
+    nprobe -> Ivf.DefaultProbes, trainRows -> 0, seed -> Ivf.DefaultSeed)
+
+  final def getAlgorithm: String = $(algorithm)
+  final def getNumLists: Int = $(numLists)
+  final def getNprobe: Int = $(nprobe)
+  final def getTrainRows: Int = $(trainRows)
+  final def getSeed: Long = $(seed)
+  def setAlgorithm(value: String): this.type = set(algorithm, value)
+  def setNumLists(value: Int): this.type = set(numLists, value)
+  def setNprobe(value: Int): this.type = set(nprobe, value)
+  def setTrainRows(value: Int): this.type = set(trainRows, value)
+  def setSeed(value: Long): this.type = set(seed, value)
+
+  /** The IVF settings these Params give. */
+  protected def ivfSettings: Ivf.Settings = Ivf.Settings($(numLists), $(nprobe), $(trainRows), $(seed))
 
   final def getFeaturesCol: String = $(featuresCol)
   final def getIdCol: String = $(idCol)
@@ -97,6 +125,10 @@ trait NearestNeighborsParams extends Params with HasOutputCol {
  * cached); the queries into blocks of `queryBlockRows`. Every (query block, index block) pair is
  * scored by one native call (an f32 matrix product, the candidates re-scored exactly), and each
  * query's per-block lists are merged. A task's memory is the two blocks, whatever the index size.
+ *
+ * `algorithm = "ivf"` is approximate, for large indexes ([[Ivf]]): MLlib's KMeans, fitted on a
+ * sample of `trainRows` index rows, makes `numLists` lists; each query is scored against the rows
+ * of its `nprobe` nearest lists only. The lists are made at the model's first IVF search.
  */
 class NearestNeighbors(override val uid: String)
     extends Estimator[NearestNeighborsModel] with NearestNeighborsParams with DefaultParamsWritable {
@@ -128,7 +160,8 @@ object NearestNeighbors extends DefaultParamsReadable[NearestNeighbors] {
 /**
  * The index of a [[NearestNeighbors]] fit: `transform(queries)` adds each query's neighbours.
  * Saved with a copy of the index (its ids and vectors, as Parquet under `index/`), so a loaded
- * model does not depend on the data it was fitted on.
+ * model does not depend on the data it was fitted on; with `algorithm = "ivf"` also with its
+ * KMeans centroids (`centroids/`), so a loaded model searches the same lists.
  */
 class NearestNeighborsModel private[similarity] (override val uid: String, val index: DataFrame)
     extends Model[NearestNeighborsModel] with NearestNeighborsParams with MLWritable {
@@ -141,6 +174,29 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
 
   /** The length of the index's vectors (0 for an index without vectors). */
   def dim: Int = built._2
+
+  /**
+   * The IVF centroids, when known: those a loaded model was saved with (so a reloaded model
+   * searches the same lists), else fitted at the first IVF search.
+   */
+  @volatile private var savedCentroids: Option[Array[Float]] = None
+
+  private[similarity] def withCentroids(cs: Array[Float]): this.type = { savedCentroids = Some(cs); this }
+
+  /** The inverted lists of `algorithm = "ivf"`, built at the first search that needs them. */
+  @transient private lazy val ivfIndex: Ivf.Index = {
+    val (blocks, d) = built
+    val centroids = savedCentroids.getOrElse {
+      val rows = blocks.map(_.ids.length.toLong).fold(0L)(_ + _)
+      Ivf.train(index.sparkSession, blocks, rows, d, $(metric), ivfSettings)
+    }
+    savedCentroids = Some(centroids)
+    val (cs, metricName) = (index.sparkSession.sparkContext.broadcast(centroids), $(metric))
+    Ivf.build(blocks, blocks.map(b => Ivf.probes(b.vectors, cs.value, d, 1, metricName)), 1, centroids, d, metricName)
+  }
+
+  /** The IVF centroids (`lists` x `dim`, row-major), fitted if not yet; for save and tests. */
+  private[similarity] def centroids: Array[Float] = ivfIndex.centroids
 
   override def transformSchema(schema: StructType): StructType = withNeighbors(schema, idType)
 
@@ -165,8 +221,20 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
       }
       QueryVectors(key, rowsWithVectors.toArray, flat.toArray)
     }.persist(StorageLevel.MEMORY_AND_DISK) // read once per index block
-    val found = vectors.cartesian(blocks)
-      .map { case (q, block) => (q.key, Blocks.search(q, block, dim, kk, metricName)) }
+    val perBlock: RDD[((Int, Int), Array[Found])] = if ($(algorithm) == "ivf") {
+      val ivf = ivfIndex
+      val perRow = ivf.probesPerRow($(nprobe))
+      val cs = queries.sparkSession.sparkContext.broadcast(ivf.centroids)
+      // Each query block's probes, computed once (the cartesian product reads a block once per pack).
+      val probes = vectors.map(q => Ivf.probes(q.vectors, cs.value, dim, perRow, metricName))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+      vectors.zip(probes).cartesian(ivf.packs).map {
+        case ((q, probes), pack) => (q.key, Ivf.search(q.vectors, probes, perRow, pack, dim, kk, metricName))
+      }
+    } else {
+      vectors.cartesian(blocks).map { case (q, block) => (q.key, Blocks.search(q, block, dim, kk, metricName)) }
+    }
+    val found = perBlock
       .reduceByKey(new NearestNeighborsModel.OfQueryPartition(parts),
         (a: Array[Found], b: Array[Found]) => a.zip(b).map { case (x, y) => x.merge(y, kk) })
     val out = queryBlocks.zipPartitions(found) { (blocksOfPart, foundOfPart) =>
@@ -188,8 +256,14 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
     queries.sparkSession.createDataFrame(out, schema)
   }
 
-  override def copy(extra: ParamMap): NearestNeighborsModel =
-    copyValues(new NearestNeighborsModel(uid, index), extra).setParent(parent)
+  override def copy(extra: ParamMap): NearestNeighborsModel = {
+    val copied = copyValues(new NearestNeighborsModel(uid, index), extra).setParent(parent)
+    // The same lists only while the settings that made them are the same.
+    val same = copied.getMetric == getMetric && copied.getNumLists == getNumLists &&
+      copied.getTrainRows == getTrainRows && copied.getSeed == getSeed
+    savedCentroids.filter(_ => same).foreach(copied.withCentroids)
+    copied
+  }
 
   override def write: MLWriter = new NearestNeighborsModel.Writer(this)
 }
@@ -259,6 +333,11 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
     override protected def saveImpl(path: String): Unit = {
       MLBridge.saveMetadata(model, path, sparkSession)
       model.index.write.parquet(new Path(path, "index").toString)
+      if (model.getAlgorithm == "ivf") {
+        val spark = sparkSession
+        import spark.implicits._
+        Seq(model.centroids).toDF("centroids").write.parquet(new Path(path, "centroids").toString)
+      }
     }
   }
 
@@ -267,8 +346,13 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
       val spark: SparkSession = sparkSession
       val className = classOf[NearestNeighborsModel].getName
       val index = spark.read.parquet(new Path(path, "index").toString)
-      val model = new NearestNeighborsModel(MLBridge.loadUid(path, spark, className), index)
-      MLBridge.loadParams(model, path, spark, className)
+      val model = MLBridge.loadParams(new NearestNeighborsModel(MLBridge.loadUid(path, spark, className), index), path,
+        spark, className)
+      val centroids = new Path(path, "centroids")
+      if (centroids.getFileSystem(spark.sparkContext.hadoopConfiguration).exists(centroids)) {
+        model.withCentroids(spark.read.parquet(centroids.toString).head().getSeq[Float](0).toArray)
+      }
+      model
     }
   }
 

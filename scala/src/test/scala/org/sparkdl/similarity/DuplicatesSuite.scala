@@ -57,4 +57,36 @@ class DuplicatesSuite extends AnyFunSuite with SharedSpark {
     val e = intercept[IllegalArgumentException](Duplicates.find(df, 1.5))
     assert(e.getMessage.contains("threshold: 1.5 is not a cosine similarity"), e.getMessage)
   }
+
+  test("ivf: probing every list finds every pair; one probe finds the copies of clustered rows") {
+    val rng = new Random(23)
+    val dim = 24
+    val centres = Array.fill(10)(Array.fill(dim)(rng.nextGaussian().toFloat))
+    val originals = Array.fill(300)(centres(rng.nextInt(10)).map(v => v + 0.5f * rng.nextGaussian().toFloat))
+    val copies = (0 until 40).map(o => originals(o).map(v => v + 0.03f * rng.nextGaussian().toFloat))
+    val all = (originals ++ copies).zipWithIndex.map { case (v, i) => (i.toLong * 5 + 2, v) }
+    val schema = StructType(Seq(StructField("id", LongType), StructField("features", ArrayType(FloatType))))
+    val df = spark.createDataFrame(spark.sparkContext.parallelize(all.map { case (i, v) => Row(i, v.toSeq) }.toSeq, 3),
+      schema)
+    val threshold = 0.97
+    val want = (for {
+      (ia, va) <- all; (ib, vb) <- all if ia < ib
+      s = cosine(va, vb) if s >= threshold
+    } yield (ia, ib) -> s).toMap
+    assert(want.size >= 40, "the test plants pairs")
+    def pairs(nprobe: Int) = Duplicates.find(df, threshold, blockRows = 50, algorithm = "ivf",
+      ivf = Ivf.Settings(numLists = 8, nprobe = nprobe)).collect()
+      .map(r => (r.getLong(0), r.getLong(1)) -> r.getFloat(2)).toMap
+    val every = pairs(8)
+    assert(every.keySet == want.keySet, "each pair once")
+    want.foreach { case (pair, s) => assert(math.abs(every(pair) - s) <= 1e-5, s"$pair") }
+    val one = pairs(1)
+    assert(one.keySet.subsetOf(want.keySet))
+    val recall = one.size.toDouble / want.size
+    info(s"recall with one probe of 8 lists: $recall (${one.size} of ${want.size} pairs)")
+    assert(recall >= 0.9, s"recall with one probe of 8 lists: $recall")
+
+    val e = intercept[IllegalArgumentException](Duplicates.find(df, threshold, algorithm = "lsh"))
+    assert(e.getMessage.contains("algorithm: 'lsh' is not known"), e.getMessage)
+  }
 }

@@ -114,4 +114,53 @@ class NearestNeighborsSuite extends AnyFunSuite with SharedSpark {
     val empty = new NearestNeighbors().fit(indexFrame(Seq.empty, 1))
     assert(neighbours(empty.transform(queries)).values.forall(_ == Seq.empty))
   }
+
+  /** `n` rows around `centres` random centres (unit Gaussian spread `spread` around each). */
+  private def clustered(rng: Random, centres: Int, n: Int, dim: Int, spread: Float): Array[Array[Float]] = {
+    val cs = vectors(rng, centres, dim)
+    Array.fill(n) {
+      val c = cs(rng.nextInt(centres))
+      c.map(v => v + spread * rng.nextGaussian().toFloat)
+    }
+  }
+
+  test("ivf: probing every list is exact; a few probes keep recall on clustered data; save and load keep the lists") {
+    val rng = new Random(17)
+    val dim = 16
+    val data = clustered(rng, 12, 480, dim, 0.4f)
+    val index = (0 until 400).map(i => (i.toLong * 3 + 1, data(i)))
+    val qs = data.drop(400)
+    val queries = spark.createDataFrame(qs.indices.map(i => (i.toLong, qs(i).toSeq))).toDF("qid", "features")
+    for (metric <- Seq("cosine", "l2")) {
+      val all = new NearestNeighbors().setK(10).setMetric(metric).setAlgorithm("ivf").setNumLists(8).setNprobe(8)
+        .setIndexBlockRows(60).setQueryBlockRows(16).fit(indexFrame(index, 3))
+      val lists = all.centroids.length / dim
+      assert(all.centroids.length % dim == 0 && lists >= 4 && lists <= 8, s"$lists lists (KMeans drops empty ones)")
+      val got = neighbours(all.transform(queries))
+      qs.indices.foreach(i => assertSame(got(i.toLong), bruteForce(qs(i), index, 10, metric), s"$metric query $i"))
+
+      val few = all.copy(org.apache.spark.ml.param.ParamMap.empty).setNprobe(2)
+      val approx = neighbours(few.transform(queries))
+      val hits = qs.indices.map { i =>
+        val want = bruteForce(qs(i), index, 10, metric).map(_._1).toSet
+        // What it finds is right: each score is the true one, best first.
+        val found = approx(i.toLong)
+        assert(found.map(_._2) == found.map(_._2).sortBy(-_), s"$metric query $i in order")
+        found.count(n => want.contains(n._1))
+      }.sum
+      val recall = hits.toDouble / (qs.length * 10)
+      info(s"$metric: recall@10 with 2 of 8 lists probed: $recall")
+      assert(recall >= 0.8 && recall <= 1.0, s"$metric: recall@10 with 2 of 8 lists probed is $recall")
+    }
+
+    val model = new NearestNeighbors().setK(5).setAlgorithm("ivf").setNumLists(6).setNprobe(2)
+      .fit(indexFrame(index, 2))
+    val before = neighbours(model.transform(queries))
+    val dir = Files.createTempDirectory("sparkdl-ivf-").resolve("model").toString
+    model.write.save(dir)
+    val loaded = NearestNeighborsModel.load(dir)
+    assert(loaded.getAlgorithm == "ivf" && loaded.getNprobe == 2 && loaded.getNumLists == 6)
+    assert(loaded.centroids.sameElements(model.centroids), "the saved centroids, not a new fit")
+    assert(neighbours(loaded.transform(queries)) == before)
+  }
 }

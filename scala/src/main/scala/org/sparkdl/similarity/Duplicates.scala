@@ -17,8 +17,10 @@ import org.sparkdl.similarity.Blocks.IndexBlock
 object Duplicates {
 
   /**
-   * The default threshold of [[find]] for cosine similarity. Provisional (0.95): item 6 of the
-   * similarity issue measures the threshold on real images and replaces this value.
+   * The default threshold of [[find]] for cosine similarity (0.95). Not a measured one for a
+   * network's features: on the copies docs/SIMILARITY-SIGNATURE.md plants, MobileNetV2's features
+   * reach no useful precision at any threshold; for copies use [[ImageSignature]]'s signatures at
+   * [[ImageSignature.DefaultThreshold]] (measured).
    */
   val DefaultThreshold: Double = 0.95
 

@@ -238,12 +238,11 @@ private[sparkdl] object Ivf {
   }
 
   /**
-   * Each query's best `k` rows among the lists of `pack` it probes, in the order of the rows of
-   * `vectors` (empty for a query probing none of them).
+   * Each query's best `k` rows among the lists of `pack` it probes, in the order of the `rows`
+   * rows of `vectors` (empty for a query probing none of them, and for all of an empty index).
    */
-  def search(vectors: Array[Float], probes: Array[Int], perRow: Int, pack: Array[InvertedList], dim: Int,
-      k: Int, metric: String): Array[Found] = {
-    val rows = if (dim == 0) 0 else vectors.length / dim
+  def search(vectors: Array[Float], rows: Int, probes: Array[Int], perRow: Int, pack: Array[InvertedList],
+      dim: Int, k: Int, metric: String): Array[Found] = {
     val found = Array.fill(rows)(Found(Array.empty, Array.empty, Array.empty))
     probing(vectors, probes, perRow, dim, pack).foreach { case (selected, gathered, list) =>
       val n = selected.length

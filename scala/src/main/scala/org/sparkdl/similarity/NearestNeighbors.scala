@@ -229,7 +229,8 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
       val probes = vectors.map(q => Ivf.probes(q.vectors, cs.value, dim, perRow, metricName))
         .persist(StorageLevel.MEMORY_AND_DISK)
       vectors.zip(probes).cartesian(ivf.packs).map {
-        case ((q, probes), pack) => (q.key, Ivf.search(q.vectors, probes, perRow, pack, dim, kk, metricName))
+        case ((q, probes), pack) =>
+          (q.key, Ivf.search(q.vectors, q.rows.length, probes, perRow, pack, dim, kk, metricName))
       }
     } else {
       vectors.cartesian(blocks).map { case (q, block) => (q.key, Blocks.search(q, block, dim, kk, metricName)) }

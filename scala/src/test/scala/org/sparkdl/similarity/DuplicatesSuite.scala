@@ -86,6 +86,7 @@ class DuplicatesSuite extends AnyFunSuite with SharedSpark {
     info(s"recall with one probe of 8 lists: $recall (${one.size} of ${want.size} pairs)")
     assert(recall >= 0.9, s"recall with one probe of 8 lists: $recall")
 
+    assert(Duplicates.find(df.limit(0), threshold, algorithm = "ivf").isEmpty, "an empty set has no pairs")
     val e = intercept[IllegalArgumentException](Duplicates.find(df, threshold, algorithm = "lsh"))
     assert(e.getMessage.contains("algorithm: 'lsh' is not known"), e.getMessage)
   }

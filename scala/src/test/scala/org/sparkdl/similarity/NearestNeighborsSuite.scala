@@ -113,6 +113,8 @@ class NearestNeighborsSuite extends AnyFunSuite with SharedSpark {
     assert(neighbours(loaded.transform(queries)) == neighbours(model.transform(queries)))
     val empty = new NearestNeighbors().fit(indexFrame(Seq.empty, 1))
     assert(neighbours(empty.transform(queries)).values.forall(_ == Seq.empty))
+    val emptyIvf = new NearestNeighbors().setAlgorithm("ivf").fit(indexFrame(Seq.empty, 1))
+    assert(neighbours(emptyIvf.transform(queries)).values.forall(_ == Seq.empty))
   }
 
   /** `n` rows around `centres` random centres (unit Gaussian spread `spread` around each). */

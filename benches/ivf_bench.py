@@ -25,13 +25,12 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from similarity_bench import make_data, numpy_topk, recall, write_parquet  # noqa: E402
+from similarity_bench import cached_frames, make_data, numpy_topk, recall  # noqa: E402
 
 
 def with_copies(index, copies, rng):
@@ -78,12 +77,7 @@ def main():
         master="local[2]",
         conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "8g"},
     )
-    tmp = tempfile.mkdtemp(prefix="sparkdl-ivf-bench-")
-    write_parquet(os.path.join(tmp, "index.parquet"), index, "id")
-    write_parquet(os.path.join(tmp, "queries.parquet"), queries, "qid")
-    index_df = spark.read.parquet(os.path.join(tmp, "index.parquet")).repartition(2).cache()
-    query_df = spark.read.parquet(os.path.join(tmp, "queries.parquet")).repartition(2).cache()
-    index_df.count(), query_df.count()
+    index_df, query_df = cached_frames(spark, index, queries, "sparkdl-ivf-bench-")
     result = {"index": args.index, "dim": args.dim, "copies": args.copies, "threshold": args.threshold}
 
     def pairs(**kw):

@@ -63,6 +63,18 @@ def write_parquet(path, vectors, id_name):
     pq.write_table(pa.table({id_name: pa.array(np.arange(len(vectors), dtype=np.int64)), "features": lists}), path)
 
 
+def cached_frames(spark, index, queries, prefix):
+    """`index` (ids "id") and `queries` (ids "qid") written to Parquet once, read back in 2
+    partitions and cached, so nothing timed later reads or converts them."""
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    write_parquet(os.path.join(tmp, "index.parquet"), index, "id")
+    write_parquet(os.path.join(tmp, "queries.parquet"), queries, "qid")
+    index_df = spark.read.parquet(os.path.join(tmp, "index.parquet")).repartition(2).cache()
+    query_df = spark.read.parquet(os.path.join(tmp, "queries.parquet")).repartition(2).cache()
+    index_df.count(), query_df.count()
+    return index_df, query_df
+
+
 def recall(found, exact_top):
     hits = sum(len(set(f) & set(e)) for f, e in zip(found, exact_top))
     return hits / exact_top.size
@@ -93,12 +105,7 @@ def main():
         master="local[2]",
         conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": "6g"},
     )
-    tmp = tempfile.mkdtemp(prefix="sparkdl-similarity-bench-")
-    write_parquet(os.path.join(tmp, "index.parquet"), index, "id")
-    write_parquet(os.path.join(tmp, "queries.parquet"), queries, "qid")
-    index_df = spark.read.parquet(os.path.join(tmp, "index.parquet")).repartition(2).cache()
-    query_df = spark.read.parquet(os.path.join(tmp, "queries.parquet")).repartition(2).cache()
-    index_df.count(), query_df.count()
+    index_df, query_df = cached_frames(spark, index, queries, "sparkdl-similarity-bench-")
     result = {"index": args.index, "queries": args.queries, "dim": args.dim, "k": k, "numpy_s": round(t_numpy, 3)}
 
     start = time.perf_counter()

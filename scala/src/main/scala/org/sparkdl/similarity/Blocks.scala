@@ -119,21 +119,43 @@ private[sparkdl] object Blocks {
     }
   }
 
+  /**
+   * The best `k` rows of `index` for each of the `nq` rows of `queries` (both row-major, `dim`
+   * long), by one native call: query `q`'s rows (numbered from `offset`), best first, are
+   * `positions(q * k until q * k + counts(q))`, with their scores alike.
+   */
+  final case class Nearest(positions: Array[Long], scores: Array[Float], counts: Array[Int], k: Int) {
+    def positionsOf(q: Int): Array[Long] = java.util.Arrays.copyOfRange(positions, q * k, q * k + counts(q))
+    def scoresOf(q: Int): Array[Float] = java.util.Arrays.copyOfRange(scores, q * k, q * k + counts(q))
+  }
+
+  def nearest(queries: Array[Float], nq: Int, index: Array[Float], dim: Int, offset: Long, k: Int,
+      metric: String): Nearest = {
+    NativeLoader.ensureLoaded()
+    val out = Nearest(new Array[Long](nq * k), new Array[Float](nq * k), new Array[Int](nq), k)
+    NativeLib.searchNeighbors(queries, index, dim, offset, k, metric, out.positions, out.scores, out.counts)
+    out
+  }
+
+  /**
+   * Every (query row, index row) pair of cosine similarity >= `threshold`, by one native call:
+   * the query rows, the index rows (numbered from `offset`) and the scores.
+   */
+  def above(queries: Array[Float], index: Array[Float], dim: Int, offset: Long,
+      threshold: Float): (Array[Int], Array[Long], Array[Float]) = {
+    NativeLoader.ensureLoaded()
+    val found = NativeLib.searchAbove(queries, index, dim, offset, threshold)
+    (found(0).asInstanceOf[Array[Int]], found(1).asInstanceOf[Array[Long]], found(2).asInstanceOf[Array[Float]])
+  }
+
   /** Each query's best `k` rows of `index`, in the order of `queries`' rows. */
   def search(queries: QueryVectors, index: IndexBlock, dim: Int, k: Int, metric: String): Array[Found] = {
     val nq = queries.rows.length
     if (nq == 0 || index.ids.isEmpty) return Array.fill(nq)(Found(Array.empty, Array.empty, Array.empty))
-    NativeLoader.ensureLoaded()
-    val positions = new Array[Long](nq * k)
-    val scores = new Array[Float](nq * k)
-    val counts = new Array[Int](nq)
-    NativeLib.searchNeighbors(queries.vectors, index.vectors, dim, index.offset, k, metric, positions, scores,
-      counts)
+    val found = nearest(queries.vectors, nq, index.vectors, dim, index.offset, k, metric)
     Array.tabulate(nq) { q =>
-      val n = counts(q)
-      val p = java.util.Arrays.copyOfRange(positions, q * k, q * k + n)
-      Found(p, java.util.Arrays.copyOfRange(scores, q * k, q * k + n),
-        p.map(pos => index.ids((pos - index.offset).toInt)))
+      val p = found.positionsOf(q)
+      Found(p, found.scoresOf(q), p.map(pos => index.ids((pos - index.offset).toInt)))
     }
   }
 }

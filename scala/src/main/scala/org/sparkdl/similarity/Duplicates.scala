@@ -6,7 +6,6 @@ import org.apache.spark.sql.functions.{col, min}
 import org.apache.spark.sql.types.{FloatType, StructField, StructType}
 import org.apache.spark.storage.StorageLevel
 
-import org.sparkdl.jni.{NativeLib, NativeLoader}
 import org.sparkdl.similarity.Blocks.IndexBlock
 
 /**
@@ -57,17 +56,14 @@ object Duplicates {
     val params = new NearestNeighbors().setFeaturesCol(featuresCol).setIdCol(idCol)
     params.transformSchema(df.schema)
     val idType = df.schema(idCol).dataType
-    val (blocks, dim) = NearestNeighborsModel.buildBlocks(df.select(col(idCol), col(featuresCol)), idCol,
+    val (blocks, dim, rows) = NearestNeighborsModel.buildBlocks(df.select(col(idCol), col(featuresCol)), idCol,
       featuresCol, blockRows)
     val t = threshold.toFloat
-    val pairs = if (algorithm == "ivf") approximatePairs(df, blocks, dim, t, ivf)
+    val pairs = if (algorithm == "ivf") approximatePairs(df, blocks, dim, rows, t, ivf)
     else blocks.cartesian(blocks).flatMap { case (a, b) =>
       if (a.offset > b.offset || a.ids.isEmpty || b.ids.isEmpty) Iterator.empty
       else {
-        NativeLoader.ensureLoaded()
-        val found = NativeLib.searchAbove(a.vectors, b.vectors, dim, b.offset, t)
-        val (rows, positions, scores) =
-          (found(0).asInstanceOf[Array[Int]], found(1).asInstanceOf[Array[Long]], found(2).asInstanceOf[Array[Float]])
+        val (rows, positions, scores) = Blocks.above(a.vectors, b.vectors, dim, b.offset, t)
         rows.indices.iterator.collect {
           // Within a block with itself, each pair once and no row with itself.
           case i if a.offset + rows(i) < positions(i) =>
@@ -85,11 +81,10 @@ object Duplicates {
    * The pairs above `t` by an inverted-file index ([[Ivf]]): each row scored against the rows of
    * its `nprobe` nearest lists only; a pair either row's probes reach is found, once.
    */
-  private def approximatePairs(df: DataFrame, blocks: RDD[IndexBlock], dim: Int, t: Float,
+  private def approximatePairs(df: DataFrame, blocks: RDD[IndexBlock], dim: Int, rows: Long, t: Float,
       settings: Ivf.Settings): RDD[Row] = {
-    val rows = blocks.map(_.ids.length.toLong).fold(0L)(_ + _)
     val centroids = Ivf.train(df.sparkSession, blocks, rows, dim, "cosine", settings)
-    val perRow = math.min(settings.nprobe, centroids.length / math.max(1, dim))
+    val perRow = math.min(settings.nprobe, Ivf.listCount(centroids, dim))
     val cs = blocks.sparkContext.broadcast(centroids)
     // Each block's probes, computed once (the cartesian product reads a block once per pack);
     // the first of a row's probes is its own list.

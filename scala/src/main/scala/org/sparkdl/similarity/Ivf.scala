@@ -11,7 +11,6 @@ import org.apache.spark.sql.{Row, SparkSession}
 import org.apache.spark.sql.types.{StructField, StructType}
 import org.apache.spark.storage.StorageLevel
 
-import org.sparkdl.jni.{NativeLib, NativeLoader}
 import org.sparkdl.similarity.Blocks.{Found, IndexBlock}
 
 /**
@@ -85,12 +84,7 @@ private[sparkdl] object Ivf {
   def probes(vectors: Array[Float], centroids: Array[Float], dim: Int, k: Int, metric: String): Array[Int] = {
     val rows = if (dim == 0) 0 else vectors.length / dim
     if (rows == 0) return Array.empty
-    NativeLoader.ensureLoaded()
-    val positions = new Array[Long](rows * k)
-    val scores = new Array[Float](rows * k)
-    val counts = new Array[Int](rows)
-    NativeLib.searchNeighbors(vectors, centroids, dim, 0L, k, metric, positions, scores, counts)
-    positions.map(_.toInt)
+    Blocks.nearest(vectors, rows, centroids, dim, 0L, k, metric).positions.map(_.toInt)
   }
 
   /**
@@ -168,7 +162,7 @@ private[sparkdl] object Ivf {
    */
   def build(blocks: RDD[IndexBlock], homes: RDD[Array[Int]], perRow: Int, centroids: Array[Float], dim: Int,
       metric: String): Index = {
-    val lists = centroids.length / math.max(1, dim)
+    val lists = listCount(centroids, dim)
     val packs = math.max(1, blocks.getNumPartitions)
     val chunks = blocks.zip(homes).flatMap { case (b, home) =>
       Iterator.range(0, b.ids.length).toArray.groupBy(r => packOf(home(r * perRow), lists, packs)).iterator.map {
@@ -205,6 +199,9 @@ private[sparkdl] object Ivf {
     packed.count()
     Index(centroids, lists, dim, metric, packed)
   }
+
+  /** The number of lists `centroids` (row-major, `dim` long) make. */
+  def listCount(centroids: Array[Float], dim: Int): Int = centroids.length / math.max(1, dim)
 
   /** The pack of list `l`: neighbouring lists share a pack. */
   private def packOf(l: Int, lists: Int, packs: Int): Int = ((l.toLong * packs) / lists).toInt
@@ -245,17 +242,11 @@ private[sparkdl] object Ivf {
       dim: Int, k: Int, metric: String): Array[Found] = {
     val found = Array.fill(rows)(Found(Array.empty, Array.empty, Array.empty))
     probing(vectors, probes, perRow, dim, pack).foreach { case (selected, gathered, list) =>
-      val n = selected.length
-      val positions = new Array[Long](n * k)
-      val scores = new Array[Float](n * k)
-      val counts = new Array[Int](n)
-      NativeLoader.ensureLoaded()
-      NativeLib.searchNeighbors(gathered, list.vectors, dim, 0L, k, metric, positions, scores, counts)
+      val near = Blocks.nearest(gathered, selected.length, list.vectors, dim, 0L, k, metric)
       selected.indices.foreach { s =>
-        val c = counts(s)
-        val rowsInList = java.util.Arrays.copyOfRange(positions, s * k, s * k + c)
-        val here = Found(rowsInList.map(p => list.positions(p.toInt)),
-          java.util.Arrays.copyOfRange(scores, s * k, s * k + c), rowsInList.map(p => list.ids(p.toInt)))
+        val rowsInList = near.positionsOf(s)
+        val here = Found(rowsInList.map(p => list.positions(p.toInt)), near.scoresOf(s),
+          rowsInList.map(p => list.ids(p.toInt)))
         found(selected(s)) = found(selected(s)).merge(here, k)
       }
     }
@@ -270,10 +261,7 @@ private[sparkdl] object Ivf {
   def pairsAbove(block: IndexBlock, probes: Array[Int], perRow: Int, pack: Array[InvertedList], dim: Int,
       threshold: Float): Iterator[((Long, Long), (Any, Any, Float))] =
     probing(block.vectors, probes, perRow, dim, pack).flatMap { case (selected, gathered, list) =>
-      NativeLoader.ensureLoaded()
-      val found = NativeLib.searchAbove(gathered, list.vectors, dim, 0L, threshold)
-      val (rows, inList, scores) =
-        (found(0).asInstanceOf[Array[Int]], found(1).asInstanceOf[Array[Long]], found(2).asInstanceOf[Array[Float]])
+      val (rows, inList, scores) = Blocks.above(gathered, list.vectors, dim, 0L, threshold)
       rows.indices.iterator.flatMap { i =>
         val r = selected(rows(i))
         val (a, b) = (block.offset + r, list.positions(inList(i).toInt))

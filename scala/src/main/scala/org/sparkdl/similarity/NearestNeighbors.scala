@@ -168,8 +168,8 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
 
   private def idType: DataType = checkedIdType(index.schema)
 
-  /** The index's blocks (one per partition, cached) and the vectors' length, built once. */
-  @transient private lazy val built: (RDD[IndexBlock], Int) = NearestNeighborsModel.buildBlocks(
+  /** The index's blocks (one per partition, cached), the vectors' length and rows, built once. */
+  @transient private lazy val built: (RDD[IndexBlock], Int, Long) = NearestNeighborsModel.buildBlocks(
     index, $(idCol), $(featuresCol), $(indexBlockRows))
 
   /** The length of the index's vectors (0 for an index without vectors). */
@@ -185,11 +185,8 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
 
   /** The inverted lists of `algorithm = "ivf"`, built at the first search that needs them. */
   @transient private lazy val ivfIndex: Ivf.Index = {
-    val (blocks, d) = built
-    val centroids = savedCentroids.getOrElse {
-      val rows = blocks.map(_.ids.length.toLong).fold(0L)(_ + _)
-      Ivf.train(index.sparkSession, blocks, rows, d, $(metric), ivfSettings)
-    }
+    val (blocks, d, rows) = built
+    val centroids = savedCentroids.getOrElse(Ivf.train(index.sparkSession, blocks, rows, d, $(metric), ivfSettings))
     savedCentroids = Some(centroids)
     val (cs, metricName) = (index.sparkSession.sparkContext.broadcast(centroids), $(metric))
     Ivf.build(blocks, blocks.map(b => Ivf.probes(b.vectors, cs.value, d, 1, metricName)), 1, centroids, d, metricName)
@@ -203,7 +200,7 @@ class NearestNeighborsModel private[similarity] (override val uid: String, val i
   override def transform(dataset: Dataset[_]): DataFrame = {
     val schema = transformSchema(dataset.schema)
     val queries = dataset.toDF()
-    val (blocks, dim) = built
+    val (blocks, dim, _) = built
     val (kk, metricName, blockRows, featuresName) = ($(k), $(metric), $(queryBlockRows), $(featuresCol))
     val fi = queries.schema.fieldIndex(featuresName)
     val rows = queries.rdd
@@ -284,11 +281,11 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
 
   /**
    * The index sorted by id, cut into cached blocks of about `blockRows` (range partitions of the
-   * id, one block each); and its dim. Block `p`'s rows have positions `(p << 32) + row`: ordered
+   * id, one block each); its dim; and its rows (those with a vector). Block `p`'s rows have positions `(p << 32) + row`: ordered
    * as the ids are, without a job to count the rows before each block.
    */
   private[similarity] def buildBlocks(index: DataFrame, idName: String, featuresName: String,
-      blockRows: Int): (RDD[IndexBlock], Int) = {
+      blockRows: Int): (RDD[IndexBlock], Int, Long) = {
     val present = index.where(col(featuresName).isNotNull)
       .select(col(idName), Blocks.asFloatArray(index.schema(featuresName).dataType, featuresName))
     val first = present.select(featuresName).head(1)
@@ -327,7 +324,7 @@ object NearestNeighborsModel extends MLReadable[NearestNeighborsModel] {
       else Iterator.single(IndexBlock(p.toLong << 32, ids.toArray, java.util.Arrays.copyOf(flat, used)))
     }.persist(StorageLevel.MEMORY_AND_DISK)
     blocks.count()
-    (blocks, dim)
+    (blocks, dim, count)
   }
 
   private class Writer(model: NearestNeighborsModel) extends MLWriter {

@@ -4,7 +4,7 @@ their labels, the predictions, an accuracy above the majority-class baseline, th
 
 The notebook runs in its own kernel, a separate process with its own Spark (local[*], so local[2]
 on CI; its last cell stops it), started from this interpreter through a kernelspec written to a
-temporary folder: no user-wide Jupyter set-up is read. 78 to 116 s measured on two shared cores
+temporary folder: no user-wide Jupyter set-up is read. 78 to 149 s measured on two shared cores
 under load (load average 8 to 10), most of it Spark's start and MobileNetV2 on 199 images.
 """
 

@@ -22,6 +22,7 @@ WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VE
 sbt_project = spark$(subst .,,$(1))
 
 .PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest third-party \
+	publish-local \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: the tensorflow-cpu and onnxruntime wheels also provide the libraries the
@@ -78,6 +79,19 @@ $(addprefix jar-,$(SPARK_MINORS)): jar-%: venv nasm
 # Every minor's jar, in one sbt run.
 jars: venv nasm $(addprefix .venv-spark,$(addsuffix /.stamp,$(WHEEL_SPARKS)))
 	$(SBT) $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/assemblyJar) < /dev/null
+
+# The Maven artifacts of each minor in PUBLISH_MINORS (default: all) in a local Maven repository,
+# M2_REPO (default ~/.m2/repository, where Maven, sbt and spark-submit --packages look), as Maven
+# Central takes them: the jar (the one `make jar` builds: native library and arrow-c-data inside),
+# a POM (Spark and Scala `provided`), a sources and a javadoc jar. Nothing is signed or uploaded
+# (README, "Maven artifacts"). sbt finds the repository through -Dmaven.repo.local.
+M2_REPO ?= $(HOME)/.m2/repository
+PUBLISH_MINORS ?= $(SPARK_MINORS)
+publish-local: venv nasm $(addprefix .venv-spark,$(addsuffix /.stamp,$(filter $(PUBLISH_MINORS),$(WHEEL_SPARKS))))
+	$(if $(filter-out $(SPARK_MINORS),$(PUBLISH_MINORS)),$(error PUBLISH_MINORS=$(PUBLISH_MINORS): \
+		build/spark-versions.tsv lists $(SPARK_MINORS); name some of those))
+	$(ENGINE_ENV) && SBT_OPTS="$${SBT_OPTS:-} -Dmaven.repo.local=$(abspath $(M2_REPO))" build/sbt \
+		$(foreach m,$(PUBLISH_MINORS),$(call sbt_project,$(m))/publishM2) < /dev/null
 
 python: jar
 	$(PY) -m pip install -q --no-deps -e python

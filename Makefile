@@ -1,7 +1,7 @@
 # sparkdl developer entry points. Two commands matter (see README):
 #   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
-#   make test   builds everything and runs every test (cargo, ScalaTest, pytest, the PyTorch tests in
-#               their own venv, the newest Spark's smoke),
+#   make test   builds everything and runs every test (cargo, ScalaTest, the Maven artifacts, pytest,
+#               the PyTorch tests in their own venv, the newest Spark's smoke),
 #               after `make lint` (rustfmt, clippy, scalafmt, ruff: checks only, nothing is rewritten)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,6 +22,7 @@ WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VE
 sbt_project = spark$(subst .,,$(1))
 
 .PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest third-party \
+	publish-local test-publish \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
 # The Python environment: the tensorflow-cpu and onnxruntime wheels also provide the libraries the
@@ -78,6 +79,28 @@ $(addprefix jar-,$(SPARK_MINORS)): jar-%: venv nasm
 # Every minor's jar, in one sbt run.
 jars: venv nasm $(addprefix .venv-spark,$(addsuffix /.stamp,$(WHEEL_SPARKS)))
 	$(SBT) $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/assemblyJar) < /dev/null
+
+# The Maven artifacts of each minor in PUBLISH_MINORS (default: all) in a local Maven repository,
+# M2_REPO (default ~/.m2/repository, where Maven, sbt and spark-submit --packages look), as Maven
+# Central takes them: the jar (the one `make jar` builds: native library and arrow-c-data inside),
+# a POM (Spark and Scala `provided`), a sources and a javadoc jar. Nothing is signed or uploaded
+# (README, "Maven artifacts"). sbt finds the repository through -Dmaven.repo.local.
+M2_REPO ?= $(HOME)/.m2/repository
+PUBLISH_MINORS ?= $(SPARK_MINORS)
+publish-local: venv nasm $(addprefix .venv-spark,$(addsuffix /.stamp,$(filter $(PUBLISH_MINORS),$(WHEEL_SPARKS))))
+	$(if $(filter-out $(SPARK_MINORS),$(PUBLISH_MINORS)),$(error PUBLISH_MINORS=$(PUBLISH_MINORS): \
+		build/spark-versions.tsv lists $(SPARK_MINORS); name some of those))
+	$(ENGINE_ENV) && SBT_OPTS="$${SBT_OPTS:-} -Dmaven.repo.local=$(abspath $(M2_REPO))" build/sbt \
+		$(foreach m,$(PUBLISH_MINORS),$(call sbt_project,$(m))/publishM2) < /dev/null
+
+# make test's check of the Maven artifacts, on the default minor only (each minor's publish runs
+# scaladoc; the others' jars are tested by the smoke suite): `make publish-local` into a fresh
+# test repository (never ~/.m2), then spark-submit --packages from it (tests/maven/publish_suite.py).
+MAVEN_TEST_REPO := $(CURDIR)/target/maven-test/home/.m2/repository
+test-publish: venv nasm
+	rm -rf target/maven-test
+	$(MAKE) publish-local PUBLISH_MINORS=$(DEFAULT_SPARK) M2_REPO=$(MAVEN_TEST_REPO)
+	$(ENGINE_ENV) && SPARKDL_TEST_M2_REPO=$(MAVEN_TEST_REPO) $(PY) -m pytest -q -p no:cacheprovider tests/maven/publish_suite.py
 
 python: jar
 	$(PY) -m pip install -q --no-deps -e python
@@ -155,7 +178,7 @@ format: venv
 	$(PY) -m ruff check --fix $(PY_SOURCES)
 	$(SBT) scalafmtSbt $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtAll) < /dev/null
 
-test: lint test-rust test-scala test-python test-torch test-spark-newest
+test: lint test-rust test-scala test-publish test-python test-torch test-spark-newest
 
 demo: python
 	$(ENGINE_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html

@@ -2,6 +2,8 @@
 // Spark ML package compiled against that Spark, the Rust cdylib inside it (the same for every
 // Spark), and arrow-c-data bundled at that Spark's Arrow version (Spark ships arrow-vector/memory
 // but not the C Data Interface). Spark itself is `provided`: the cluster supplies it.
+// `publishM2` (make publish-local) publishes that jar, its POM, sources and scaladoc as Maven
+// Central takes them (README, "Maven artifacts").
 //
 // The minors come from build/spark-versions.tsv. Each is an sbt project (spark40, spark41, ...)
 // compiling the shared sources (scala/src/main) plus its own folder scala/src/main/spark-<minor>
@@ -18,6 +20,21 @@ ThisBuild / version := "0.1.0-SNAPSHOT"
 // python/pyproject.toml (python/tests/test_licenses.py checks all three).
 ThisBuild / licenses := Seq("Apache-2.0" -> url("https://www.apache.org/licenses/LICENSE-2.0"))
 ThisBuild / scalaVersion := defaultTarget.scala
+
+// What Maven Central requires of a POM beyond the coordinate: name, description, url, licenses,
+// scm and developers. The project has no public repository yet, so its URL is a placeholder
+// (RFC 2606's example.org), the one place to change before a release goes to Central.
+val projectUrl = "https://example.org/sparkdl"
+ThisBuild / homepage := Some(url(projectUrl))
+ThisBuild / scmInfo := Some(ScmInfo(url(projectUrl), s"scm:git:$projectUrl.git"))
+ThisBuild / developers :=
+  List(Developer("sparkdl", "The sparkdl maintainers", "sparkdl@example.org", url(projectUrl)))
+ThisBuild / organizationName := "sparkdl"
+ThisBuild / organizationHomepage := Some(url(projectUrl))
+
+// Dependencies that go inside our jar (arrow-c-data): on the compile and test classpaths like
+// `provided` ones, but in a configuration of their own so the POM does not list them.
+lazy val Bundled = config("bundled").hide
 
 lazy val nativeLib =
   taskKey[Seq[File]]("Builds the Rust cdylib (cargo build --release) and stages it as a jar resource")
@@ -56,7 +73,15 @@ def sparkdlProject(t: SparkTarget): Project =
   Project(t.id, file("target") / s"spark-${t.minor}")
     .settings(
       name := t.artifact,
+      // The artifact id as written: sbt's default (normalizedName) would publish sparkdl-spark4-2.
+      moduleName := t.artifact,
+      description := s"sparkdl for Apache Spark ${t.minor}.x: deep learning in Spark ML (images in " +
+        "DataFrames, TensorFlow and ONNX models, named pretrained networks, SQL functions), run by a " +
+        s"native library inside the jar (Linux x86-64), with Apache Arrow's arrow-c-data ${t.arrow} bundled",
       scalaVersion := t.scala,
+      // The Scala library is Spark's: `provided`, as Spark is (sbt would declare it a compile dependency).
+      autoScalaLibrary := false,
+      ivyConfigurations += Bundled,
       javacOptions ++= Seq("--release", "17"),
       scalacOptions ++= Seq("-release", "17", "-deprecation", "-feature", "-Wunused:imports"),
       sourceDirectory := (ThisBuild / baseDirectory).value / "scala" / "src",
@@ -71,8 +96,9 @@ def sparkdlProject(t: SparkTarget): Project =
             "org.apache.spark" %% "spark-mllib" % t.spark % Provided)
           else Nil
         spark ++ Seq(
+          "org.scala-lang" % "scala-library" % t.scala % Provided,
           // Bundled into our jar below rather than declared, so one jar on spark.jars is enough.
-          ("org.apache.arrow" % "arrow-c-data" % t.arrow % Provided).intransitive(),
+          ("org.apache.arrow" % "arrow-c-data" % t.arrow % Bundled).intransitive(),
           "org.scalatest" %% "scalatest" % "3.2.19" % Test)
       },
       sparkWheelJars := {
@@ -95,6 +121,16 @@ def sparkdlProject(t: SparkTarget): Project =
         }
       },
       Compile / unmanagedJars ++= sparkWheelJars.value.map(Attributed.blank),
+      Compile / unmanagedJars ++= update.value.select(configurationFilter(Bundled.name)).map(Attributed.blank),
+      // A minor whose Spark comes from a wheel compiles against unmanaged jars, which the POM
+      // cannot name: it declares that Spark `provided` all the same, as the other minors' POMs do.
+      pomPostProcess := { pom =>
+        if (t.jars != "wheel") pom
+        else PomDependencies.add(pom,
+          Seq("spark-sql", "spark-mllib").map { a =>
+            PomDependency("org.apache.spark", s"${a}_${scalaBinaryVersion.value}", t.spark, "provided")
+          })
+      },
       nativeLib := {
         val log = streams.value.log
         val root = (ThisBuild / baseDirectory).value
@@ -143,8 +179,19 @@ def sparkdlProject(t: SparkTarget): Project =
         }
       },
       // sparkdl's license, its notices and what the jar bundles (THIRD-PARTY.md, which
-      // python/tests/test_licenses.py checks against the jar).
+      // python/tests/test_licenses.py checks against the jar); the sources and scaladoc jars
+      // that are published beside it carry the license and notices too.
       Compile / packageBin / mappings ++= Seq("LICENSE", "NOTICE", "THIRD-PARTY.md").map { name =>
+        (ThisBuild / baseDirectory).value / name -> s"META-INF/$name"
+      },
+      // The sources jar: the Scala and Java sources and resources as written, not the generated
+      // ones (the native library, build.properties), which are built, not source.
+      Compile / packageSrc / mappings := {
+        val generated = (Compile / resourceManaged).value.toPath
+        (Compile / packageSrc / mappings).value.filterNot { case (f, _) => f.toPath.startsWith(generated) } ++
+          Seq("LICENSE", "NOTICE").map(name => (ThisBuild / baseDirectory).value / name -> s"META-INF/$name")
+      },
+      Compile / packageDoc / mappings ++= Seq("LICENSE", "NOTICE").map { name =>
         (ThisBuild / baseDirectory).value / name -> s"META-INF/$name"
       },
       assemblyJar := {

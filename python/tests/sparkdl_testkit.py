@@ -34,6 +34,13 @@ def copy_test_photos(folder) -> str:
 SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.ui.enabled": "false",
+    # One session serves the whole run (about 200 tests): by its end the driver holds about 520 MB
+    # after a full GC (the block manager's cached frames and broadcasts, bounded by Spark's unified
+    # memory, plus the live stages' model bytes), and peaks near 1 GB (full GCs 985M->571M), so
+    # Spark's 1g default left a broadcast in the last tests without room (a CI run failed with
+    # "Not enough memory to build and broadcast the table" in findDuplicates' groups). Measured
+    # with GC logs and JFR's old-object samples on a full run (2026-12-04).
+    "spark.driver.memory": "2g",
 }
 MASTER = "local[2]"
 

@@ -7,7 +7,9 @@ import org.sparkdl.transformers.ONNXTransformer
  * make test-publish's Scala job, compiled against the published jar and run by
  * `spark-submit --packages org.sparkdl:sparkdl-spark<minor>_2.13:<version>`: an ONNX model
  * (y = 2x + 1, made by publish_suite.py) as a DataFrame stage and as a SQL function, then saved
- * for the suite's SQL query (`spark.sparkdl.sql.models`). Args: the .onnx file, where to save.
+ * for the suite's SQL query (`spark.sparkdl.sql.models`). The session has no
+ * `spark.sql.extensions`: the stage and the registered function install what they need.
+ * Args: the .onnx file, where to save.
  */
 object MavenJob {
   private val input = Seq(Seq(1f, 2f, 3f), Seq(-1f, 0f, 0.5f))

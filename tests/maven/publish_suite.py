@@ -10,7 +10,8 @@ Spark's own resolvers, whose local Maven repository is `user.home`/.m2/repositor
 set to target/maven-test/home), with a fresh Ivy folder (spark.jars.ivy) so that nothing an
 earlier publish left in a cache can stand in for this one. A Scala job, compiled against the
 published jar by the scalac in Spark's own jars/, runs an ONNX model as a DataFrame stage and as a
-SQL function and saves it; then `spark-sql` loads the saved model by `spark.sparkdl.sql.models`
+SQL function (in a session without sparkdl's extension, as a job that only adds the package has)
+and saves it; then `spark-sql` loads the saved model by `spark.sparkdl.sql.models`
 and queries it.
 
 Runs under the main venv (.venv: its pyspark is the default minor's Spark, its onnx writes the
@@ -246,7 +247,9 @@ def spark_env(published: Published, spark_home: Path) -> dict:
     return env
 
 
-def packages_args(published: Published, ivy: Path) -> list:
+def packages_args(published: Published, ivy: Path, extension: bool = True) -> list:
+    """spark-submit's arguments for the published coordinate; ``extension``: with sparkdl's
+    session extension (its SQL functions), else without, as a job that only adds the package."""
     return [
         "--master",
         "local[2]",
@@ -256,9 +259,7 @@ def packages_args(published: Published, ivy: Path) -> list:
         f"spark.jars.ivy={ivy}",
         "--conf",
         "spark.ui.enabled=false",
-        "--conf",
-        "spark.sql.extensions=org.sparkdl.sql.SparkdlExtensions",
-    ]
+    ] + (["--conf", "spark.sql.extensions=org.sparkdl.sql.SparkdlExtensions"] if extension else [])
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +294,7 @@ def scala_job(published, spark_home, tmp_path_factory):
     stage = work / "twice_plus_one.stage"
     ivy = work / "ivy"
     out = run(
-        [str(spark_home / "bin" / "spark-submit"), *packages_args(published, ivy), "--class", "MavenJob"]
+        [str(spark_home / "bin" / "spark-submit"), *packages_args(published, ivy, extension=False), "--class", "MavenJob"]
         + [str(job_jar), str(model), str(stage)],
         work,
         env,

@@ -26,11 +26,25 @@ object SparkdlPlanner {
   /** Makes sure `spark` can plan and optimize [[NativeEval]] nodes. */
   def install(spark: SparkSession): Unit = {
     org.sparkdl.SparkVersion.check()
-    val extensions = spark.conf.getOption("spark.sql.extensions").getOrElse("")
-    if (!extensions.split(",").map(_.trim).contains(org.sparkdl.sql.SparkdlExtensions.className)) {
-      SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
+    if (!hasExtension(spark)) SparkdlBridge.addExperimental(spark, NativeEvalStrategy, optimizerRules)
+  }
+
+  /**
+   * [[install]], and the rule that turns calls of sparkdl's SQL functions into native nodes: for
+   * a function registered ([[org.sparkdl.sql.ModelFunctions.register]]) in a session without the
+   * extension, whose calls would otherwise reach code generation, which cannot run them.
+   */
+  def installSql(spark: SparkSession): Unit = {
+    org.sparkdl.SparkVersion.check()
+    if (!hasExtension(spark)) {
+      SparkdlBridge.addExperimental(spark, NativeEvalStrategy,
+        new org.sparkdl.sql.ExtractModelCalls(spark) +: optimizerRules)
     }
   }
+
+  private def hasExtension(spark: SparkSession): Boolean =
+    spark.conf.getOption("spark.sql.extensions").getOrElse("").split(",").map(_.trim)
+      .contains(org.sparkdl.sql.SparkdlExtensions.className)
 
   /**
    * `df` with `op` applied to `inputs` (expressions over `df`'s columns, see [[input]]): `df`'s

@@ -115,6 +115,7 @@ object ModelFunctions {
   def register(spark: SparkSession, name: String, stage: Transformer): Unit = {
     require(name != null && name.matches("[A-Za-z_][A-Za-z0-9_]*"),
       s"register: the function name must be a SQL identifier (letters, digits, _), got '$name'")
+    org.sparkdl.plan.SparkdlPlanner.installSql(spark)
     SparkdlBridge.registerFunction(spark, FunctionIdentifier(name),
       info(name, s"_FUNC_(input) - the sparkdl model ${stage.uid}."), builder(name, stage))
   }
@@ -126,6 +127,7 @@ object ModelFunctions {
    */
   def registerWithPreprocessor(spark: SparkSession, name: String, preprocess: String, stage: Transformer): Unit = {
     lazy val model = StageFunction(name, stage)
+    org.sparkdl.plan.SparkdlPlanner.installSql(spark)
     val lookup = SparkdlBridge.functionBuilder(spark, FunctionIdentifier(preprocess))
     SparkdlBridge.registerFunction(spark, FunctionIdentifier(name),
       info(name, s"_FUNC_(image) - the sparkdl model ${stage.uid} on $preprocess(the image's path)."),

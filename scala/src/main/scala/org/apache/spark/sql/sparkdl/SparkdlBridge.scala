@@ -63,7 +63,8 @@ object SparkdlBridge {
     val exp = classicSession(spark).experimental
     exp.synchronized {
       if (!exp.extraStrategies.contains(strategy)) exp.extraStrategies = exp.extraStrategies :+ strategy
-      val missing = rules.filterNot(exp.extraOptimizations.contains)
+      // By class: a rule made per session (ExtractModelCalls) is added once too.
+      val missing = rules.filterNot(r => exp.extraOptimizations.exists(_.getClass == r.getClass))
       if (missing.nonEmpty) exp.extraOptimizations = exp.extraOptimizations ++ missing
     }
   }

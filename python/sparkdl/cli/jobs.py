@@ -238,6 +238,10 @@ def demo(args) -> int:
     from sparkdl.datasets import elpv
 
     _check_writable(args.report, "--report")
+    try:
+        elpv.check_installed()  # before Spark starts: the message names the install command
+    except RuntimeError as e:
+        raise CliError(str(e), EXIT_USAGE)
     args.classifier, args.reg_param, args.validation = "logistic", 0.01, 0.25
     with _spark(args) as spark, _translated(), tempfile.TemporaryDirectory() as tmp:
         api = _api(spark)
